@@ -1,0 +1,814 @@
+//! Validation of a parsed `llmhub.yaml` (SPEC §3): walks the whole tree, collects every
+//! problem with its position, and builds a [`Config`] only when there are none.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::yaml::{self, Node, NodeKind, Scalar};
+use super::{
+    BUILTIN_PROVIDERS, Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, RoleDefaults,
+    Span, builtin_provider,
+};
+use crate::error::{ConfigError, ConfigProblem, Error, Result};
+use crate::names::method_name;
+
+const TOP_KEYS: &[&str] = &["project", "env", "providers", "roles", "defaults"];
+const PROVIDER_KEYS: &[&str] = &[
+    "env_key",
+    "base_url",
+    "api",
+    "headers",
+    "timeout_ms",
+    "max_retries",
+    "allow_insecure_http",
+];
+const ROLE_KEYS: &[&str] = &["provider", "model", "mode", "params"];
+
+/// Parses and validates `text`; `file` names it in every problem.
+pub(crate) fn parse_and_validate(text: &str, file: &str) -> Result<Config> {
+    let mut v = Validator {
+        file,
+        text,
+        problems: Vec::new(),
+    };
+    let root = match yaml::parse(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            v.problems.push(ConfigProblem::whole_file(
+                file,
+                "the config is empty",
+                Some("a config needs `project`, `env`, `providers` and `roles`"),
+            ));
+            return Err(v.into_error());
+        }
+        Err(err) => {
+            v.problem(err.span, err.message, err.hint);
+            return Err(v.into_error());
+        }
+    };
+    let config = v.config(&root);
+    if v.problems.is_empty() {
+        config.ok_or_else(|| v.into_error())
+    } else {
+        Err(v.into_error())
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a String>,
+) -> Option<String> {
+    closest_str(word, candidates.into_iter().map(String::as_str))
+}
+
+fn closest_str<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_owned())
+}
+
+fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
+    closest_str(word, candidates.iter().copied()).map(|c| format!("did you mean `{c}`?"))
+}
+
+fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    items
+        .into_iter()
+        .map(|s| format!("`{}`", s.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    text: &'a str,
+    problems: Vec<ConfigProblem>,
+}
+
+/// The fields of one mapping, checked for unknown and duplicate keys.
+struct Fields<'n> {
+    entries: Vec<(&'n str, &'n Node, &'n Node)>,
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, _, v)| *v)
+    }
+}
+
+impl<'a> Validator<'a> {
+    fn problem(&mut self, span: Span, message: impl Into<String>, hint: Option<String>) {
+        self.problems
+            .push(ConfigProblem::at(self.file, self.text, span, message, hint));
+    }
+
+    fn into_error(mut self) -> Error {
+        self.problems.sort_by_key(|p| (p.line, p.column));
+        Error::Config(ConfigError::new(self.problems))
+    }
+
+    /// The entries of a mapping with string keys; reports a non-mapping, non-string keys and
+    /// duplicate keys. `None` when `node` is not a mapping.
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<Fields<'n>> {
+        let NodeKind::Map(items) = &node.kind else {
+            self.problem(
+                node.span,
+                format!("{what} must be a mapping, found {}", node.type_name()),
+                None,
+            );
+            return None;
+        };
+        let mut entries: Vec<(&'n str, &'n Node, &'n Node)> = Vec::with_capacity(items.len());
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+        for (key, value) in items {
+            let NodeKind::Scalar { raw, value: scalar } = &key.kind else {
+                self.problem(key.span, format!("keys of {what} must be strings"), None);
+                continue;
+            };
+            if *scalar == Scalar::Null {
+                self.problem(key.span, format!("empty key in {what}"), None);
+                continue;
+            }
+            if let Some(first) = seen.insert(raw.as_str(), key.span.line) {
+                self.problem(
+                    key.span,
+                    format!("duplicate key `{raw}` in {what} (first defined on line {first})"),
+                    Some("remove one of the two entries".into()),
+                );
+                continue;
+            }
+            entries.push((raw.as_str(), key, value));
+        }
+        Some(Fields { entries })
+    }
+
+    /// Reports keys of `fields` that are not in `known`.
+    fn unknown_keys(&mut self, fields: &Fields<'_>, known: &[&str], what: &str) {
+        for (key, key_node, _) in &fields.entries {
+            if !known.contains(key) {
+                let hint = did_you_mean(key, known)
+                    .unwrap_or_else(|| format!("the keys of {what} are {}", list(known)));
+                self.problem(
+                    key_node.span,
+                    format!("unknown key `{key}` in {what}"),
+                    Some(hint),
+                );
+            }
+        }
+    }
+
+    /// A required field; reports it missing at `fields`' position (or `at`).
+    fn required<'n>(
+        &mut self,
+        fields: &Fields<'n>,
+        key: &str,
+        what: &str,
+        at: Span,
+    ) -> Option<&'n Node> {
+        let node = fields.get(key);
+        if node.is_none() {
+            self.problem(
+                at,
+                format!("{what} is missing the required field `{key}`"),
+                None,
+            );
+        }
+        node
+    }
+
+    /// A string value (any non-null scalar, taken as written).
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::Scalar {
+                value: Scalar::Null,
+                ..
+            } => {
+                self.problem(node.span, format!("{what} has no value"), None);
+                None
+            }
+            NodeKind::Scalar { raw, .. } if raw.trim().is_empty() => {
+                self.problem(node.span, format!("{what} is empty"), None);
+                None
+            }
+            NodeKind::Scalar { raw, .. } => Some(raw.clone()),
+            _ => {
+                self.problem(
+                    node.span,
+                    format!("{what} must be a string, found {}", node.type_name()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn unsigned(&mut self, node: &Node, what: &str, min: i64) -> Option<u64> {
+        match &node.kind {
+            NodeKind::Scalar {
+                value: Scalar::Int(n),
+                ..
+            } if *n >= min => Some(*n as u64),
+            _ => {
+                let bound = if min > 0 {
+                    "a positive integer"
+                } else {
+                    "a non-negative integer"
+                };
+                self.problem(
+                    node.span,
+                    format!("{what} must be {bound}, found {}", describe(node)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match &node.kind {
+            NodeKind::Scalar {
+                value: Scalar::Bool(b),
+                ..
+            } => Some(*b),
+            _ => {
+                self.problem(
+                    node.span,
+                    format!("{what} must be `true` or `false`, found {}", describe(node)),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, root: &Node) -> Option<Config> {
+        let top = self.mapping(root, "the config")?;
+        self.unknown_keys(&top, TOP_KEYS, "the config");
+        let at = Span {
+            line: 1,
+            column: 1,
+            len: 1,
+        };
+        let project = self
+            .required(&top, "project", "the config", at)
+            .and_then(|n| self.string(n, "`project`"));
+        let env = self
+            .required(&top, "env", "the config", at)
+            .and_then(|n| self.string(n, "`env`"));
+        let providers = self
+            .required(&top, "providers", "the config", at)
+            .and_then(|n| self.providers(n));
+        let roles_node = self.required(&top, "roles", "the config", at);
+        let (protocols, providers) = match providers {
+            Some((protocols, providers)) => (Some(protocols), providers),
+            None => (None, None),
+        };
+        let provider_ids: Vec<String> = protocols
+            .as_ref()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        let binding_ctx = BindingContext {
+            provider_ids: &provider_ids,
+            protocols: protocols.as_ref(),
+        };
+        let roles = roles_node.and_then(|n| self.roles(n, &binding_ctx));
+        let defaults = top.get("defaults").and_then(|n| {
+            let key_span = top
+                .entries
+                .iter()
+                .find(|(k, _, _)| *k == "defaults")
+                .map(|(_, k, _)| k.span)
+                .unwrap_or(n.span);
+            self.binding(n, key_span, "`defaults`", &binding_ctx)
+                .map(|b| RoleDefaults {
+                    provider: b.provider,
+                    model: b.model,
+                    mode: b.mode,
+                    params: b.params,
+                    span: key_span,
+                })
+        });
+        Some(Config {
+            project: project?,
+            env: env?,
+            providers: providers?,
+            roles: roles?,
+            defaults,
+            source_name: self.file.to_owned(),
+        })
+    }
+
+    /// The protocol of every provider id (known even when a provider has other problems, so
+    /// that roles are still checked against it), and the providers if all are valid. `None`
+    /// when `providers` is not a mapping.
+    #[allow(clippy::type_complexity)]
+    fn providers(
+        &mut self,
+        node: &Node,
+    ) -> Option<(
+        IndexMap<String, Option<Protocol>>,
+        Option<IndexMap<String, ProviderConfig>>,
+    )> {
+        let fields = self.mapping(node, "`providers`")?;
+        let mut protocols = IndexMap::with_capacity(fields.entries.len());
+        let mut providers = IndexMap::with_capacity(fields.entries.len());
+        let mut ok = true;
+        for (id, key, value) in &fields.entries {
+            let (protocol, provider) = self.provider(id, key.span, value);
+            protocols.insert((*id).to_owned(), protocol);
+            match provider {
+                Some(provider) => {
+                    providers.insert((*id).to_owned(), provider);
+                }
+                None => ok = false,
+            }
+        }
+        Some((protocols, ok.then_some(providers)))
+    }
+
+    /// One provider: its protocol (if it can be told) and the provider if it is valid.
+    fn provider(
+        &mut self,
+        id: &str,
+        key_span: Span,
+        node: &Node,
+    ) -> (Option<Protocol>, Option<ProviderConfig>) {
+        let api = self.provider_api(node);
+        (
+            api.or_else(|| builtin_provider(id).map(|b| b.api)),
+            self.provider_config(id, key_span, node),
+        )
+    }
+
+    /// The provider's explicit `api`, if it names a valid protocol (reported in `provider_config`).
+    fn provider_api(&self, node: &Node) -> Option<Protocol> {
+        let NodeKind::Map(items) = &node.kind else {
+            return None;
+        };
+        items.iter().find_map(|(k, v)| match (&k.kind, &v.kind) {
+            (NodeKind::Scalar { raw: key, .. }, NodeKind::Scalar { raw, .. }) if key == "api" => {
+                Protocol::parse(raw)
+            }
+            _ => None,
+        })
+    }
+
+    fn provider_config(&mut self, id: &str, key_span: Span, node: &Node) -> Option<ProviderConfig> {
+        let what = format!("provider `{id}`");
+        // `openai: {}` and `ollama:` (no value) are both fine for a built-in provider.
+        let empty = Fields {
+            entries: Vec::new(),
+        };
+        let fields = match &node.kind {
+            NodeKind::Scalar {
+                value: Scalar::Null,
+                ..
+            } => empty,
+            _ => self.mapping(node, &what)?,
+        };
+        self.unknown_keys(&fields, PROVIDER_KEYS, &what);
+        let before = self.problems.len();
+        let env_key = fields
+            .get("env_key")
+            .and_then(|n| self.string(n, &format!("`env_key` of {what}")));
+        let base_url_node = fields.get("base_url");
+        let base_url = base_url_node.and_then(|n| self.string(n, &format!("`base_url` of {what}")));
+        let api = fields.get("api").and_then(|n| {
+            let name = self.string(n, &format!("`api` of {what}"))?;
+            let parsed = Protocol::parse(&name);
+            if parsed.is_none() {
+                self.problem(
+                    n.span,
+                    format!("unknown `api` `{name}` for {what}"),
+                    Some("`api` is `openai` (any OpenAI-compatible API) or `anthropic`".into()),
+                );
+            }
+            parsed
+        });
+        let headers = fields
+            .get("headers")
+            .and_then(|n| self.headers(n, &what))
+            .unwrap_or_default();
+        let timeout_ms = fields
+            .get("timeout_ms")
+            .and_then(|n| self.unsigned(n, &format!("`timeout_ms` of {what}"), 1));
+        let max_retries = fields.get("max_retries").and_then(|n| {
+            let what = format!("`max_retries` of {what}");
+            let retries = self.unsigned(n, &what, 0)?;
+            if retries > 100 {
+                self.problem(n.span, format!("{what} is {retries}; at most 100"), None);
+                return None;
+            }
+            Some(retries as u32)
+        });
+        let allow_insecure_http = fields
+            .get("allow_insecure_http")
+            .and_then(|n| self.boolean(n, &format!("`allow_insecure_http` of {what}")))
+            .unwrap_or(false);
+
+        let builtin = builtin_provider(id);
+        let (base_url, api) = match (builtin, base_url, api) {
+            (_, Some(url), Some(api)) => (url, api),
+            (Some(b), url, api) => (
+                url.unwrap_or_else(|| b.base_url.to_owned()),
+                api.unwrap_or(b.api),
+            ),
+            (None, url, api) => {
+                if self.problems.len() == before {
+                    let ids: Vec<&str> = BUILTIN_PROVIDERS.iter().map(|b| b.id).collect();
+                    let missing = match (&url, &api) {
+                        (None, None) => "`base_url` and `api`",
+                        (None, Some(_)) => "`base_url`",
+                        _ => "`api`",
+                    };
+                    let hint = match did_you_mean(id, &ids) {
+                        Some(typo) => format!("{typo} Otherwise add {missing} to this provider"),
+                        None => format!(
+                            "add {missing} (for example `base_url: https://host/v1` and `api: openai`); built-in ids are {}",
+                            list(&ids)
+                        ),
+                    };
+                    self.problem(
+                        key_span,
+                        format!("provider `{id}` is not built in and has no {missing}"),
+                        Some(hint),
+                    );
+                }
+                return None;
+            }
+        };
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        if let Some(problem) = check_base_url(&base_url, allow_insecure_http) {
+            let span = base_url_node.map(|n| n.span).unwrap_or(key_span);
+            self.problem(span, format!("{what}: {}", problem.0), Some(problem.1));
+        }
+        if self.problems.len() != before {
+            return None;
+        }
+        Some(ProviderConfig {
+            id: id.to_owned(),
+            env_key,
+            base_url,
+            api,
+            headers,
+            timeout_ms,
+            max_retries,
+            allow_insecure_http,
+            span: key_span,
+        })
+    }
+
+    fn headers(&mut self, node: &Node, provider: &str) -> Option<IndexMap<String, String>> {
+        let what = format!("`headers` of {provider}");
+        let fields = self.mapping(node, &what)?;
+        let mut headers = IndexMap::with_capacity(fields.entries.len());
+        for (name, key, value) in &fields.entries {
+            if !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            {
+                self.problem(
+                    key.span,
+                    format!("`{name}` is not a valid HTTP header name"),
+                    None,
+                );
+                continue;
+            }
+            if let Some(v) = self.string(value, &format!("header `{name}`")) {
+                if v.bytes().any(|b| b == b'\r' || b == b'\n') {
+                    self.problem(
+                        value.span,
+                        format!("header `{name}` holds a line break"),
+                        None,
+                    );
+                    continue;
+                }
+                headers.insert((*name).to_owned(), v);
+            }
+        }
+        Some(headers)
+    }
+
+    fn roles(
+        &mut self,
+        node: &Node,
+        ctx: &BindingContext<'_>,
+    ) -> Option<IndexMap<String, RoleConfig>> {
+        // `roles:` with nothing under it is an empty set of roles.
+        if let NodeKind::Scalar {
+            value: Scalar::Null,
+            ..
+        } = node.kind
+        {
+            return Some(IndexMap::new());
+        }
+        let fields = self.mapping(node, "`roles`")?;
+        let mut roles = IndexMap::with_capacity(fields.entries.len());
+        let mut methods: HashMap<String, (&str, usize)> =
+            HashMap::with_capacity(fields.entries.len());
+        let mut ok = true;
+        for (name, key, value) in &fields.entries {
+            let method = method_name(name);
+            if let Some((other, line)) = methods.get(&method) {
+                self.problem(
+                    key.span,
+                    format!(
+                        "roles `{other}` (line {line}) and `{name}` both become the method `{method}()`"
+                    ),
+                    Some("rename one of the two roles".into()),
+                );
+                ok = false;
+            } else {
+                methods.insert(method, (name, key.span.line));
+            }
+            let what = format!("role `{name}`");
+            match self.binding(value, key.span, &what, ctx) {
+                Some(b) => {
+                    roles.insert(
+                        (*name).to_owned(),
+                        RoleConfig {
+                            name: (*name).to_owned(),
+                            provider: b.provider,
+                            model: b.model,
+                            mode: b.mode,
+                            params: b.params,
+                            span: key.span,
+                        },
+                    );
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(roles)
+    }
+
+    /// A role or `defaults`: provider, model, mode, params.
+    fn binding(
+        &mut self,
+        node: &Node,
+        key_span: Span,
+        what: &str,
+        ctx: &BindingContext<'_>,
+    ) -> Option<Binding> {
+        let fields = self.mapping(node, what)?;
+        self.unknown_keys(&fields, ROLE_KEYS, what);
+        let before = self.problems.len();
+        let provider_node = self.required(&fields, "provider", what, key_span);
+        let provider = provider_node.and_then(|n| self.string(n, &format!("`provider` of {what}")));
+        if let (Some(id), Some(n)) = (&provider, provider_node) {
+            if ctx.protocols.is_some() && !ctx.provider_ids.contains(id) {
+                let hint = closest(id, ctx.provider_ids)
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| {
+                        if ctx.provider_ids.is_empty() {
+                            format!("add `{id}` under `providers:`")
+                        } else {
+                            format!(
+                                "add `{id}` under `providers:`, or use one of {}",
+                                list(ctx.provider_ids)
+                            )
+                        }
+                    });
+                self.problem(
+                    n.span,
+                    format!("{what} uses provider `{id}`, which is not defined under `providers:`"),
+                    Some(hint),
+                );
+            }
+        }
+        let model = self
+            .required(&fields, "model", what, key_span)
+            .and_then(|n| self.string(n, &format!("`model` of {what}")));
+        let mode_node = self.required(&fields, "mode", what, key_span);
+        let mode = mode_node.and_then(|n| {
+            let name = self.string(n, &format!("`mode` of {what}"))?;
+            let mode = Mode::parse(&name);
+            if mode.is_none() {
+                let modes: Vec<&str> = Mode::ALL.iter().map(|m| m.as_str()).collect();
+                let hint = match did_you_mean(&name, &modes) {
+                    Some(typo) => format!("{typo} The modes are {}", list(&modes)),
+                    None => format!("the modes are {}", list(&modes)),
+                };
+                self.problem(
+                    n.span,
+                    format!("unknown mode `{name}` for {what}"),
+                    Some(hint),
+                );
+            }
+            mode
+        });
+        if let (Some(mode), Some(id), Some(n)) = (mode, &provider, mode_node) {
+            if let Some(api) = ctx
+                .protocols
+                .and_then(|p| p.get(id.as_str()).copied().flatten())
+            {
+                if !api.serves(mode) {
+                    self.problem(
+                        n.span,
+                        format!(
+                            "{what} has mode `{mode}`, but provider `{id}` speaks the `{api}` protocol, which serves only `chat` and `tool` roles"
+                        ),
+                        Some("bind this role to an OpenAI-compatible provider (for example `openai`)".into()),
+                    );
+                }
+            }
+        }
+        let params = match fields.get("params") {
+            None => Some(Params::new()),
+            Some(n)
+                if matches!(
+                    n.kind,
+                    NodeKind::Scalar {
+                        value: Scalar::Null,
+                        ..
+                    }
+                ) =>
+            {
+                Some(Params::new())
+            }
+            Some(n) => self.params(n, what),
+        };
+        if self.problems.len() != before {
+            return None;
+        }
+        Some(Binding {
+            provider: provider?,
+            model: model?,
+            mode: mode?,
+            params: params?,
+        })
+    }
+
+    fn params(&mut self, node: &Node, owner: &str) -> Option<Params> {
+        let what = format!("`params` of {owner}");
+        let fields = self.mapping(node, &what)?;
+        let mut params = Params::new();
+        for (name, _, value) in &fields.entries {
+            let Some(json) = self.json(value) else {
+                continue;
+            };
+            self.check_well_known(name, value, &json, owner);
+            params.insert((*name).to_owned(), json);
+        }
+        Some(params)
+    }
+
+    /// Checks the type and range of the portable params (SPEC §3).
+    fn check_well_known(&mut self, name: &str, node: &Node, value: &Value, owner: &str) {
+        let number_in = |lo: f64, hi: f64| value.as_f64().is_some_and(|x| (lo..=hi).contains(&x));
+        let positive_int = || value.as_u64().is_some_and(|n| n > 0);
+        let expected = match name {
+            "temperature" if !number_in(0.0, 2.0) => "a number from 0 to 2",
+            "top_p" if !number_in(0.0, 1.0) => "a number from 0 to 1",
+            "max_tokens" if !positive_int() => "a positive integer",
+            "embedding_dim" if !positive_int() => "a positive integer",
+            "stop"
+                if !(value.is_string()
+                    || value
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(Value::is_string))) =>
+            {
+                "a string or a list of strings"
+            }
+            _ => return,
+        };
+        self.problem(
+            node.span,
+            format!(
+                "param `{name}` of {owner} must be {expected}, found {}",
+                describe(node)
+            ),
+            None,
+        );
+    }
+
+    /// Converts a YAML value to JSON; reports what JSON cannot hold.
+    fn json(&mut self, node: &Node) -> Option<Value> {
+        match &node.kind {
+            NodeKind::Scalar { raw, value } => match value {
+                Scalar::Null => Some(Value::Null),
+                Scalar::Bool(b) => Some(Value::Bool(*b)),
+                Scalar::Int(i) => Some(Value::from(*i)),
+                Scalar::Float(f) => match serde_json::Number::from_f64(*f) {
+                    Some(n) => Some(Value::Number(n)),
+                    None => {
+                        self.problem(
+                            node.span,
+                            format!("`{raw}` cannot be sent as JSON"),
+                            Some("use a finite number".into()),
+                        );
+                        None
+                    }
+                },
+                Scalar::Str => Some(Value::String(raw.clone())),
+            },
+            NodeKind::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for item in items {
+                    match self.json(item) {
+                        Some(v) => out.push(v),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Value::Array(out))
+            }
+            NodeKind::Map(_) => {
+                let fields = self.mapping(node, "a params value")?;
+                let mut out = serde_json::Map::with_capacity(fields.entries.len());
+                let mut ok = true;
+                for (key, _, value) in &fields.entries {
+                    match self.json(value) {
+                        Some(v) => {
+                            out.insert((*key).to_owned(), v);
+                        }
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Value::Object(out))
+            }
+        }
+    }
+}
+
+struct BindingContext<'c> {
+    provider_ids: &'c [String],
+    /// Each provider id's protocol; `None` when `providers:` itself is broken (then undefined
+    /// providers are not reported, since the list is unknown).
+    protocols: Option<&'c IndexMap<String, Option<Protocol>>>,
+}
+
+struct Binding {
+    provider: String,
+    model: String,
+    mode: Mode,
+    params: Params,
+}
+
+/// `found X` text for a node: the value as written for scalars, the type otherwise.
+fn describe(node: &Node) -> String {
+    match &node.kind {
+        NodeKind::Scalar {
+            raw,
+            value: Scalar::Str,
+            ..
+        } => format!("\"{raw}\""),
+        NodeKind::Scalar {
+            value: Scalar::Null,
+            ..
+        } => "nothing".into(),
+        NodeKind::Scalar { raw, .. } => format!("`{raw}`"),
+        _ => node.type_name().into(),
+    }
+}
+
+/// Checks a base URL's scheme, and refuses plain `http://` to a non-loopback host unless
+/// allowed. Returns the problem and a hint.
+fn check_base_url(url: &str, allow_insecure_http: bool) -> Option<(String, String)> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some((
+            format!("`base_url` `{url}` is not a URL"),
+            "write it as https://host/path".into(),
+        ));
+    };
+    match scheme {
+        "https" => None,
+        "http" if allow_insecure_http || is_loopback(host_of(rest)) => None,
+        "http" => Some((
+            format!("`base_url` {url} sends the API key in clear text to a non-loopback host"),
+            "use https://, or set `allow_insecure_http: true` on this provider if you must".into(),
+        )),
+        other => Some((
+            format!("`base_url` {url} has scheme `{other}`; only http and https are supported"),
+            "write the URL as https://host/path".into(),
+        )),
+    }
+}
+
+fn host_of(after_scheme: &str) -> &str {
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

@@ -1,0 +1,55 @@
+//! Role names to Rust method names (SPEC §4.1), shared by validation (collisions are a config
+//! error) and code generation.
+
+/// Rust keywords (strict and reserved, edition 2024) and the names of the methods every
+/// generated `Roles` struct has; a role mapping to one of these gets a trailing `_`.
+const RESERVED: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    // methods of the generated struct
+    "new", "builder", "from_hub", "hub",
+];
+
+/// The method name of a role: lower-case it, replace each run of characters other than
+/// `[a-z0-9]` with `_`, trim `_` at both ends, prefix `role_` if it starts with a digit, and
+/// append `_` to a Rust keyword or a name the generated struct already uses.
+///
+/// A name with no ASCII letter or digit at all becomes `role_` followed by the hex of its UTF-8
+/// bytes, so that every role still gets a stable method.
+///
+/// ```
+/// use llmhub_core::names::method_name;
+/// assert_eq!(method_name("llm.inference"), "llm_inference");
+/// assert_eq!(method_name("Summarize-v2 (fast)"), "summarize_v2_fast");
+/// assert_eq!(method_name("2nd-pass"), "role_2nd_pass");
+/// assert_eq!(method_name("type"), "type_");
+/// ```
+pub fn method_name(role: &str) -> String {
+    let mut name = String::with_capacity(role.len());
+    let mut pending_sep = false;
+    for c in role.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            if pending_sep && !name.is_empty() {
+                name.push('_');
+            }
+            pending_sep = false;
+            name.push(c);
+        } else {
+            pending_sep = true;
+        }
+    }
+    if name.is_empty() {
+        let hex: String = role.bytes().map(|b| format!("{b:02x}")).collect();
+        return format!("role_{hex}");
+    }
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert_str(0, "role_");
+    }
+    if RESERVED.contains(&name.as_str()) {
+        name.push('_');
+    }
+    name
+}

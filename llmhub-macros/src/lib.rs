@@ -1,0 +1,2 @@
+//! The `roles!` procedural macro of llmhub; a thin wrapper over `llmhub-codegen`.
+#![deny(missing_docs)]
