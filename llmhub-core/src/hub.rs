@@ -180,10 +180,10 @@ impl HubState {
                     })
             }
             RoleRef::Name(name) => {
-                if let Some(index) = self.config.roles.get_index_of(name) {
-                    if let Some(target) = self.role_at(index) {
-                        return Ok(target);
-                    }
+                if let Some(index) = self.config.roles.get_index_of(name)
+                    && let Some(target) = self.role_at(index)
+                {
+                    return Ok(target);
                 }
                 match (&self.config.defaults, self.default_provider) {
                     (Some(defaults), Some(provider_index)) => Ok(Target {

@@ -312,9 +312,17 @@ impl Provider {
         decode_error(&self.id, err)
     }
 
-    /// The error for an unsuccessful status, with the provider's own message.
+    /// The error for an unsuccessful status, with the provider's own message (with the key
+    /// masked, should a server echo it).
     pub fn http_error(&self, status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
-        status_error(&self.id, status, retry_after, error_message(body))
+        let mut message = error_message(body);
+        if let Some(key) = self.auth.get().and_then(|v| v.to_str().ok()) {
+            let key = key.strip_prefix("Bearer ").unwrap_or(key);
+            if !key.is_empty() && message.contains(key) {
+                message = message.replace(key, "***");
+            }
+        }
+        status_error(&self.id, status, retry_after, message)
     }
 
     /// The error for a failed send.
