@@ -121,6 +121,14 @@ fn resolve_plain(text: &str) -> Scalar {
     }
 }
 
+fn too_deep(span: Span) -> YamlError {
+    YamlError {
+        span,
+        message: format!("the config nests deeper than {MAX_DEPTH} levels"),
+        hint: Some("flatten the value; a generated llmhub.yaml nests 4 levels".into()),
+    }
+}
+
 /// A collection being built.
 struct Frame {
     span: Span,
@@ -145,12 +153,16 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
     for event in Parser::new_from_str(text) {
         let (event, parser_span) = event.map_err(|err| {
             let marker = err.marker();
+            let span = Span {
+                line: marker.line().max(1),
+                column: marker.col() + 1,
+                len: 1,
+            };
+            if err.info().contains("recursion limit") {
+                return too_deep(span);
+            }
             YamlError {
-                span: Span {
-                    line: marker.line().max(1),
-                    column: marker.col() + 1,
-                    len: 1,
-                },
+                span,
                 message: format!("YAML syntax error: {}", err.info()),
                 hint: None,
             }
@@ -190,13 +202,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(YamlError {
-                        span,
-                        message: format!("the config nests deeper than {MAX_DEPTH} levels"),
-                        hint: Some(
-                            "flatten the value; a generated llmhub.yaml nests 4 levels".into(),
-                        ),
-                    });
+                    return Err(too_deep(span));
                 }
                 let items = if matches!(event, Event::SequenceStart(..)) {
                     Items::Seq(Vec::new())
