@@ -26,6 +26,8 @@ pub mod config;
 mod error;
 pub mod names;
 mod resolve;
+#[cfg(feature = "client")]
+pub mod watch;
 
 pub use config::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, RoleDefaults, Span};
 pub use error::{ConfigError, ConfigProblem, Error, Result};
