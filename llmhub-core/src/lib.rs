@@ -24,6 +24,8 @@
 
 pub mod config;
 mod error;
+#[cfg(feature = "client")]
+pub mod media;
 pub mod names;
 mod resolve;
 #[cfg(feature = "client")]
