@@ -147,7 +147,7 @@ impl AudioFile {
     }
 
     /// Checks the file before any request: not empty, and named like an audio file.
-    pub(crate) fn check(&self, role: &str) -> Result<&'static str> {
+    pub fn check(&self, role: &str) -> Result<&'static str> {
         let invalid = |message: String| Error::InvalidInput {
             role: role.to_owned(),
             message,
@@ -237,7 +237,7 @@ impl AudioTask {
     }
 
     /// Refuses `wanted` on a role whose model does the other task.
-    pub(crate) fn check(role: &str, model: &str, params: &Params, wanted: AudioTask) -> Result<()> {
+    pub fn check(role: &str, model: &str, params: &Params, wanted: AudioTask) -> Result<()> {
         match AudioTask::of(model, params) {
             Some(task) if task != wanted => {
                 let (does, call) = match task {
@@ -260,7 +260,7 @@ pub const PROMPT_LIMIT_PARAM: &str = "max_prompt_chars";
 
 /// Checks `prompt` against the role's `max_prompt_chars` param (if set) and that it is not
 /// empty, and removes the param from what is sent.
-pub(crate) fn check_prompt(role: &str, prompt: &str, params: &mut Params) -> Result<()> {
+pub fn check_prompt(role: &str, prompt: &str, params: &mut Params) -> Result<()> {
     let invalid = |message: String| Error::InvalidInput {
         role: role.to_owned(),
         message,
