@@ -36,6 +36,8 @@ mod hooks;
 mod hub;
 #[cfg(feature = "client")]
 mod message;
+#[cfg(feature = "client")]
+pub mod media;
 pub mod names;
 #[cfg(feature = "client")]
 mod providers;
@@ -48,6 +50,8 @@ mod retry;
 mod secret;
 #[cfg(feature = "client")]
 mod stream;
+#[cfg(feature = "client")]
+pub mod watch;
 
 pub use config::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, RoleDefaults, Span};
 pub use error::{ConfigError, ConfigProblem, Error, MissingEnvVar, Result};
