@@ -35,9 +35,9 @@ mod hooks;
 #[cfg(feature = "client")]
 mod hub;
 #[cfg(feature = "client")]
-mod message;
-#[cfg(feature = "client")]
 pub mod media;
+#[cfg(feature = "client")]
+mod message;
 pub mod names;
 #[cfg(feature = "client")]
 mod providers;
