@@ -54,6 +54,21 @@ impl SupportsEmbedding for mode::Embedding {}
 
 /// A typed handle on one role of a [`Hub`].
 ///
+/// A call the role's mode does not allow does not compile:
+///
+/// ```compile_fail,E0277
+/// # async fn demo(hub: llmhub_core::Hub) {
+/// let role = llmhub_core::EmbeddingRole::new(&hub, 0);
+/// role.completion([llmhub_core::Message::user("Hi")]).await;
+/// # }
+/// ```
+///
+/// ```compile_fail,E0277
+/// # async fn demo(hub: llmhub_core::Hub) {
+/// llmhub_core::ChatRole::new(&hub, 0).embedding("text").await;
+/// # }
+/// ```
+///
 /// `slot` is the role's index in the hub's compiled role table (see
 /// [`HubBuilder::compiled_roles`](crate::HubBuilder::compiled_roles)), or, for a hub built
 /// without one, in [`Config::roles`](crate::Config::roles).

@@ -88,6 +88,24 @@ impl HubState {
         compiled: Option<&[(&str, Mode)]>,
         strict_env: bool,
     ) -> Result<HubState> {
+        if let Some((id, _)) = keys
+            .iter()
+            .find(|(id, _)| !config.providers.contains_key(id))
+        {
+            let hint = match crate::config::closest(id, config.providers.keys()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => "give keys only for providers listed under `providers:`".to_owned(),
+            };
+            return Err(Error::Config(ConfigError::new(vec![
+                ConfigProblem::whole_file(
+                    &config.source_name,
+                    format!(
+                        "the builder was given an API key for provider `{id}`, which is not under `providers:`"
+                    ),
+                    Some(&hint),
+                ),
+            ])));
+        }
         let providers = config
             .providers
             .values()

@@ -383,6 +383,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_cuts_give_the_same_events(cuts in proptest::collection::vec(0usize..200, 0..20)) {
+            let input = "data: {\"a\":\"é😀\"}\r\n\r\n: ping\n\nevent: x\ndata: 1\ndata: 2\n\ndata: [DONE]\n\n".as_bytes();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % input.len()).collect();
+            cuts.sort_unstable();
+            let mut parser = SseParser::default();
+            let mut events = Vec::new();
+            let mut start = 0;
+            for cut in cuts.into_iter().chain([input.len()]) {
+                parser.push(&input[start..cut]);
+                start = cut;
+                while let Some(event) = parser.next_event(false) {
+                    events.push(event.data);
+                }
+            }
+            while let Some(event) = parser.next_event(true) {
+                events.push(event.data);
+            }
+            let events: Vec<&[u8]> = events.iter().map(|b| &b[..]).collect();
+            proptest::prop_assert_eq!(events, vec!["{\"a\":\"é😀\"}".as_bytes(), b"1\n2", b"[DONE]"]);
+        }
+    }
+
     #[test]
     fn last_event_without_blank_line_is_dispatched_at_eof() {
         assert_eq!(

@@ -275,3 +275,17 @@ fn spans_and_logs_never_carry_keys() {
     assert!(log.contains("retrying"), "{log}");
     assert!(!log.contains("TESTKEY"), "key leaked into tracing: {log}");
 }
+
+#[test]
+fn a_key_for_an_unknown_provider_is_refused() {
+    let err = builder("http://127.0.0.1:9", "http://127.0.0.1:9")
+        .api_key("opnai", "k")
+        .build()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("provider `opnai`") && text.contains("did you mean `openai`?"),
+        "{text}"
+    );
+    assert!(!text.contains("TESTKEY"));
+}
