@@ -12,12 +12,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 
 use crate::error::{Error, Result};
 use crate::hooks::CallRecord;
+use crate::message::ToolCall;
 use crate::providers::StreamDecoder;
-use crate::response::{ChatChunk, Usage};
+use crate::response::{ChatChunk, ChatResponse, Choice, Delta, ResponseMessage, Usage};
 
 /// One server-sent event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -258,6 +259,77 @@ impl ChatStream {
             message: format!(
                 "the stream ended before the reply was complete ({detail}); the connection was cut, retry the call"
             ),
+        }
+    }
+}
+
+impl ChatStream {
+    /// Reads the rest of the stream and joins the chunks into one [`ChatResponse`]: text and
+    /// tool-call pieces concatenated, the finish reason and the usage of the last chunks. (It
+    /// has no raw body: [`ChatResponse::raw_bytes`] is empty.)
+    pub async fn collect_response(mut self) -> Result<ChatResponse> {
+        let mut reply = ChatResponse::default();
+        while let Some(chunk) = self.next().await {
+            let chunk = chunk?;
+            if reply.id.is_empty() {
+                reply.id = chunk.id;
+                reply.model = chunk.model;
+                reply.created = chunk.created;
+            }
+            if chunk.usage.is_some() {
+                reply.usage = chunk.usage;
+            }
+            for part in chunk.choices {
+                let at = match reply.choices.iter().position(|c| c.index == part.index) {
+                    Some(at) => at,
+                    None => {
+                        reply.choices.push(Choice {
+                            index: part.index,
+                            ..Choice::default()
+                        });
+                        reply.choices.len() - 1
+                    }
+                };
+                let choice = &mut reply.choices[at];
+                add_delta(&mut choice.message, part.delta);
+                if part.finish_reason.is_some() {
+                    choice.finish_reason = part.finish_reason;
+                }
+            }
+        }
+        Ok(reply)
+    }
+}
+
+fn add_delta(message: &mut ResponseMessage, delta: Delta) {
+    if delta.role.is_some() {
+        message.role = delta.role;
+    }
+    if let Some(text) = delta.content {
+        message.content.get_or_insert_default().push_str(&text);
+    }
+    for piece in delta.tool_calls {
+        let at = piece.index as usize;
+        if message.tool_calls.len() <= at {
+            message.tool_calls.resize_with(at + 1, || ToolCall {
+                kind: "function".into(),
+                ..ToolCall::default()
+            });
+        }
+        let call = &mut message.tool_calls[at];
+        if let Some(id) = piece.id {
+            call.id = id;
+        }
+        if let Some(kind) = piece.kind {
+            call.kind = kind;
+        }
+        if let Some(function) = piece.function {
+            call.function
+                .name
+                .push_str(function.name.as_deref().unwrap_or(""));
+            call.function
+                .arguments
+                .push_str(function.arguments.as_deref().unwrap_or(""));
         }
     }
 }

@@ -178,6 +178,21 @@ async fn stream_events_become_openai_chunks() {
     assert_eq!((usage.prompt_tokens, usage.completion_tokens), (25, 15));
     assert_eq!(last.raw_json().unwrap()["type"], "message_delta");
     assert_eq!(chunks.len(), 6);
+
+    let reply = hub
+        .stream_completion("llm.memwrite", [Message::user("Hi")], None)
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(reply.text(), Some("Hello wörld"));
+    assert_eq!(reply.id, "msg_1");
+    assert_eq!(
+        reply.tool_calls()[0].function.arguments,
+        "{\"city\": \"Paris\"}"
+    );
+    assert_eq!(reply.usage.unwrap().total_tokens, 40);
 }
 
 #[tokio::test]

@@ -383,4 +383,26 @@ async fn streamed_tool_calls_parse() {
         Some("{\"city\":")
     );
     assert_eq!(chunks[2].finish_reason(), Some(&FinishReason::ToolCalls));
+
+    let reply = hub
+        .stream_completion("llm.tools", [Message::user("Hi")], None)
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(reply.text(), None);
+    assert_eq!(reply.finish_reason(), Some(&FinishReason::ToolCalls));
+    let call = &reply.tool_calls()[0];
+    assert_eq!(
+        (call.id.as_str(), call.kind.as_str()),
+        ("call_1", "function")
+    );
+    assert_eq!(
+        (
+            call.function.name.as_str(),
+            call.function.arguments.as_str()
+        ),
+        ("weather", "{\"city\":")
+    );
 }

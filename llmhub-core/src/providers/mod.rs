@@ -339,9 +339,13 @@ impl Provider {
                 },
             };
         }
+        let mut message = describe_reqwest(err);
+        if err.is_connect() {
+            message.push_str("; check the provider's `base_url` and that its server is reachable");
+        }
         Error::Transport {
             provider: self.id.to_string(),
-            message: describe_reqwest(err),
+            message,
         }
     }
 
