@@ -20,6 +20,12 @@
 //! assert_eq!(call.mode, Mode::Chat);
 //! # Ok::<(), llmhub_core::Error>(())
 //! ```
+//!
+//! With the `client` feature, [`Hub`] runs the calls (chat, streaming, tools, embeddings) over
+//! the OpenAI-compatible and Anthropic protocols, with retries, timeouts, hooks, `tracing` spans
+//! and keys that never leave a redacting type; the typed handles ([`ChatRole`],
+//! [`EmbeddingRole`], …) are what generated code returns. The `blocking` feature adds
+//! `blocking::Hub`.
 #![deny(missing_docs)]
 
 #[cfg(feature = "blocking")]
