@@ -105,30 +105,26 @@ async fn compiled_role_table_maps_slots_to_roles() {
         .unwrap();
     assert_eq!(body_json(&only_request(&server).await)["model"], "gpt-4.1");
 
-    static MISSING: &[(&str, Mode)] = &[("llm.inferense", Mode::Chat)];
-    let err = builder("http://127.0.0.1:9", "http://127.0.0.1:9")
-        .compiled_roles(MISSING)
-        .build()
-        .unwrap_err();
+    let compiled_error = |roles: &'static [(&'static str, Mode)]| {
+        builder("http://127.0.0.1:9", "http://127.0.0.1:9")
+            .compiled_roles(roles)
+            .build()
+            .unwrap_err()
+    };
+    let err = compiled_error(&[("llm.inferense", Mode::Chat)]);
     assert!(
         matches!(&err, Error::UnknownRole { suggestion: Some(s), .. } if s == "llm.inference"),
         "{err}"
     );
-    static WRONG_MODE: &[(&str, Mode)] = &[("llm.embedding", Mode::Chat)];
-    let err = builder("http://127.0.0.1:9", "http://127.0.0.1:9")
-        .compiled_roles(WRONG_MODE)
-        .build()
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::ModeMismatch {
-                mode: Mode::Embedding,
-                ..
-            }
-        ),
-        "{err}"
+    let err = compiled_error(&[("llm.embedding", Mode::Chat)]);
+    let expected = matches!(
+        err,
+        Error::ModeMismatch {
+            mode: Mode::Embedding,
+            ..
+        }
     );
+    assert!(expected, "{err}");
 }
 
 #[tokio::test]

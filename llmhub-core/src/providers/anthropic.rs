@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{MergedParams, Wire, status_error};
+use super::{ChatInput, MergedParams, Wire, status_error};
 use crate::error::{Error, Result};
 use crate::message::{Content, FunctionCall, Message, Role, ToolCall, null_as_default};
 use crate::response::{
@@ -225,13 +225,9 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
     (system, turns)
 }
 
-pub(crate) fn chat_body(
-    model: &str,
-    messages: &[Message],
-    stream: bool,
-    params: MergedParams<'_>,
-) -> std::result::Result<Bytes, String> {
-    let (mut system, messages) = turns(messages);
+pub(crate) fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Bytes, String> {
+    let params = chat.params;
+    let (mut system, messages) = turns(chat.messages);
     if let Some(Value::String(extra)) = params.get("system") {
         system = Some(match system {
             Some(system) => format!("{extra}\n\n{system}"),
@@ -242,15 +238,14 @@ pub(crate) fn chat_body(
         .get("max_tokens")
         .or_else(|| params.get("max_completion_tokens"))
         .map_or(MaxTokens::Default(DEFAULT_MAX_TOKENS), MaxTokens::Given);
-    let request = MessagesRequest {
-        model,
+    super::to_body(&MessagesRequest {
+        model: chat.model,
         system,
         messages,
         max_tokens,
-        stream,
+        stream: chat.stream,
         params: params.translated(param),
-    };
-    super::to_body(&request)
+    })
 }
 
 #[derive(Deserialize)]
@@ -611,7 +606,13 @@ mod tests {
         .as_object()
         .unwrap()
         .clone();
-        let body = chat_body("claude", &messages, false, MergedParams::new(&params, None)).unwrap();
+        let body = chat_body(ChatInput {
+            model: "claude",
+            messages: &messages,
+            stream: false,
+            params: MergedParams::new(&params, None),
+        })
+        .unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             body,

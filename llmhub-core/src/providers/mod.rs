@@ -63,6 +63,14 @@ pub(crate) enum Payload<'a> {
     Embedding(&'a EmbeddingInput),
 }
 
+/// What a chat request is made of, in either protocol.
+pub(crate) struct ChatInput<'a> {
+    pub model: &'a str,
+    pub messages: &'a [Message],
+    pub stream: bool,
+    pub params: MergedParams<'a>,
+}
+
 /// A provider, ready to send: everything that does not change between calls is computed here.
 #[derive(Debug)]
 pub(crate) struct Provider {
@@ -255,20 +263,25 @@ impl Provider {
         payload: Payload<'_>,
         params: MergedParams<'_>,
     ) -> std::result::Result<(&Url, Bytes), String> {
-        let body = match (self.api, payload) {
-            (Protocol::OpenAi, Payload::Chat { messages, stream }) => {
-                openai::chat_body(model, messages, stream, params)
-            }
+        let (messages, stream) = match (self.api, payload) {
+            (_, Payload::Chat { messages, stream }) => (messages, stream),
             (Protocol::OpenAi, Payload::Embedding(input)) => {
                 return openai::embedding_body(model, input, params)
                     .map(|body| (&self.embeddings_url, body));
             }
-            (Protocol::Anthropic, Payload::Chat { messages, stream }) => {
-                anthropic::chat_body(model, messages, stream, params)
-            }
             (Protocol::Anthropic, Payload::Embedding(_)) => {
                 return Err("the anthropic protocol has no embeddings endpoint".into());
             }
+        };
+        let chat = ChatInput {
+            model,
+            messages,
+            stream,
+            params,
+        };
+        let body = match self.api {
+            Protocol::OpenAi => openai::chat_body(chat),
+            Protocol::Anthropic => anthropic::chat_body(chat),
         };
         body.map(|body| (&self.chat_url, body))
     }

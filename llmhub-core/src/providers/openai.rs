@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{MergedParams, Wire, status_error};
+use super::{ChatInput, MergedParams, Wire, status_error};
 use crate::error::{Error, Result};
 use crate::message::{EmbeddingInput, Message};
 use crate::response::{ChatChunk, ChatResponse, EmbeddingResponse};
@@ -52,22 +52,16 @@ fn embedding_param(key: &str, _: &Value) -> Wire {
     }
 }
 
-pub(crate) fn chat_body(
-    model: &str,
-    messages: &[Message],
-    stream: bool,
-    params: MergedParams<'_>,
-) -> std::result::Result<Bytes, String> {
-    let request = ChatRequest {
-        model,
-        messages,
-        stream,
-        stream_options: stream.then_some(StreamOptions {
+pub(crate) fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Bytes, String> {
+    super::to_body(&ChatRequest {
+        model: chat.model,
+        messages: chat.messages,
+        stream: chat.stream,
+        stream_options: chat.stream.then_some(StreamOptions {
             include_usage: true,
         }),
-        params: params.translated(chat_param),
-    };
-    super::to_body(&request)
+        params: chat.params.translated(chat_param),
+    })
 }
 
 pub(crate) fn embedding_body(
