@@ -28,65 +28,57 @@
 //! `blocking::Hub`.
 #![deny(missing_docs)]
 
+/// Declares the modules of the runtime, compiled only with the `client` feature (as tokio's
+/// `cfg_rt!` does).
+macro_rules! client_modules {
+    ($($vis:vis mod $name:ident;)*) => { $( #[cfg(feature = "client")] $vis mod $name; )* };
+}
+
 #[cfg(feature = "blocking")]
 pub mod blocking;
-#[cfg(feature = "client")]
-mod compiled;
 pub mod config;
 mod error;
-#[cfg(feature = "client")]
-mod handle;
-#[cfg(feature = "client")]
-mod hooks;
-#[cfg(feature = "client")]
-mod hub;
-#[cfg(feature = "client")]
-pub mod media;
-#[cfg(feature = "client")]
-mod message;
 pub mod names;
-#[cfg(feature = "client")]
-mod providers;
 mod resolve;
-#[cfg(feature = "client")]
-mod response;
-#[cfg(feature = "client")]
-mod retry;
-#[cfg(feature = "client")]
-mod secret;
-#[cfg(feature = "client")]
-mod stream;
-#[cfg(feature = "client")]
-pub mod watch;
+
+client_modules! {
+    mod compiled;
+    mod handle;
+    mod hooks;
+    mod hub;
+    pub mod media;
+    mod message;
+    mod providers;
+    mod response;
+    mod retry;
+    mod secret;
+    mod stream;
+    pub mod watch;
+}
 
 pub use config::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, RoleDefaults, Span};
 pub use error::{ConfigError, ConfigProblem, Error, MissingEnvVar, Result};
 pub use resolve::{ResolvedCall, merge_params};
 
+/// The runtime (feature `client`).
 #[cfg(feature = "client")]
-pub use compiled::{GeneratedRoles, RolesBuilder};
-#[cfg(feature = "client")]
-pub use handle::{
-    AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleHandle, SupportsChat,
-    SupportsEmbedding, ToolRole, mode,
+pub use {
+    compiled::{GeneratedRoles, RolesBuilder},
+    handle::{
+        AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleHandle, SupportsChat,
+        SupportsEmbedding, ToolRole, mode,
+    },
+    hooks::{AfterCallHook, BeforeCallHook, CallContext, CallInput, CallResult},
+    hub::{Hub, HubBuilder},
+    message::{
+        Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Role,
+        ToolCall,
+    },
+    providers::anthropic::DEFAULT_MAX_TOKENS,
+    response::{
+        ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, Delta, Embedding,
+        EmbeddingResponse, FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,
+    },
+    secret::SecretString,
+    stream::ChatStream,
 };
-#[cfg(feature = "client")]
-pub use hooks::{AfterCallHook, BeforeCallHook, CallContext, CallInput, CallResult};
-#[cfg(feature = "client")]
-pub use hub::{Hub, HubBuilder};
-#[cfg(feature = "client")]
-pub use message::{
-    Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Role,
-    ToolCall,
-};
-#[cfg(feature = "client")]
-pub use providers::anthropic::DEFAULT_MAX_TOKENS;
-#[cfg(feature = "client")]
-pub use response::{
-    ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, Delta, Embedding, EmbeddingResponse,
-    FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,
-};
-#[cfg(feature = "client")]
-pub use secret::SecretString;
-#[cfg(feature = "client")]
-pub use stream::ChatStream;

@@ -3,13 +3,31 @@
 mod support;
 
 use futures_util::StreamExt;
-use llmhub_core::{ChatRole, EmbeddingRole, Error, FinishReason, Message, Mode, Params};
+use llmhub_core::{
+    ChatResponse, ChatRole, EmbeddingRole, Error, FinishReason, Message, Mode, Params,
+};
 use serde_json::{Value, json};
 use support::*;
 use wiremock::{MockServer, ResponseTemplate};
 
 fn params(value: Value) -> Params {
     value.as_object().unwrap().clone()
+}
+
+/// A reply with no text that calls `weather` once, as `call_1`, with `arguments`.
+fn assert_weather_call(reply: &ChatResponse, arguments: &str) {
+    assert_eq!(reply.text(), None);
+    assert_eq!(reply.finish_reason(), Some(&FinishReason::ToolCalls));
+    let call = &reply.tool_calls()[0];
+    assert_eq!(
+        (
+            call.id.as_str(),
+            call.kind.as_str(),
+            call.function.name.as_str()
+        ),
+        ("call_1", "function", "weather")
+    );
+    assert_eq!(call.function.arguments, arguments);
 }
 
 async fn serve_json(body: Value) -> MockServer {
@@ -191,13 +209,7 @@ async fn tools_pass_through_and_tool_calls_parse() {
         )
         .await
         .unwrap();
-    assert_eq!(reply.text(), None);
-    assert_eq!(reply.finish_reason(), Some(&FinishReason::ToolCalls));
-    let call = &reply.tool_calls()[0];
-    assert_eq!(
-        (call.id.as_str(), call.function.name.as_str()),
-        ("call_1", "weather")
-    );
+    assert_weather_call(&reply, "{\"city\":\"Paris\"}");
     let body = body_json(&only_request(&server).await);
     assert_eq!(body["tools"], tools);
     assert_eq!(body["tool_choice"], "auto");
@@ -387,18 +399,5 @@ async fn streamed_tool_calls_parse() {
         .collect_response()
         .await
         .unwrap();
-    assert_eq!(reply.text(), None);
-    assert_eq!(reply.finish_reason(), Some(&FinishReason::ToolCalls));
-    let call = &reply.tool_calls()[0];
-    assert_eq!(
-        (call.id.as_str(), call.kind.as_str()),
-        ("call_1", "function")
-    );
-    assert_eq!(
-        (
-            call.function.name.as_str(),
-            call.function.arguments.as_str()
-        ),
-        ("weather", "{\"city\":")
-    );
+    assert_weather_call(&reply, "{\"city\":");
 }
