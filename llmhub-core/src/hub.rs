@@ -488,7 +488,7 @@ impl Hub {
             provider: &provider.id,
             model: target.model,
             mode: target.mode,
-            params: if hooks.is_empty() {
+            params: if hooks.before.is_empty() {
                 target.params
             } else {
                 merged = params.to_params();
