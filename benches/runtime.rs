@@ -103,9 +103,15 @@ fn start_server(stream_chunks: usize) -> String {
     std_listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", std_listener.local_addr().unwrap());
     let chat = Arc::new(chat_reply());
-    let stream = Arc::new(http_response("text/event-stream", &stream_body(stream_chunks)));
+    let stream = Arc::new(http_response(
+        "text/event-stream",
+        &stream_body(stream_chunks),
+    ));
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let listener = TcpListener::from_std(std_listener).unwrap();
             serve(listener, chat, stream).await;
@@ -126,7 +132,10 @@ fn hub(url: &str) -> Hub {
 }
 
 fn bare_client() -> reqwest::Client {
-    reqwest::Client::builder().tcp_nodelay(true).build().unwrap()
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap()
 }
 
 /// The same call, written directly with reqwest and serde_json.
@@ -160,7 +169,10 @@ async fn hub_call(hub: &Hub) -> String {
 
 fn per_call(c: &mut Criterion) {
     let url = start_server(10);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let hub = hub(&url);
     let client = bare_client();
     let endpoint = format!("{url}/v1/chat/completions");
@@ -176,7 +188,10 @@ fn sse_throughput(c: &mut Criterion) {
     const CHUNKS: usize = 30_000;
     let url = start_server(CHUNKS);
     let bytes = stream_body(CHUNKS).len() as u64;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let hub = hub(&url);
     let mut group = c.benchmark_group("sse_throughput");
     group.throughput(Throughput::Bytes(bytes));

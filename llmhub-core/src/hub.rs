@@ -17,6 +17,7 @@ use crate::error::{ConfigError, ConfigProblem, Error, Result};
 use crate::hooks::{CallContext, CallInput, CallRecord, CallResult, Hooks};
 use crate::message::{IntoEmbeddingInput, IntoMessages, Message};
 use crate::providers::{MergedParams, Payload, Provider, Settings};
+use crate::reload::{ReloadOutcome, ReloadSettings, Reloader};
 use crate::response::{ChatResponse, EmbeddingResponse};
 use crate::secret::SecretString;
 use crate::stream::ChatStream;
@@ -48,6 +49,36 @@ struct HubInner {
     hooks: Arc<Hooks>,
     keys: Vec<(String, SecretString)>,
     settings: Settings,
+    /// The compiled role table typed handles use (kept to rebuild the slots on reload).
+    compiled: Option<Arc<[(String, Mode)]>>,
+    strict_env: bool,
+    reload: Reloader,
+}
+
+impl HubInner {
+    /// Starts the file watcher if the settings ask for one. It holds only a weak reference,
+    /// so dropping the last `Hub` stops it.
+    fn start_watching(self: &Arc<Self>) -> Result<()> {
+        let settings = &self.reload.settings;
+        let (true, Some(path)) = (settings.watch, &settings.path) else {
+            return Ok(());
+        };
+        let weak = Arc::downgrade(self);
+        let debounce = settings.debounce.unwrap_or(crate::watch::DEFAULT_DEBOUNCE);
+        let watcher = crate::watch::FileWatcher::new(path, debounce, move || {
+            if let Some(inner) = weak.upgrade() {
+                // The outcome goes to the on_reload hooks and tracing; a refusal keeps the
+                // config in force.
+                let _ = Hub { inner }.reload();
+            }
+        })?;
+        *self
+            .reload
+            .watcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(watcher);
+        Ok(())
+    }
 }
 
 /// Everything derived from one config: swapped whole (by a future reload), never edited.
@@ -81,11 +112,11 @@ struct Target<'s> {
 }
 
 impl HubState {
-    fn build(
+    fn build<S: AsRef<str>>(
         config: Config,
         keys: &[(String, SecretString)],
         settings: &Settings,
-        compiled: Option<&[(&str, Mode)]>,
+        compiled: Option<&[(S, Mode)]>,
         strict_env: bool,
     ) -> Result<HubState> {
         let providers = config
@@ -125,7 +156,8 @@ impl HubState {
             Some(compiled) => Some(
                 compiled
                     .iter()
-                    .map(|&(name, mode)| match config.roles.get_full(name) {
+                    .map(|(name, mode)| (name.as_ref(), *mode))
+                    .map(|(name, mode)| match config.roles.get_full(name) {
                         None => Err(Error::UnknownRole {
                             role: name.to_owned(),
                             suggestion: crate::config::closest(name, config.roles.keys()),
@@ -302,15 +334,61 @@ impl Hub {
         let inner = &self.inner;
         let config = Config::clone(&self.config());
         let state = HubState::build(config, &inner.keys, &inner.settings, Some(roles), false)?;
-        Ok(Hub {
-            inner: Arc::new(HubInner {
-                client: inner.client.clone(),
-                state: ArcSwap::from_pointee(state),
-                hooks: inner.hooks.clone(),
-                keys: inner.keys.clone(),
-                settings: inner.settings.clone(),
-            }),
-        })
+        let inner = Arc::new(HubInner {
+            client: inner.client.clone(),
+            state: ArcSwap::from_pointee(state),
+            hooks: inner.hooks.clone(),
+            keys: inner.keys.clone(),
+            settings: inner.settings.clone(),
+            compiled: Some(
+                roles
+                    .iter()
+                    .map(|(name, mode)| ((*name).to_owned(), *mode))
+                    .collect(),
+            ),
+            strict_env: inner.strict_env,
+            reload: Reloader::new(inner.reload.settings.clone()),
+        });
+        inner.start_watching()?;
+        Ok(Hub { inner })
+    }
+
+    /// Re-reads the config file given to [`HubBuilder::reload_from`] (or named by
+    /// `LLMHUB_CONFIG`) and, if it is valid and keeps every compiled role with its mode, swaps
+    /// it in with one atomic store. Providers, models and params may change; new roles are
+    /// reachable through the dynamic API.
+    ///
+    /// On any problem the config in force stays, and the error says why
+    /// ([`Error::Reload`] holding the config error with file, line and column, or the
+    /// [`Error::UnknownRole`] / [`Error::ModeMismatch`] of a compiled role). Calls in flight
+    /// finish with the config they started with; calls never wait for a reload. Every attempt
+    /// is also told to the `on_reload` hooks and to `tracing`.
+    pub fn reload(&self) -> Result<ReloadOutcome> {
+        let result = self.try_reload();
+        self.inner.reload.settings.report(&result);
+        result
+    }
+
+    fn try_reload(&self) -> Result<ReloadOutcome> {
+        let inner = &self.inner;
+        let Some(path) = &inner.reload.settings.path else {
+            return Err(Reloader::no_path());
+        };
+        // One reload at a time, so the outcome compares with the config it replaces.
+        let _one_at_a_time = inner.reload.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let refused = |err| Reloader::refused(path, err);
+        let config = Config::from_path(path).map_err(refused)?;
+        let state = HubState::build(
+            config,
+            &inner.keys,
+            &inner.settings,
+            inner.compiled.as_deref(),
+            inner.strict_env,
+        )
+        .map_err(refused)?;
+        let outcome = ReloadOutcome::between(path, &inner.state.load().config, &state.config);
+        inner.state.store(Arc::new(state));
+        Ok(outcome)
     }
 
     /// Sends a chat completion for `role` (the role if the config has it, else `defaults:`).
@@ -542,6 +620,7 @@ pub struct HubBuilder {
     client: Option<reqwest::Client>,
     hooks: Hooks,
     settings: Settings,
+    reload: ReloadSettings,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -554,11 +633,41 @@ impl std::fmt::Debug for HubBuilder {
             .field("client", &self.client)
             .field("hooks", &self.hooks)
             .field("settings", &self.settings)
+            .field("reload", &self.reload)
             .finish()
     }
 }
 
 impl HubBuilder {
+    /// The file that [`Hub::reload`] re-reads. Without [`config`](Self::config) the hub also
+    /// starts from it; with one (or in generated code, with the compiled-in config) `build()`
+    /// tries the file once and keeps the given config if the file is refused. Without this
+    /// call, the `LLMHUB_CONFIG` environment variable names the file, if set.
+    pub fn reload_from(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.reload.path = Some(path.into());
+        self
+    }
+
+    /// With `true`, the hub reloads whenever the file changes (debounced; editors that save by
+    /// renaming and files deleted and created again are handled). Needs
+    /// [`reload_from`](Self::reload_from) or `LLMHUB_CONFIG`.
+    pub fn watch(mut self, yes: bool) -> Self {
+        self.reload.watch = yes;
+        self
+    }
+
+    /// The quiet time after a change before a watched file is reloaded. Default 100 ms.
+    pub fn watch_debounce(mut self, debounce: Duration) -> Self {
+        self.reload.debounce = Some(debounce);
+        self
+    }
+
+    /// Runs `f` after every reload attempt with what changed, or why it was refused.
+    pub fn on_reload(mut self, f: impl Fn(&Result<ReloadOutcome>) + Send + Sync + 'static) -> Self {
+        self.reload.hooks.push(Arc::new(f));
+        self
+    }
+
     /// The config to run (required).
     pub fn config(mut self, config: Config) -> Self {
         self.config = Some(config);
@@ -652,14 +761,21 @@ impl HubBuilder {
     /// Builds the hub: checks base URLs, headers, the compiled roles and (with
     /// [`strict_env`](Self::strict_env)) the keys.
     pub fn build(self) -> Result<Hub> {
-        let Some(config) = self.config else {
-            return Err(Error::Config(ConfigError::new(vec![
-                ConfigProblem::whole_file(
-                    "<builder>",
-                    "the hub builder was given no config",
-                    Some("call `.config(Config::from_path(\"llmhub.yaml\")?)` before `.build()`"),
-                ),
-            ])));
+        let reload = self.reload.resolve()?;
+        let (config, try_reload) = match (self.config, &reload.path) {
+            (Some(config), path) => (config, path.is_some()),
+            (None, Some(path)) => (Config::from_path(path)?, false),
+            (None, None) => {
+                return Err(Error::Config(ConfigError::new(vec![
+                    ConfigProblem::whole_file(
+                        "<builder>",
+                        "the hub builder was given no config",
+                        Some(
+                            "call `.config(Config::from_path(\"llmhub.yaml\")?)` or `.reload_from(path)` before `.build()`",
+                        ),
+                    ),
+                ])));
+            }
         };
         let state = HubState::build(
             config,
@@ -682,15 +798,29 @@ impl HubBuilder {
                     ),
                 })?,
         };
-        Ok(Hub {
-            inner: Arc::new(HubInner {
-                client,
-                state: ArcSwap::from_pointee(state),
-                hooks: Arc::new(self.hooks),
-                keys: self.keys,
-                settings: self.settings,
+        let inner = Arc::new(HubInner {
+            client,
+            state: ArcSwap::from_pointee(state),
+            hooks: Arc::new(self.hooks),
+            keys: self.keys,
+            settings: self.settings,
+            compiled: self.compiled.map(|roles| {
+                roles
+                    .iter()
+                    .map(|(name, mode)| ((*name).to_owned(), *mode))
+                    .collect()
             }),
-        })
+            strict_env: self.strict_env,
+            reload: Reloader::new(reload),
+        });
+        let hub = Hub { inner };
+        if try_reload {
+            // The file wins over the given config when it is valid and compatible; a refusal
+            // is reported to the hooks and tracing, and the given config stays.
+            let _ = hub.reload();
+        }
+        hub.inner.start_watching()?;
+        Ok(hub)
     }
 }
 

@@ -35,12 +35,14 @@ mod hooks;
 #[cfg(feature = "client")]
 mod hub;
 #[cfg(feature = "client")]
-mod message;
-#[cfg(feature = "client")]
 pub mod media;
+#[cfg(feature = "client")]
+mod message;
 pub mod names;
 #[cfg(feature = "client")]
 mod providers;
+#[cfg(feature = "client")]
+pub mod reload;
 mod resolve;
 #[cfg(feature = "client")]
 mod response;
@@ -75,6 +77,8 @@ pub use message::{
 };
 #[cfg(feature = "client")]
 pub use providers::anthropic::DEFAULT_MAX_TOKENS;
+#[cfg(feature = "client")]
+pub use reload::ReloadOutcome;
 #[cfg(feature = "client")]
 pub use response::{
     ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, Embedding, EmbeddingResponse,
