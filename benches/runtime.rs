@@ -1,9 +1,9 @@
 //! The runtime against a minimal loopback HTTP server (hand-rolled on tokio, serving canned
 //! replies with keep-alive, so the server is not the bottleneck):
 //!
-//! * `per_call`: one chat completion through `Hub` and the same request through bare `reqwest`
-//!   + `serde_json` (body built with `json!`, reply parsed into a `serde_json::Value`), one
-//!   caller. Target: llmhub's median within 5% of bare.
+//! * `per_call`: one chat completion through `Hub` and the same request through bare
+//!   `reqwest` and `serde_json` (body built with `json!`, reply parsed into a
+//!   `serde_json::Value`), one caller. Target: llmhub's median within 5% of bare.
 //! * `sse_throughput`: a long OpenAI stream (~4 MB, 30,000 chunks) read through
 //!   `hub.stream_completion`, in bytes per second.
 //! * `concurrent_64`: 64 callers at once, `Hub` against bare `reqwest`.

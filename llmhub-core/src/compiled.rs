@@ -134,6 +134,26 @@ impl<R: GeneratedRoles> RolesBuilder<R> {
         self.map(|b| b.on_reload(f))
     }
 
+    /// See [`HubBuilder::connect_timeout`].
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.map(|b| b.connect_timeout(timeout))
+    }
+
+    /// See [`HubBuilder::stream_idle_timeout`].
+    pub fn stream_idle_timeout(self, timeout: Duration) -> Self {
+        self.map(|b| b.stream_idle_timeout(timeout))
+    }
+
+    /// See [`HubBuilder::retry_base_delay`].
+    pub fn retry_base_delay(self, delay: Duration) -> Self {
+        self.map(|b| b.retry_base_delay(delay))
+    }
+
+    /// See [`HubBuilder::retry_max_delay`].
+    pub fn retry_max_delay(self, delay: Duration) -> Self {
+        self.map(|b| b.retry_max_delay(delay))
+    }
+
     /// Builds the hub for the compiled roles.
     pub fn build(self) -> Result<R> {
         let config = match self.config {

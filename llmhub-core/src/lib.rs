@@ -81,7 +81,7 @@ pub use providers::anthropic::DEFAULT_MAX_TOKENS;
 pub use reload::ReloadOutcome;
 #[cfg(feature = "client")]
 pub use response::{
-    ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, Embedding, EmbeddingResponse,
+    ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, Delta, Embedding, EmbeddingResponse,
     FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,
 };
 #[cfg(feature = "client")]

@@ -85,15 +85,11 @@ impl<'de> Deserialize<'de> for FinishReason {
     }
 }
 
-/// The reply to a chat call.
-///
-/// ```
-/// # let reply: llmhub_core::ChatResponse = serde_json::from_str(
-/// #     r#"{"id":"x","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}"#).unwrap();
-/// assert_eq!(reply.text(), Some("Hi"));
-/// ```
+/// A chat reply or a chunk of one: OpenAI's `chat.completion` and `chat.completion.chunk`
+/// differ only in their choices. Use it as [`ChatResponse`] and [`ChatChunk`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ChatResponse {
+#[serde(bound(deserialize = "C: Deserialize<'de>"))]
+pub struct Completion<C> {
     /// The provider's id of the reply.
     #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
@@ -103,15 +99,37 @@ pub struct ChatResponse {
     /// Creation time (Unix seconds), if the provider sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<u64>,
-    /// The choices (one unless `n` was asked for).
+    /// The choices (one unless `n` was asked for; none in a stream's usage-only last chunk).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub choices: Vec<Choice>,
-    /// Token counts, if the provider sent them.
+    pub choices: Vec<C>,
+    /// Token counts, if the provider sent them (in a stream: in the last chunk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     #[serde(skip)]
     pub(crate) raw: Bytes,
 }
+
+impl<C> Completion<C> {
+    /// The provider's body (or stream event data) as received; the Anthropic JSON for
+    /// Anthropic providers.
+    pub fn raw_bytes(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The provider's body parsed as JSON, for fields not modelled here.
+    pub fn raw_json(&self) -> serde_json::Result<Value> {
+        serde_json::from_slice(&self.raw)
+    }
+}
+
+/// The reply to a chat call.
+///
+/// ```
+/// # let reply: llmhub_core::ChatResponse = serde_json::from_str(
+/// #     r#"{"id":"x","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}"#).unwrap();
+/// assert_eq!(reply.text(), Some("Hi"));
+/// ```
+pub type ChatResponse = Completion<Choice>;
 
 impl ChatResponse {
     /// The text of the first choice.
@@ -129,16 +147,6 @@ impl ChatResponse {
     /// Why the first choice stopped.
     pub fn finish_reason(&self) -> Option<&FinishReason> {
         self.choices.first()?.finish_reason.as_ref()
-    }
-
-    /// The provider's body, as received (the Anthropic body for Anthropic providers).
-    pub fn raw_bytes(&self) -> &Bytes {
-        &self.raw
-    }
-
-    /// The provider's body parsed as JSON, for fields not modelled here.
-    pub fn raw_json(&self) -> serde_json::Result<Value> {
-        serde_json::from_slice(&self.raw)
     }
 }
 
@@ -199,26 +207,7 @@ fn text_or_parts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<St
 }
 
 /// One chunk of a streamed chat reply (OpenAI's `chat.completion.chunk`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ChatChunk {
-    /// The reply id.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub id: String,
-    /// The model.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub model: String,
-    /// Creation time (Unix seconds), if sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<u64>,
-    /// Deltas, one per choice (empty in the final usage-only chunk).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub choices: Vec<ChunkChoice>,
-    /// Token counts; present in the last chunk.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
-    #[serde(skip)]
-    pub(crate) raw: Bytes,
-}
+pub type ChatChunk = Completion<ChunkChoice>;
 
 impl ChatChunk {
     /// The text delta of the first choice, if this chunk carries text.
@@ -236,16 +225,6 @@ impl ChatChunk {
         self.choices
             .first()
             .map_or(&[], |choice| &choice.delta.tool_calls)
-    }
-
-    /// The event's data as the provider sent it (an Anthropic event for Anthropic providers).
-    pub fn raw_bytes(&self) -> &Bytes {
-        &self.raw
-    }
-
-    /// The event's data parsed as JSON, for fields not modelled here.
-    pub fn raw_json(&self) -> serde_json::Result<Value> {
-        serde_json::from_slice(&self.raw)
     }
 }
 

@@ -236,6 +236,17 @@ impl ChatStream {
         }
     }
 
+    /// Reads what has already arrived after the last event, so that the end of the body is
+    /// seen and the connection goes back to the pool instead of being closed.
+    fn drain_ready(&mut self, cx: &mut Context<'_>) {
+        for _ in 0..4 {
+            match self.body.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                _ => return,
+            }
+        }
+    }
+
     fn fail(&mut self, err: Error) -> Poll<Option<Result<ChatChunk>>> {
         self.finish(Err(&err));
         Poll::Ready(Some(Err(err)))
@@ -270,6 +281,7 @@ impl Stream for ChatStream {
                     }
                     Ok(Step::Skip) => continue,
                     Ok(Step::Done) => {
+                        this.drain_ready(cx);
                         this.finish(Ok(()));
                         return Poll::Ready(None);
                     }

@@ -6,25 +6,15 @@ use futures_util::StreamExt;
 use llmhub_core::{Error, FinishReason, Message, Params};
 use serde_json::{Value, json};
 use support::*;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
 fn params(value: Value) -> Params {
     value.as_object().unwrap().clone()
 }
 
-async fn server_replying(template: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(template)
-        .mount(&server)
-        .await;
-    server
-}
-
 #[tokio::test]
 async fn completion_translates_request_and_reply() {
-    let server = server_replying(ResponseTemplate::new(200).set_body_json(json!({
+    let server = serve(json_reply(json!({
         "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-3-5-sonnet-20241022",
         "content": [{"type": "text", "text": "Bonjour"}],
         "stop_reason": "end_turn", "stop_sequence": null,
@@ -86,28 +76,21 @@ async fn completion_translates_request_and_reply() {
 
 #[tokio::test]
 async fn max_tokens_is_always_sent() {
-    let server =
-        server_replying(ResponseTemplate::new(200).set_body_json(json!({"content": []}))).await;
+    let server = serve(json_reply(json!({"content": []}))).await;
     let hub = hub("http://127.0.0.1:9", &server.uri());
-    let reply = hub
-        .completion("llm.memwrite", [Message::user("Hi")], None)
-        .await
-        .unwrap();
+    let reply = ask(&hub, "llm.memwrite").await.unwrap();
     assert_eq!(reply.text(), None);
     assert_eq!(body_json(&only_request(&server).await)["max_tokens"], 4096);
 }
 
 #[tokio::test]
 async fn provider_error_message_is_kept() {
-    let server = server_replying(ResponseTemplate::new(400).set_body_json(json!({
+    let server = serve(ResponseTemplate::new(400).set_body_json(json!({
         "type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: must be positive"}
     })))
     .await;
     let hub = hub("http://127.0.0.1:9", &server.uri());
-    let err = hub
-        .completion("llm.memwrite", [Message::user("Hi")], None)
-        .await
-        .unwrap_err();
+    let err = ask(&hub, "llm.memwrite").await.unwrap_err();
     match &err {
         Error::Http {
             provider,
@@ -151,7 +134,7 @@ const STREAM: &str = concat!(
 
 #[tokio::test]
 async fn stream_events_become_openai_chunks() {
-    let server = server_replying(
+    let server = serve(
         ResponseTemplate::new(200)
             .insert_header("content-type", "text/event-stream")
             .set_body_string(STREAM),
@@ -207,7 +190,7 @@ async fn error_event_ends_the_stream_with_an_error() {
         "event: error\n",
         "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
     );
-    let server = server_replying(ResponseTemplate::new(200).set_body_string(body)).await;
+    let server = serve(ResponseTemplate::new(200).set_body_string(body)).await;
     let hub = hub("http://127.0.0.1:9", &server.uri());
     let mut stream = hub
         .stream_completion("llm.memwrite", [Message::user("Hi")], None)
@@ -228,7 +211,7 @@ async fn error_event_ends_the_stream_with_an_error() {
 
 #[tokio::test]
 async fn tool_conversation_translates() {
-    let server = server_replying(ResponseTemplate::new(200).set_body_json(json!({
+    let server = serve(json_reply(json!({
         "content": [{"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Paris"}}],
         "stop_reason": "tool_use"
     })))

@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 use llmhub_core::{CallInput, Config, Error, Hub, Message, Mode, Params};
 use serde_json::json;
 use support::*;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 fn yaml_with_env(openai: &str, openai_var: &str, anthropic_var: &str) -> String {
     yaml(openai, "http://127.0.0.1:9")
@@ -17,15 +16,11 @@ fn yaml_with_env(openai: &str, openai_var: &str, anthropic_var: &str) -> String 
 }
 
 async fn ok_server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
-        })))
-        .mount(&server)
-        .await;
-    server
+    serve(json_reply(json!({
+        "choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+    })))
+    .await
 }
 
 #[tokio::test]
@@ -38,10 +33,7 @@ async fn a_missing_key_fails_before_any_request_and_is_read_when_set() {
         "LLMHUB_TEST_KEY_LATE_ANT",
     ))
     .unwrap();
-    let err = hub
-        .completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap_err();
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
     match &err {
         Error::EnvVarMissing { missing } => {
             assert_eq!(
@@ -56,9 +48,7 @@ async fn a_missing_key_fails_before_any_request_and_is_read_when_set() {
 
     // SAFETY: this test alone uses this variable; no other thread reads it.
     unsafe { std::env::set_var(var, "sk-from-env") };
-    hub.completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap();
+    ask(&hub, "llm.inference").await.unwrap();
     let request = only_request(&server).await;
     assert_eq!(
         header(&request, "authorization"),
@@ -104,13 +94,9 @@ fn strict_env_reports_every_missing_variable() {
 
 #[tokio::test]
 async fn keys_never_show_in_debug_output_or_errors() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+    let server = serve(ResponseTemplate::new(401).set_body_json(json!({
             "error": {"message": format!("Incorrect API key provided: {OPENAI_KEY}"), "type": "invalid_request_error"}
-        })))
-        .mount(&server)
-        .await;
+        }))).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (before, after) = (seen.clone(), seen.clone());
     let builder = builder(&server.uri(), "http://127.0.0.1:9")
@@ -118,10 +104,7 @@ async fn keys_never_show_in_debug_output_or_errors() {
         .on_after_call(move |result| after.lock().unwrap().push(format!("{result:?}")));
     let builder_debug = format!("{builder:?}");
     let hub = builder.build().unwrap();
-    let err = hub
-        .completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap_err();
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
     assert!(matches!(err, Error::Auth { status: 401, .. }), "{err:?}");
 
     let mut outputs = vec![
@@ -197,11 +180,7 @@ async fn hooks_see_the_call_and_its_outcome() {
 
 #[tokio::test]
 async fn failed_calls_reach_the_after_hook() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(400))
-        .mount(&server)
-        .await;
+    let server = serve(ResponseTemplate::new(400)).await;
     let failures = Arc::new(Mutex::new(Vec::new()));
     let sink = failures.clone();
     let hub = builder(&server.uri(), "http://127.0.0.1:9")
@@ -212,9 +191,7 @@ async fn failed_calls_reach_the_after_hook() {
         })
         .build()
         .unwrap();
-    hub.completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap_err();
+    ask(&hub, "llm.inference").await.unwrap_err();
     let failures = failures.lock().unwrap();
     assert_eq!(failures.len(), 1);
     assert!(!failures[0].0);
@@ -238,4 +215,63 @@ fn insecure_base_urls_cannot_be_slipped_in() {
     assert!(err.to_string().contains("clear text"), "{err}");
     config.providers["openai"].allow_insecure_http = true;
     Hub::from_config(config).unwrap();
+}
+
+/// A `tracing` subscriber that writes every span field and event field it sees into a string.
+struct Capture(Arc<Mutex<String>>);
+
+struct Fields<'a>(&'a mut String);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut out = self.0.lock().unwrap();
+        out.push_str(&format!("\nspan {} ", span.metadata().name()));
+        span.record(&mut Fields(&mut out));
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut Fields(&mut self.0.lock().unwrap()));
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut out = self.0.lock().unwrap();
+        out.push_str("\nevent ");
+        event.record(&mut Fields(&mut out));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn spans_and_logs_never_carry_keys() {
+    let log = Arc::new(Mutex::new(String::new()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(Capture(log.clone()), || {
+        runtime.block_on(async {
+            let server = serve(ResponseTemplate::new(500).set_body_string("oops")).await;
+            let hub = builder(&server.uri(), "http://127.0.0.1:9")
+                .max_retries(1)
+                .build()
+                .unwrap();
+            ask(&hub, "llm.inference").await.unwrap_err();
+        })
+    });
+    let log = log.lock().unwrap();
+    assert!(log.contains("span gen_ai.client.call"), "{log}");
+    assert!(log.contains("gen_ai.request.model=\"gpt-4.1\""), "{log}");
+    assert!(log.contains("gen_ai.system=\"openai\""), "{log}");
+    assert!(log.contains("retrying"), "{log}");
+    assert!(!log.contains("TESTKEY"), "key leaked into tracing: {log}");
 }

@@ -6,20 +6,14 @@ use futures_util::StreamExt;
 use llmhub_core::{ChatRole, EmbeddingRole, Error, FinishReason, Message, Mode, Params};
 use serde_json::{Value, json};
 use support::*;
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 fn params(value: Value) -> Params {
     value.as_object().unwrap().clone()
 }
 
-async fn server_replying(body: Value) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .mount(&server)
-        .await;
-    server
+async fn serve_json(body: Value) -> MockServer {
+    serve(json_reply(body)).await
 }
 
 fn chat_reply() -> Value {
@@ -33,7 +27,7 @@ fn chat_reply() -> Value {
 
 #[tokio::test]
 async fn completion_sends_the_exact_request_and_parses_the_reply() {
-    let server = server_replying(chat_reply()).await;
+    let server = serve_json(chat_reply()).await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
     let reply = hub
         .completion(
@@ -73,7 +67,7 @@ async fn completion_sends_the_exact_request_and_parses_the_reply() {
 
 #[tokio::test]
 async fn typed_handles_reach_roles_by_slot_and_merge_with_params() {
-    let server = server_replying(chat_reply()).await;
+    let server = serve_json(chat_reply()).await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
     // Without a compiled table, slots are config indices: llm.inference is 0.
     let role = ChatRole::new(&hub, 0)
@@ -100,7 +94,7 @@ async fn compiled_role_table_maps_slots_to_roles() {
         ("llm.embedding", Mode::Embedding),
         ("llm.inference", Mode::Chat),
     ];
-    let server = server_replying(chat_reply()).await;
+    let server = serve_json(chat_reply()).await;
     let hub = builder(&server.uri(), "http://127.0.0.1:9")
         .compiled_roles(COMPILED)
         .build()
@@ -139,7 +133,7 @@ async fn compiled_role_table_maps_slots_to_roles() {
 
 #[tokio::test]
 async fn embedding_sends_dimensions_and_parses_vectors() {
-    let server = server_replying(json!({
+    let server = serve_json(json!({
         "object": "list",
         "data": [{"object": "embedding", "embedding": [0.5, -1.0, 0.25], "index": 0},
                  {"object": "embedding", "embedding": [1.0, 0.0, 0.0], "index": 1}],
@@ -166,7 +160,7 @@ async fn embedding_sends_dimensions_and_parses_vectors() {
     assert_eq!(vectors.vectors().count(), 2);
     assert_eq!(vectors.usage.unwrap().prompt_tokens, 4);
 
-    let server = server_replying(json!({"data": [{"embedding": [1.0]}]})).await;
+    let server = serve_json(json!({"data": [{"embedding": [1.0]}]})).await;
     let hub = support::hub(&server.uri(), "http://127.0.0.1:9");
     let one = hub
         .embedding(
@@ -185,7 +179,7 @@ async fn embedding_sends_dimensions_and_parses_vectors() {
 
 #[tokio::test]
 async fn tools_pass_through_and_tool_calls_parse() {
-    let server = server_replying(json!({
+    let server = serve_json(json!({
         "id": "c", "model": "gpt-4.1",
         "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
             "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}]}}]
@@ -213,7 +207,7 @@ async fn tools_pass_through_and_tool_calls_parse() {
     assert_eq!(body["tool_choice"], "auto");
 
     // The reply goes back with the tool result.
-    let server = server_replying(chat_reply()).await;
+    let server = serve_json(chat_reply()).await;
     let hub = support::hub(&server.uri(), "http://127.0.0.1:9");
     let messages = vec![
         Message::user("Weather in Paris?"),
@@ -233,7 +227,7 @@ async fn tools_pass_through_and_tool_calls_parse() {
 
 #[tokio::test]
 async fn odd_replies_parse() {
-    let server = server_replying(json!({
+    let server = serve_json(json!({
         "choices": [{"message": {"content": "ok", "annotations": []}, "finish_reason": "eos_token"}],
         "usage": null,
         "whatever": {"nested": true}
@@ -255,7 +249,7 @@ async fn odd_replies_parse() {
 
 #[tokio::test]
 async fn unknown_roles_use_defaults_and_modes_are_checked() {
-    let server = server_replying(chat_reply()).await;
+    let server = serve_json(chat_reply()).await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
     hub.completion("llm.somethingelse", [Message::user("x")], None)
         .await
@@ -318,15 +312,12 @@ async fn streaming_sends_stream_options_and_yields_chunks_with_usage() {
         "data: {\"id\":\"c1\",\"model\":\"gpt-4.1\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n",
         "data: [DONE]\n\n",
     );
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "text/event-stream")
-                .set_body_string(body),
-        )
-        .mount(&server)
-        .await;
+    let server = serve(
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "text/event-stream")
+            .set_body_string(body),
+    )
+    .await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
     let stream = hub
         .stream_completion("llm.inference", [Message::user("Hi")], None)
@@ -367,11 +358,7 @@ async fn streamed_tool_calls_parse() {
         "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
         "data: [DONE]\n\n",
     );
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(200).set_body_string(body))
-        .mount(&server)
-        .await;
+    let server = serve(ResponseTemplate::new(200).set_body_string(body)).await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
     let chunks: Vec<_> = hub
         .stream_completion("llm.tools", [Message::user("Hi")], None)

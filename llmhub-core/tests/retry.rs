@@ -11,7 +11,7 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn ok_reply() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
+    json_reply(json!({
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "done"}, "finish_reason": "stop"}]
     }))
 }
@@ -40,10 +40,7 @@ async fn rate_limit_with_retry_after_waits_then_succeeds() {
     let server = server(limited, 1, ok_reply()).await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
     let started = Instant::now();
-    let reply = hub
-        .completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap();
+    let reply = ask(&hub, "llm.inference").await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "waited only {:?}",
@@ -62,10 +59,7 @@ async fn server_error_then_success() {
     )
     .await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
-    let reply = hub
-        .completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap();
+    let reply = ask(&hub, "llm.inference").await.unwrap();
     assert_eq!(reply.text(), Some("done"));
     assert_eq!(requests(&server).await, 2);
 }
@@ -96,44 +90,31 @@ async fn anthropic_overloaded_is_retried_and_streams_retry_before_the_first_byte
 
 #[tokio::test]
 async fn the_last_error_is_returned_after_the_retry_budget() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(503).set_body_json(json!({"error": {"message": "try later"}})),
-        )
-        .mount(&server)
-        .await;
+    let server =
+        serve(ResponseTemplate::new(503).set_body_json(json!({"error": {"message": "try later"}})))
+            .await;
     let hub = builder(&server.uri(), "http://127.0.0.1:9")
         .max_retries(3)
         .build()
         .unwrap();
-    let err = hub
-        .completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap_err();
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
     assert!(
         matches!(&err, Error::Http { status: 503, body, .. } if body == "try later"),
         "{err}"
     );
     assert_eq!(requests(&server).await, 4);
 
-    let limited = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after-ms", "20")
-                .set_body_json(json!({"error": {"message": "slow down"}})),
-        )
-        .mount(&limited)
-        .await;
+    let limited = serve(
+        ResponseTemplate::new(429)
+            .insert_header("retry-after-ms", "20")
+            .set_body_json(json!({"error": {"message": "slow down"}})),
+    )
+    .await;
     let hub = builder(&limited.uri(), "http://127.0.0.1:9")
         .max_retries(1)
         .build()
         .unwrap();
-    let err = hub
-        .completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap_err();
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
     match &err {
         Error::RateLimited {
             retry_after,
@@ -168,10 +149,7 @@ async fn client_errors_are_not_retried() {
         )
         .await;
         let hub = hub(&server.uri(), "http://127.0.0.1:9");
-        let err = hub
-            .completion("llm.inference", [Message::user("Hi")], None)
-            .await
-            .unwrap_err();
+        let err = ask(&hub, "llm.inference").await.unwrap_err();
         assert!(check(&err), "{status}: {err:?}");
         assert_eq!(requests(&server).await, 1, "{status} must not be retried");
     }
@@ -188,10 +166,7 @@ async fn connection_refused_is_retried_then_reported() {
     let url = format!("http://127.0.0.1:{port}");
     let hub = builder(&url, &url).max_retries(2).build().unwrap();
     let started = Instant::now();
-    let err = hub
-        .completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap_err();
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err}");
     // Two backoffs of ~10 ms and ~20 ms happened.
     assert!(
@@ -203,19 +178,12 @@ async fn connection_refused_is_retried_then_reported() {
 
 #[tokio::test]
 async fn slow_replies_time_out() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ok_reply().set_delay(Duration::from_secs(2)))
-        .mount(&server)
-        .await;
+    let server = serve(ok_reply().set_delay(Duration::from_secs(2))).await;
     let hub = builder(&server.uri(), "http://127.0.0.1:9")
         .timeout(Duration::from_millis(100))
         .build()
         .unwrap();
-    let err = hub
-        .completion("llm.inference", [Message::user("Hi")], None)
-        .await
-        .unwrap_err();
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
     assert!(
         matches!(
             err,

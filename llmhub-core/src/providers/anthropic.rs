@@ -250,9 +250,7 @@ pub(crate) fn chat_body(
         stream,
         params: params.translated(param),
     };
-    serde_json::to_vec(&request)
-        .map(Bytes::from)
-        .map_err(|err| err.to_string())
+    super::to_body(&request)
 }
 
 #[derive(Deserialize)]

@@ -354,6 +354,13 @@ impl Provider {
     }
 }
 
+/// A request struct as a JSON body.
+pub(crate) fn to_body(request: &impl Serialize) -> std::result::Result<Bytes, String> {
+    serde_json::to_vec(request)
+        .map(Bytes::from)
+        .map_err(|err| err.to_string())
+}
+
 pub(crate) fn decode_error(provider: &str, err: &serde_json::Error) -> Error {
     Error::Decode {
         provider: provider.to_owned(),

@@ -67,9 +67,7 @@ pub(crate) fn chat_body(
         }),
         params: params.translated(chat_param),
     };
-    serde_json::to_vec(&request)
-        .map(Bytes::from)
-        .map_err(|err| err.to_string())
+    super::to_body(&request)
 }
 
 pub(crate) fn embedding_body(
@@ -82,9 +80,7 @@ pub(crate) fn embedding_body(
         input,
         params: params.translated(embedding_param),
     };
-    serde_json::to_vec(&request)
-        .map(Bytes::from)
-        .map_err(|err| err.to_string())
+    super::to_body(&request)
 }
 
 pub(crate) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {

@@ -155,3 +155,24 @@ pub fn head_and_pieces(body: &[u8], size: usize) -> Vec<Vec<u8>> {
     pieces.extend(body.chunks(size).map(<[u8]>::to_vec));
     pieces
 }
+
+/// A wiremock server answering every request with `reply`.
+pub async fn serve(reply: wiremock::ResponseTemplate) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(reply)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A JSON reply with status 200.
+pub fn json_reply(body: Value) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// `role` asked "Hi".
+pub async fn ask(hub: &Hub, role: &str) -> llmhub_core::Result<llmhub_core::ChatResponse> {
+    hub.completion(role, [llmhub_core::Message::user("Hi")], None)
+        .await
+}
