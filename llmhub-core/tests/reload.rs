@@ -147,7 +147,8 @@ async fn incompatible_or_invalid_files_are_refused_and_the_old_binding_stays() {
     );
     let provider_removed = good.replace("  openai:\n    base_url", "  mistral:\n    base_url");
     let invalid_yaml = good.replace("mode: chat", "mode: [chat");
-    let cases: [(&str, &str, Box<dyn Fn(&Error) -> bool>); 4] = [
+    type Check = Box<dyn Fn(&Error) -> bool>;
+    let cases: [(&str, &str, Check); 4] = [
         (
             &without_compiled_role,
             "llm.inference",
