@@ -110,6 +110,30 @@ impl<R: GeneratedRoles> RolesBuilder<R> {
         self.map(|b| b.max_retries(retries))
     }
 
+    /// See [`HubBuilder::reload_from`]: the compiled-in config is the start, and the file
+    /// replaces it when valid and compatible with the compiled roles.
+    pub fn reload_from(self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.map(|b| b.reload_from(path))
+    }
+
+    /// See [`HubBuilder::watch`].
+    pub fn watch(self, yes: bool) -> Self {
+        self.map(|b| b.watch(yes))
+    }
+
+    /// See [`HubBuilder::watch_debounce`].
+    pub fn watch_debounce(self, debounce: Duration) -> Self {
+        self.map(|b| b.watch_debounce(debounce))
+    }
+
+    /// See [`HubBuilder::on_reload`].
+    pub fn on_reload(
+        self,
+        f: impl Fn(&Result<crate::ReloadOutcome>) + Send + Sync + 'static,
+    ) -> Self {
+        self.map(|b| b.on_reload(f))
+    }
+
     /// See [`HubBuilder::connect_timeout`].
     pub fn connect_timeout(self, timeout: Duration) -> Self {
         self.map(|b| b.connect_timeout(timeout))

@@ -21,12 +21,6 @@ pub(crate) struct Hooks {
     pub after: Vec<AfterCallHook>,
 }
 
-impl Hooks {
-    pub fn is_empty(&self) -> bool {
-        self.before.is_empty() && self.after.is_empty()
-    }
-}
-
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hooks")
@@ -44,6 +38,17 @@ pub enum CallInput<'a> {
     Messages(&'a [Message]),
     /// The texts of an embedding call.
     Embedding(&'a EmbeddingInput),
+    /// The prompt of an image call, or the text of a speech call.
+    Text(&'a str),
+    /// The audio file of a transcription call.
+    Audio(&'a crate::media::AudioFile),
+    /// The path and JSON body of a raw call (`other` roles).
+    Raw {
+        /// The path under the provider's base URL.
+        path: &'a str,
+        /// The JSON body given.
+        body: &'a serde_json::Value,
+    },
 }
 
 /// What `on_before_call` sees.

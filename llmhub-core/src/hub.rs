@@ -15,8 +15,10 @@ use tracing::Instrument;
 use crate::config::{Config, Mode, Params};
 use crate::error::{ConfigError, ConfigProblem, Error, Result};
 use crate::hooks::{CallContext, CallInput, CallRecord, CallResult, Hooks};
+use crate::media::{self, AudioFile, AudioTask, ImageResponse, Speech, Transcription};
 use crate::message::{IntoEmbeddingInput, IntoMessages, Message};
 use crate::providers::{MergedParams, Payload, Provider, Settings};
+use crate::reload::{ReloadOutcome, ReloadSettings, Reloader};
 use crate::response::{ChatResponse, EmbeddingResponse};
 use crate::secret::SecretString;
 use crate::stream::ChatStream;
@@ -48,6 +50,36 @@ struct HubInner {
     hooks: Arc<Hooks>,
     keys: Vec<(String, SecretString)>,
     settings: Settings,
+    /// The compiled role table typed handles use (kept to rebuild the slots on reload).
+    compiled: Option<Arc<[(String, Mode)]>>,
+    strict_env: bool,
+    reload: Reloader,
+}
+
+impl HubInner {
+    /// Starts the file watcher if the settings ask for one. It holds only a weak reference,
+    /// so dropping the last `Hub` stops it.
+    fn start_watching(self: &Arc<Self>) -> Result<()> {
+        let settings = &self.reload.settings;
+        let (true, Some(path)) = (settings.watch, &settings.path) else {
+            return Ok(());
+        };
+        let weak = Arc::downgrade(self);
+        let debounce = settings.debounce.unwrap_or(crate::watch::DEFAULT_DEBOUNCE);
+        let watcher = crate::watch::FileWatcher::new(path, debounce, move || {
+            if let Some(inner) = weak.upgrade() {
+                // The outcome goes to the on_reload hooks and tracing; a refusal keeps the
+                // config in force.
+                let _ = Hub { inner }.reload();
+            }
+        })?;
+        *self
+            .reload
+            .watcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(watcher);
+        Ok(())
+    }
 }
 
 /// Everything derived from one config: swapped whole (by a future reload), never edited.
@@ -81,11 +113,11 @@ struct Target<'s> {
 }
 
 impl HubState {
-    fn build(
+    fn build<S: AsRef<str>>(
         config: Config,
         keys: &[(String, SecretString)],
         settings: &Settings,
-        compiled: Option<&[(&str, Mode)]>,
+        compiled: Option<&[(S, Mode)]>,
         strict_env: bool,
     ) -> Result<HubState> {
         if let Some((id, _)) = keys
@@ -143,7 +175,8 @@ impl HubState {
             Some(compiled) => Some(
                 compiled
                     .iter()
-                    .map(|&(name, mode)| match config.roles.get_full(name) {
+                    .map(|(name, mode)| (name.as_ref(), *mode))
+                    .map(|(name, mode)| match config.roles.get_full(name) {
                         None => Err(Error::UnknownRole {
                             role: name.to_owned(),
                             suggestion: crate::config::closest(name, config.roles.keys()),
@@ -242,6 +275,17 @@ impl Sent {
         decode: fn(&Provider, Bytes) -> Result<T>,
         usage: fn(&T) -> Option<crate::Usage>,
     ) -> Result<T> {
+        self.read_typed(move |provider, body, _| decode(provider, body), usage)
+            .await
+    }
+
+    /// Reads the whole body, then decodes it with `decode`, which also gets the response's
+    /// `Content-Type`.
+    async fn read_typed<T>(
+        self,
+        decode: impl FnOnce(&Provider, Bytes, Option<String>) -> Result<T>,
+        usage: fn(&T) -> Option<crate::Usage>,
+    ) -> Result<T> {
         let Sent {
             response,
             state,
@@ -249,13 +293,18 @@ impl Sent {
             record,
         } = self;
         let provider = &state.providers[provider];
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let result = async {
             let body = match tokio::time::timeout(provider.timeout, response.bytes()).await {
                 Err(_) => return Err(provider.timeout_error("request")),
                 Ok(Err(err)) => return Err(provider.transport_error(&err)),
                 Ok(Ok(body)) => body,
             };
-            decode(provider, body)
+            decode(provider, body, content_type)
         }
         .instrument(record.span().clone())
         .await;
@@ -276,9 +325,9 @@ fn mode_mismatch(role: &str, mode: Mode, call: &'static str) -> Error {
     let hint = match mode {
         Mode::Embedding => "call `embedding` on it instead".to_owned(),
         Mode::Chat | Mode::Tool => "call `completion` or `stream` on it instead".to_owned(),
-        other => format!(
-            "`{other}` roles are served by their own calls; use a role with mode `chat`, `tool` or `embedding` here"
-        ),
+        Mode::Image => "call `generate` on it instead".to_owned(),
+        Mode::Audio => "call `transcribe` or `speech` on it instead".to_owned(),
+        Mode::Other => "call `raw` on it instead".to_owned(),
     };
     Error::ModeMismatch {
         role: role.to_owned(),
@@ -320,15 +369,61 @@ impl Hub {
         let inner = &self.inner;
         let config = Config::clone(&self.config());
         let state = HubState::build(config, &inner.keys, &inner.settings, Some(roles), false)?;
-        Ok(Hub {
-            inner: Arc::new(HubInner {
-                client: inner.client.clone(),
-                state: ArcSwap::from_pointee(state),
-                hooks: inner.hooks.clone(),
-                keys: inner.keys.clone(),
-                settings: inner.settings.clone(),
-            }),
-        })
+        let inner = Arc::new(HubInner {
+            client: inner.client.clone(),
+            state: ArcSwap::from_pointee(state),
+            hooks: inner.hooks.clone(),
+            keys: inner.keys.clone(),
+            settings: inner.settings.clone(),
+            compiled: Some(
+                roles
+                    .iter()
+                    .map(|(name, mode)| ((*name).to_owned(), *mode))
+                    .collect(),
+            ),
+            strict_env: inner.strict_env,
+            reload: Reloader::new(inner.reload.settings.clone()),
+        });
+        inner.start_watching()?;
+        Ok(Hub { inner })
+    }
+
+    /// Re-reads the config file given to [`HubBuilder::reload_from`] (or named by
+    /// `LLMHUB_CONFIG`) and, if it is valid and keeps every compiled role with its mode, swaps
+    /// it in with one atomic store. Providers, models and params may change; new roles are
+    /// reachable through the dynamic API.
+    ///
+    /// On any problem the config in force stays, and the error says why
+    /// ([`Error::Reload`] holding the config error with file, line and column, or the
+    /// [`Error::UnknownRole`] / [`Error::ModeMismatch`] of a compiled role). Calls in flight
+    /// finish with the config they started with; calls never wait for a reload. Every attempt
+    /// is also told to the `on_reload` hooks and to `tracing`.
+    pub fn reload(&self) -> Result<ReloadOutcome> {
+        let result = self.try_reload();
+        self.inner.reload.settings.report(&result);
+        result
+    }
+
+    fn try_reload(&self) -> Result<ReloadOutcome> {
+        let inner = &self.inner;
+        let Some(path) = &inner.reload.settings.path else {
+            return Err(Reloader::no_path());
+        };
+        // One reload at a time, so the outcome compares with the config it replaces.
+        let _one_at_a_time = inner.reload.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let refused = |err| Reloader::refused(path, err);
+        let config = Config::from_path(path).map_err(refused)?;
+        let state = HubState::build(
+            config,
+            &inner.keys,
+            &inner.settings,
+            inner.compiled.as_deref(),
+            inner.strict_env,
+        )
+        .map_err(refused)?;
+        let outcome = ReloadOutcome::between(path, &inner.state.load().config, &state.config);
+        inner.state.store(Arc::new(state));
+        Ok(outcome)
     }
 
     /// Sends a chat completion for `role` (the role if the config has it, else `defaults:`).
@@ -369,6 +464,106 @@ impl Hub {
     ) -> Result<EmbeddingResponse> {
         self.embed(RoleRef::Name(role), input, overrides.as_ref())
             .await
+    }
+
+    /// Generates images from `prompt` with `role`, which must have mode `image`
+    /// (`POST {base_url}/images/generations`; `size`, `quality`, `n`, `response_format` and any
+    /// other params pass through). An empty prompt, or one longer than the role's
+    /// `max_prompt_chars` param, is refused before any request.
+    pub async fn generate_image(
+        &self,
+        role: &str,
+        prompt: &str,
+        overrides: Option<Params>,
+    ) -> Result<ImageResponse> {
+        self.image(RoleRef::Name(role), prompt, overrides.as_ref())
+            .await
+    }
+
+    /// Transcribes `audio` with `role`, which must have mode `audio` and a transcription model
+    /// (`POST {base_url}/audio/transcriptions`, multipart). An empty file or a name that is not
+    /// an audio file name is refused before any request.
+    pub async fn transcribe(
+        &self,
+        role: &str,
+        audio: AudioFile,
+        overrides: Option<Params>,
+    ) -> Result<Transcription> {
+        self.transcription(RoleRef::Name(role), &audio, overrides.as_ref())
+            .await
+    }
+
+    /// Speaks `text` with `role`, which must have mode `audio` and a speech model
+    /// (`POST {base_url}/audio/speech`; `voice`, `response_format` and `speed` are params).
+    pub async fn speech(
+        &self,
+        role: &str,
+        text: &str,
+        overrides: Option<Params>,
+    ) -> Result<Speech> {
+        self.speak(RoleRef::Name(role), text, overrides.as_ref())
+            .await
+    }
+
+    /// POSTs `body` (a JSON object) to the provider's base URL + `path` with `role`, which
+    /// must have mode `other`; the role's model and params are merged into the body (the
+    /// body's own keys win). Reaches any endpoint llmhub does not model, with the role's
+    /// provider, key, retries, hooks and tracing.
+    pub async fn raw(
+        &self,
+        role: &str,
+        path: &str,
+        body: serde_json::Value,
+        overrides: Option<Params>,
+    ) -> Result<serde_json::Value> {
+        self.raw_call(RoleRef::Name(role), path, &body, overrides.as_ref())
+            .await
+    }
+
+    pub(crate) async fn image(
+        &self,
+        role: RoleRef<'_>,
+        prompt: &str,
+        overrides: Option<&Params>,
+    ) -> Result<ImageResponse> {
+        let sent = self
+            .send(role, Payload::Image { prompt }, overrides)
+            .await?;
+        sent.read(Provider::decode_image, |_| None).await
+    }
+
+    pub(crate) async fn transcription(
+        &self,
+        role: RoleRef<'_>,
+        audio: &AudioFile,
+        overrides: Option<&Params>,
+    ) -> Result<Transcription> {
+        let payload = Payload::Transcription { audio };
+        let sent = self.send(role, payload, overrides).await?;
+        sent.read(Provider::decode_transcription, |_| None).await
+    }
+
+    pub(crate) async fn speak(
+        &self,
+        role: RoleRef<'_>,
+        text: &str,
+        overrides: Option<&Params>,
+    ) -> Result<Speech> {
+        let sent = self.send(role, Payload::Speech { text }, overrides).await?;
+        sent.read_typed(Provider::decode_speech, |_| None).await
+    }
+
+    pub(crate) async fn raw_call(
+        &self,
+        role: RoleRef<'_>,
+        path: &str,
+        body: &serde_json::Value,
+        overrides: Option<&Params>,
+    ) -> Result<serde_json::Value> {
+        let sent = self
+            .send(role, Payload::Raw { path, body }, overrides)
+            .await?;
+        sent.read(Provider::decode_raw, |_| None).await
     }
 
     pub(crate) async fn chat(
@@ -457,14 +652,39 @@ impl Hub {
                 "embeddings",
                 CallInput::Embedding(input),
             ),
+            Payload::Image { prompt } => (
+                target.mode == Mode::Image,
+                "generate",
+                "generate_image",
+                CallInput::Text(prompt),
+            ),
+            Payload::Speech { text } => (
+                target.mode == Mode::Audio,
+                "speech",
+                "speech",
+                CallInput::Text(text),
+            ),
+            Payload::Transcription { audio } => (
+                target.mode == Mode::Audio,
+                "transcribe",
+                "transcription",
+                CallInput::Audio(audio),
+            ),
+            Payload::Raw { path, body } => (
+                target.mode == Mode::Other,
+                "raw",
+                "raw",
+                CallInput::Raw { path, body },
+            ),
         };
         if !allowed {
             return Err(mode_mismatch(target.role, target.mode, call));
         }
+        let params = MergedParams::new(target.params, overrides);
+        check_input(&target, payload, &params)?;
         let provider = target.provider;
         let auth = provider.auth()?;
-        let params = MergedParams::new(target.params, overrides);
-        let (url, body) = provider
+        let encoded = provider
             .encode(target.model, payload, params)
             .map_err(|message| Error::InvalidInput {
                 role: target.role.to_owned(),
@@ -502,7 +722,7 @@ impl Hub {
         }
         let record = CallRecord::new(span, hooks, &ctx, &provider.id);
         let client = &self.inner.client;
-        let response = crate::retry::send(client, provider, url, auth, &body)
+        let response = crate::retry::send(client, provider, &encoded, auth)
             .instrument(record.span().clone())
             .await;
         match response {
@@ -517,6 +737,30 @@ impl Hub {
                 Err(err)
             }
         }
+    }
+}
+
+/// The checks of a media call's input that can be made before any request.
+fn check_input(target: &Target<'_>, payload: Payload<'_>, params: &MergedParams<'_>) -> Result<()> {
+    let has_voice = || params.get("voice").is_some();
+    match payload {
+        Payload::Image { prompt } => {
+            media::check_prompt(target.role, prompt, params.get(media::PROMPT_LIMIT_PARAM))
+        }
+        Payload::Speech { text } => {
+            AudioTask::check(target.role, target.model, has_voice(), AudioTask::Speech)?;
+            media::check_prompt(target.role, text, params.get(media::PROMPT_LIMIT_PARAM))
+        }
+        Payload::Transcription { audio } => {
+            AudioTask::check(
+                target.role,
+                target.model,
+                has_voice(),
+                AudioTask::Transcribe,
+            )?;
+            audio.check(target.role).map(|_| ())
+        }
+        Payload::Chat { .. } | Payload::Embedding(_) | Payload::Raw { .. } => Ok(()),
     }
 }
 
@@ -560,6 +804,7 @@ pub struct HubBuilder {
     client: Option<reqwest::Client>,
     hooks: Hooks,
     settings: Settings,
+    reload: ReloadSettings,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -572,11 +817,41 @@ impl std::fmt::Debug for HubBuilder {
             .field("client", &self.client)
             .field("hooks", &self.hooks)
             .field("settings", &self.settings)
+            .field("reload", &self.reload)
             .finish()
     }
 }
 
 impl HubBuilder {
+    /// The file that [`Hub::reload`] re-reads. Without [`config`](Self::config) the hub also
+    /// starts from it; with one (or in generated code, with the compiled-in config) `build()`
+    /// tries the file once and keeps the given config if the file is refused. Without this
+    /// call, the `LLMHUB_CONFIG` environment variable names the file, if set.
+    pub fn reload_from(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.reload.path = Some(path.into());
+        self
+    }
+
+    /// With `true`, the hub reloads whenever the file changes (debounced; editors that save by
+    /// renaming and files deleted and created again are handled). Needs
+    /// [`reload_from`](Self::reload_from) or `LLMHUB_CONFIG`.
+    pub fn watch(mut self, yes: bool) -> Self {
+        self.reload.watch = yes;
+        self
+    }
+
+    /// The quiet time after a change before a watched file is reloaded. Default 100 ms.
+    pub fn watch_debounce(mut self, debounce: Duration) -> Self {
+        self.reload.debounce = Some(debounce);
+        self
+    }
+
+    /// Runs `f` after every reload attempt with what changed, or why it was refused.
+    pub fn on_reload(mut self, f: impl Fn(&Result<ReloadOutcome>) + Send + Sync + 'static) -> Self {
+        self.reload.hooks.push(Arc::new(f));
+        self
+    }
+
     /// The config to run (required).
     pub fn config(mut self, config: Config) -> Self {
         self.config = Some(config);
@@ -670,14 +945,21 @@ impl HubBuilder {
     /// Builds the hub: checks base URLs, headers, the compiled roles and (with
     /// [`strict_env`](Self::strict_env)) the keys.
     pub fn build(self) -> Result<Hub> {
-        let Some(config) = self.config else {
-            return Err(Error::Config(ConfigError::new(vec![
-                ConfigProblem::whole_file(
-                    "<builder>",
-                    "the hub builder was given no config",
-                    Some("call `.config(Config::from_path(\"llmhub.yaml\")?)` before `.build()`"),
-                ),
-            ])));
+        let reload = self.reload.resolve()?;
+        let (config, try_reload) = match (self.config, &reload.path) {
+            (Some(config), path) => (config, path.is_some()),
+            (None, Some(path)) => (Config::from_path(path)?, false),
+            (None, None) => {
+                return Err(Error::Config(ConfigError::new(vec![
+                    ConfigProblem::whole_file(
+                        "<builder>",
+                        "the hub builder was given no config",
+                        Some(
+                            "call `.config(Config::from_path(\"llmhub.yaml\")?)` or `.reload_from(path)` before `.build()`",
+                        ),
+                    ),
+                ])));
+            }
         };
         let state = HubState::build(
             config,
@@ -700,15 +982,29 @@ impl HubBuilder {
                     ),
                 })?,
         };
-        Ok(Hub {
-            inner: Arc::new(HubInner {
-                client,
-                state: ArcSwap::from_pointee(state),
-                hooks: Arc::new(self.hooks),
-                keys: self.keys,
-                settings: self.settings,
+        let inner = Arc::new(HubInner {
+            client,
+            state: ArcSwap::from_pointee(state),
+            hooks: Arc::new(self.hooks),
+            keys: self.keys,
+            settings: self.settings,
+            compiled: self.compiled.map(|roles| {
+                roles
+                    .iter()
+                    .map(|(name, mode)| ((*name).to_owned(), *mode))
+                    .collect()
             }),
-        })
+            strict_env: self.strict_env,
+            reload: Reloader::new(reload),
+        });
+        let hub = Hub { inner };
+        if try_reload {
+            // The file wins over the given config when it is valid and compatible; a refusal
+            // is reported to the hooks and tracing, and the given config stays.
+            let _ = hub.reload();
+        }
+        hub.inner.start_watching()?;
+        Ok(hub)
     }
 }
 

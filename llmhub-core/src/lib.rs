@@ -49,6 +49,7 @@ client_modules! {
     pub mod media;
     mod message;
     mod providers;
+    pub mod reload;
     mod response;
     mod retry;
     mod secret;
@@ -65,16 +66,18 @@ pub use resolve::{ResolvedCall, merge_params};
 pub use {
     compiled::{GeneratedRoles, RolesBuilder},
     handle::{
-        AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleHandle, SupportsChat,
-        SupportsEmbedding, ToolRole, mode,
+        AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleHandle, SupportsAudio,
+        SupportsChat, SupportsEmbedding, SupportsImage, SupportsOther, ToolRole, mode,
     },
     hooks::{AfterCallHook, BeforeCallHook, CallContext, CallInput, CallResult},
     hub::{Hub, HubBuilder},
+    media::{AudioFile, GeneratedImage, ImageResponse, Speech, Transcription},
     message::{
         Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Role,
         ToolCall,
     },
     providers::anthropic::DEFAULT_MAX_TOKENS,
+    reload::ReloadOutcome,
     response::{
         ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, Delta, Embedding,
         EmbeddingResponse, FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,

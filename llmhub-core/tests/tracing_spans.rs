@@ -1,6 +1,6 @@
-//! Tracing: every call runs in a span with the OpenTelemetry GenAI attributes, and no span or
-//! event carries a key. (In its own test binary: tracing caches per-callsite interest, so a
-//! thread-local subscriber only sees callsites no other test thread registered first.)
+//! Tracing spans and events carry the OpenTelemetry GenAI attributes and never a key.
+//! Its own test binary: tracing caches per-callsite interest process-wide, so a test that
+//! installs a capturing subscriber must not share the process with tests that run without one.
 
 mod support;
 
