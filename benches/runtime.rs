@@ -212,43 +212,51 @@ fn sse_throughput(c: &mut Criterion) {
     group.finish();
 }
 
-fn concurrent_64(c: &mut Criterion) {
-    const CALLERS: usize = 64;
-    let url = start_server(10);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// A runtime with two workers, for the benches with many callers.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `callers` calls at once, each on its own task, and waits for all.
+async fn all_at_once<F, Fut>(callers: usize, call: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let tasks: Vec<_> = (0..callers).map(|_| tokio::spawn(call())).collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+fn concurrent_64(c: &mut Criterion) {
+    const CALLERS: usize = 64;
+    let url = start_server(10);
+    let runtime = two_workers();
     let hub = hub(&url);
     let client = bare_client();
     let endpoint: Arc<str> = format!("{url}/v1/chat/completions").into();
     let mut group = c.benchmark_group("concurrent_64");
     group.throughput(Throughput::Elements(CALLERS as u64));
     group.bench_function("bare_reqwest", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let tasks: Vec<_> = (0..CALLERS)
-                .map(|_| {
-                    let (client, endpoint) = (client.clone(), endpoint.clone());
-                    tokio::spawn(async move { bare_call(&client, &endpoint).await })
-                })
-                .collect();
-            for task in tasks {
-                task.await.unwrap();
-            }
+        b.to_async(&runtime).iter(|| {
+            all_at_once(CALLERS, || {
+                let (client, endpoint) = (client.clone(), endpoint.clone());
+                async move { bare_call(&client, &endpoint).await }
+            })
         })
     });
     group.bench_function("llmhub", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let tasks: Vec<_> = (0..CALLERS)
-                .map(|_| {
-                    let hub = hub.clone();
-                    tokio::spawn(async move { hub_call(&hub).await })
-                })
-                .collect();
-            for task in tasks {
-                task.await.unwrap();
-            }
+        b.to_async(&runtime).iter(|| {
+            all_at_once(CALLERS, || {
+                let hub = hub.clone();
+                async move { hub_call(&hub).await }
+            })
         })
     });
     group.finish();
@@ -260,11 +268,7 @@ fn reload_under_load(c: &mut Criterion) {
     use std::sync::atomic::{AtomicBool, Ordering};
     const CALLERS: usize = 8;
     let url = start_server(10);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     let dir = std::env::temp_dir().join(format!("llmhub-bench-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("llmhub.yaml");
