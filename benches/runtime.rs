@@ -3,11 +3,13 @@
 //!
 //! * `per_call`: one chat completion through `Hub` and the same request through bare
 //!   `reqwest` and `serde_json` (body built with `json!`, reply parsed into a
-//!   `serde_json::Value`), one caller. Target: llmhub's median within 5% of bare.
+//!   `serde_json::Value`; and, strictest, with a pre-parsed URL and typed structs), one
+//!   caller, client and server on one thread. Target: llmhub's median within 5% of bare.
 //! * `sse_throughput`: a long OpenAI stream (~4 MB, 30,000 chunks) read through
 //!   `hub.stream_completion`, in bytes per second.
 //! * `concurrent_64`: 64 callers at once, `Hub` against bare `reqwest`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,8 +99,8 @@ async fn serve(listener: TcpListener, chat: Arc<Vec<u8>>, stream: Arc<Vec<u8>>) 
     }
 }
 
-/// Starts the server on its own thread and runtime; returns its root URL.
-fn start_server(stream_chunks: usize) -> String {
+/// The server's listener and canned replies, and its root URL.
+fn server_parts(stream_chunks: usize) -> (String, impl Future<Output = ()> + Send + 'static) {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     std_listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", std_listener.local_addr().unwrap());
@@ -107,16 +109,25 @@ fn start_server(stream_chunks: usize) -> String {
         "text/event-stream",
         &stream_body(stream_chunks),
     ));
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            serve(listener, chat, stream).await;
-        });
-    });
+    let server = async move {
+        let listener = TcpListener::from_std(std_listener).unwrap();
+        serve(listener, chat, stream).await;
+    };
+    (url, server)
+}
+
+/// A runtime with one thread.
+fn one_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Starts the server on its own thread and runtime; returns its root URL.
+fn start_server(stream_chunks: usize) -> String {
+    let (url, server) = server_parts(stream_chunks);
+    std::thread::spawn(move || one_thread().block_on(server));
     url
 }
 
@@ -159,6 +170,61 @@ async fn bare_call(client: &reqwest::Client, url: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// The same call written as tightly as bare reqwest allows: URL parsed once, typed request
+/// and reply structs (the strictest baseline).
+async fn bare_typed_call(client: &reqwest::Client, url: &reqwest::Url) -> String {
+    #[derive(serde::Serialize)]
+    struct Request<'a> {
+        model: &'a str,
+        messages: [Turn<'a>; 1],
+        temperature: f64,
+        max_tokens: u32,
+    }
+    #[derive(serde::Serialize)]
+    struct Turn<'a> {
+        role: &'a str,
+        content: &'a str,
+    }
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        choices: Vec<Choice>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        message: Text,
+    }
+    #[derive(serde::Deserialize)]
+    struct Text {
+        content: Option<String>,
+    }
+    let body = Request {
+        model: "gpt-4.1",
+        messages: [Turn {
+            role: "user",
+            content: "Hello",
+        }],
+        temperature: 0.7,
+        max_tokens: 2048,
+    };
+    let response = client
+        .post(url.clone())
+        .bearer_auth(KEY)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let bytes = response.bytes().await.unwrap();
+    let reply: Reply = serde_json::from_slice(&bytes).unwrap();
+    reply
+        .choices
+        .into_iter()
+        .next()
+        .and_then(|c| c.message.content)
+        .unwrap_or_default()
+}
+
 async fn hub_call(hub: &Hub) -> String {
     let reply = hub
         .completion("llm.inference", [Message::user("Hello")], None)
@@ -168,17 +234,22 @@ async fn hub_call(hub: &Hub) -> String {
 }
 
 fn per_call(c: &mut Criterion) {
-    let url = start_server(10);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // Client and server share one thread: no cross-thread wake-ups, so the time is the CPU
+    // cost of both sides plus the loopback syscalls, the same for both variants.
+    let runtime = one_thread();
+    let (url, server) = server_parts(10);
+    runtime.spawn(server);
     let hub = hub(&url);
     let client = bare_client();
     let endpoint = format!("{url}/v1/chat/completions");
     let mut group = c.benchmark_group("per_call");
     group.bench_function("bare_reqwest", |b| {
         b.to_async(&runtime).iter(|| bare_call(&client, &endpoint))
+    });
+    let parsed = reqwest::Url::parse(&endpoint).unwrap();
+    group.bench_function("bare_reqwest_typed", |b| {
+        b.to_async(&runtime)
+            .iter(|| bare_typed_call(&client, &parsed))
     });
     group.bench_function("llmhub", |b| b.to_async(&runtime).iter(|| hub_call(&hub)));
     group.finish();
@@ -188,10 +259,7 @@ fn sse_throughput(c: &mut Criterion) {
     const CHUNKS: usize = 30_000;
     let url = start_server(CHUNKS);
     let bytes = stream_body(CHUNKS).len() as u64;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = one_thread();
     let hub = hub(&url);
     let mut group = c.benchmark_group("sse_throughput");
     group.throughput(Throughput::Bytes(bytes));
@@ -225,7 +293,7 @@ fn two_workers() -> tokio::runtime::Runtime {
 async fn all_at_once<F, Fut>(callers: usize, call: F)
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future + Send + 'static,
+    Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
 {
     let tasks: Vec<_> = (0..callers).map(|_| tokio::spawn(call())).collect();
