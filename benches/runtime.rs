@@ -253,6 +253,36 @@ fn per_call(c: &mut Criterion) {
     });
     group.bench_function("llmhub", |b| b.to_async(&runtime).iter(|| hub_call(&hub)));
     group.finish();
+
+    // The machine is shared and its speed drifts between criterion's runs of the variants, so
+    // also time them interleaved, in short alternating rounds, and print the median ratios.
+    runtime.block_on(async {
+        let (mut typed, mut value) = (Vec::new(), Vec::new());
+        for _ in 0..30 {
+            let llmhub = time_calls(|| hub_call(&hub)).await;
+            typed.push(llmhub / time_calls(|| bare_typed_call(&client, &parsed)).await);
+            value.push(llmhub / time_calls(|| bare_call(&client, &endpoint)).await);
+        }
+        println!(
+            "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {:.3}, llmhub / bare json! + Value = {:.3}",
+            median(&mut typed),
+            median(&mut value)
+        );
+    });
+}
+
+/// Seconds for 300 sequential calls.
+async fn time_calls<F: Future>(call: impl Fn() -> F) -> f64 {
+    let start = std::time::Instant::now();
+    for _ in 0..300 {
+        std::hint::black_box(call().await);
+    }
+    start.elapsed().as_secs_f64()
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn sse_throughput(c: &mut Criterion) {

@@ -93,8 +93,9 @@ pub struct CallResult<'a> {
     pub usage: Option<Usage>,
 }
 
-/// Who was called, kept for the after-call hooks.
+/// Who was called and when, kept for the after-call hooks.
 struct Called {
+    started: Instant,
     hooks: Arc<Hooks>,
     role: Box<str>,
     provider: Arc<str>,
@@ -102,10 +103,10 @@ struct Called {
     mode: Mode,
 }
 
-/// One call in flight: its span, its start, and what the after-call hooks need.
+/// One call in flight: its span, and what the after-call hooks need (only kept, and the clock
+/// only read, when there are such hooks).
 pub(crate) struct CallRecord {
     span: tracing::Span,
-    started: Instant,
     called: Option<Called>,
 }
 
@@ -117,17 +118,14 @@ impl CallRecord {
         provider: &Arc<str>,
     ) -> CallRecord {
         let called = (!hooks.after.is_empty()).then(|| Called {
+            started: Instant::now(),
             hooks: hooks.clone(),
             role: ctx.role.into(),
             provider: provider.clone(),
             model: ctx.model.into(),
             mode: ctx.mode,
         });
-        CallRecord {
-            span,
-            started: Instant::now(),
-            called,
-        }
+        CallRecord { span, called }
     }
 
     pub fn span(&self) -> &tracing::Span {
@@ -136,7 +134,6 @@ impl CallRecord {
 
     /// Records the outcome on the span and runs the after-call hooks.
     pub fn finish(self, outcome: Result<Option<Usage>, &Error>) {
-        let duration = self.started.elapsed();
         match &outcome {
             Ok(Some(usage)) => {
                 self.span
@@ -161,7 +158,7 @@ impl CallRecord {
                 provider: &called.provider,
                 model: &called.model,
                 mode: called.mode,
-                duration,
+                duration: called.started.elapsed(),
                 success: error.is_none(),
                 error,
                 usage,

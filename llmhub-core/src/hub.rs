@@ -299,11 +299,11 @@ impl Sent {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let result = async {
-            let body = match tokio::time::timeout(provider.timeout, response.bytes()).await {
-                Err(_) => return Err(provider.timeout_error("request")),
-                Ok(Err(err)) => return Err(provider.transport_error(&err)),
-                Ok(Ok(body)) => body,
-            };
+            // The request's own timeout (set in `retry::send`) covers this read too.
+            let body = response
+                .bytes()
+                .await
+                .map_err(|err| provider.transport_error(&err))?;
             decode(provider, body, content_type)
         }
         .instrument(record.span().clone())
@@ -722,7 +722,8 @@ impl Hub {
         }
         let record = CallRecord::new(span, hooks, &ctx, &provider.id);
         let client = &self.inner.client;
-        let response = crate::retry::send(client, provider, &encoded, auth)
+        let whole = !matches!(payload, Payload::Chat { stream: true, .. });
+        let response = crate::retry::send(client, provider, &encoded, auth, whole)
             .instrument(record.span().clone())
             .await;
         match response {

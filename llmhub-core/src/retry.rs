@@ -67,18 +67,27 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// Sends `body` to `url`, retrying connect errors and retryable statuses with backoff, up to
 /// the provider's `max_retries`; returns the first successful response (its body unread) or
-/// the last error. Each attempt is limited by the provider's timeout until the response
-/// headers arrive.
+/// the last error.
+///
+/// Each attempt is limited by the provider's timeout: with `whole`, until its body is read
+/// (reqwest's own request timeout, one timer for both phases); without (a stream), until the
+/// response headers arrive, the stream's idle timeout taking over from there.
 pub(crate) async fn send(
     client: &reqwest::Client,
     provider: &Provider,
     encoded: &Encoded<'_>,
     auth: Option<&HeaderValue>,
+    whole: bool,
 ) -> Result<reqwest::Response> {
     let mut retry = 0;
     loop {
-        let request = provider.request(encoded, auth);
-        let attempt = tokio::time::timeout(provider.timeout, client.execute(request)).await;
+        let mut request = provider.request(encoded, auth);
+        let attempt = if whole {
+            *request.timeout_mut() = Some(provider.timeout);
+            Ok(client.execute(request).await)
+        } else {
+            tokio::time::timeout(provider.timeout, client.execute(request)).await
+        };
         let (err, asked) = match attempt {
             Err(_) => return Err(provider.timeout_error("request")),
             Ok(Ok(response)) if response.status().is_success() => return Ok(response),
