@@ -259,9 +259,9 @@ fn per_call(c: &mut Criterion) {
     runtime.block_on(async {
         let (mut typed, mut value) = (Vec::new(), Vec::new());
         for _ in 0..30 {
-            let llmhub = time_calls(|| hub_call(&hub)).await;
-            typed.push(llmhub / time_calls(|| bare_typed_call(&client, &parsed)).await);
-            value.push(llmhub / time_calls(|| bare_call(&client, &endpoint)).await);
+            let llmhub = time_calls(300, || hub_call(&hub)).await;
+            typed.push(llmhub / time_calls(300, || bare_typed_call(&client, &parsed)).await);
+            value.push(llmhub / time_calls(300, || bare_call(&client, &endpoint)).await);
         }
         println!(
             "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {:.3}, llmhub / bare json! + Value = {:.3}",
@@ -271,10 +271,10 @@ fn per_call(c: &mut Criterion) {
     });
 }
 
-/// Seconds for 300 sequential calls.
-async fn time_calls<F: Future>(call: impl Fn() -> F) -> f64 {
+/// Seconds for `count` sequential calls.
+async fn time_calls<F: Future>(count: usize, call: impl Fn() -> F) -> f64 {
     let start = std::time::Instant::now();
-    for _ in 0..300 {
+    for _ in 0..count {
         std::hint::black_box(call().await);
     }
     start.elapsed().as_secs_f64()
@@ -341,23 +341,43 @@ fn concurrent_64(c: &mut Criterion) {
     let endpoint: Arc<str> = format!("{url}/v1/chat/completions").into();
     let mut group = c.benchmark_group("concurrent_64");
     group.throughput(Throughput::Elements(CALLERS as u64));
-    group.bench_function("bare_reqwest", |b| {
-        b.to_async(&runtime).iter(|| {
-            all_at_once(CALLERS, || {
-                let (client, endpoint) = (client.clone(), endpoint.clone());
-                async move { bare_call(&client, &endpoint).await }
-            })
+    let bare = || {
+        all_at_once(CALLERS, || {
+            let (client, endpoint) = (client.clone(), endpoint.clone());
+            async move { bare_call(&client, &endpoint).await }
         })
-    });
-    group.bench_function("llmhub", |b| {
-        b.to_async(&runtime).iter(|| {
-            all_at_once(CALLERS, || {
-                let hub = hub.clone();
-                async move { hub_call(&hub).await }
-            })
+    };
+    let llmhub = || {
+        all_at_once(CALLERS, || {
+            let hub = hub.clone();
+            async move { hub_call(&hub).await }
         })
-    });
+    };
+    group.bench_function("bare_reqwest", |b| b.to_async(&runtime).iter(bare));
+    group.bench_function("llmhub", |b| b.to_async(&runtime).iter(llmhub));
     group.finish();
+
+    let parsed = reqwest::Url::parse(&endpoint).unwrap();
+    let bare_typed = || {
+        all_at_once(CALLERS, || {
+            let (client, url) = (client.clone(), parsed.clone());
+            async move { bare_typed_call(&client, &url).await }
+        })
+    };
+    runtime.block_on(async {
+        let (mut typed, mut value) = (Vec::new(), Vec::new());
+        for _ in 0..30 {
+            // A throughput ratio is the inverse of the time ratio.
+            let llmhub = time_calls(10, llmhub).await;
+            typed.push(time_calls(10, bare_typed).await / llmhub);
+            value.push(time_calls(10, bare).await / llmhub);
+        }
+        println!(
+            "concurrent_64 interleaved, median of 30 rounds of 10 batches: throughput llmhub / bare typed = {:.3}, llmhub / bare json! + Value = {:.3}",
+            median(&mut typed),
+            median(&mut value)
+        );
+    });
 }
 
 /// Call throughput while a thread reloads the config every millisecond, against the same calls
