@@ -564,26 +564,27 @@ impl<'a> Validator<'a> {
         let before = self.problems.len();
         let provider_node = self.required(&fields, "provider", what, key_span);
         let provider = provider_node.and_then(|n| self.string(n, &format!("`provider` of {what}")));
-        if let (Some(id), Some(n)) = (&provider, provider_node) {
-            if ctx.protocols.is_some() && !ctx.provider_ids.contains(id) {
-                let hint = closest(id, ctx.provider_ids)
-                    .map(|c| format!("did you mean `{c}`?"))
-                    .unwrap_or_else(|| {
-                        if ctx.provider_ids.is_empty() {
-                            format!("add `{id}` under `providers:`")
-                        } else {
-                            format!(
-                                "add `{id}` under `providers:`, or use one of {}",
-                                list(ctx.provider_ids)
-                            )
-                        }
-                    });
-                self.problem(
-                    n.span,
-                    format!("{what} uses provider `{id}`, which is not defined under `providers:`"),
-                    Some(hint),
-                );
-            }
+        if let (Some(id), Some(n)) = (&provider, provider_node)
+            && ctx.protocols.is_some()
+            && !ctx.provider_ids.contains(id)
+        {
+            let hint = closest(id, ctx.provider_ids)
+                .map(|c| format!("did you mean `{c}`?"))
+                .unwrap_or_else(|| {
+                    if ctx.provider_ids.is_empty() {
+                        format!("add `{id}` under `providers:`")
+                    } else {
+                        format!(
+                            "add `{id}` under `providers:`, or use one of {}",
+                            list(ctx.provider_ids)
+                        )
+                    }
+                });
+            self.problem(
+                n.span,
+                format!("{what} uses provider `{id}`, which is not defined under `providers:`"),
+                Some(hint),
+            );
         }
         let model = self
             .required(&fields, "model", what, key_span)
@@ -606,21 +607,19 @@ impl<'a> Validator<'a> {
             }
             mode
         });
-        if let (Some(mode), Some(id), Some(n)) = (mode, &provider, mode_node) {
-            if let Some(api) = ctx
+        if let (Some(mode), Some(id), Some(n)) = (mode, &provider, mode_node)
+            && let Some(api) = ctx
                 .protocols
                 .and_then(|p| p.get(id.as_str()).copied().flatten())
-            {
-                if !api.serves(mode) {
-                    self.problem(
-                        n.span,
-                        format!(
-                            "{what} has mode `{mode}`, but provider `{id}` speaks the `{api}` protocol, which serves only `chat` and `tool` roles"
-                        ),
-                        Some("bind this role to an OpenAI-compatible provider (for example `openai`)".into()),
-                    );
-                }
-            }
+            && !api.serves(mode)
+        {
+            self.problem(
+                n.span,
+                format!(
+                    "{what} has mode `{mode}`, but provider `{id}` speaks the `{api}` protocol, which serves only `chat` and `tool` roles"
+                ),
+                Some("bind this role to an OpenAI-compatible provider (for example `openai`)".into()),
+            );
         }
         let params = match fields.get("params") {
             None => Some(Params::new()),

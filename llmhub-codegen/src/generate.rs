@@ -1,0 +1,281 @@
+//! `Config` → `TokenStream`: the generated `Roles` struct (SPEC §4.1, docs/ARCHITECTURE.md).
+//!
+//! The generated code is small: per role a method and a doc comment. All behaviour lives in
+//! `llmhub-core` (`RolesBuilder`, `GeneratedRoles`, the typed handles), written with fully
+//! qualified paths so it works whatever the user has imported.
+
+use std::path::PathBuf;
+
+use llmhub_core::names::method_name;
+use llmhub_core::{Config, Mode, RoleConfig};
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+use syn::Ident;
+
+use crate::Error;
+
+/// How the generated code embeds the config text (with `include_str!`, so that cargo rebuilds
+/// the crate when the file changes and the program needs no file at run time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Embed {
+    /// `include_str!("/absolute/path")`: what the macro uses.
+    Absolute(PathBuf),
+    /// `include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", path))`: portable, for code that
+    /// is committed or written by a build script.
+    ManifestRelative(String),
+}
+
+impl Embed {
+    fn tokens(&self) -> TokenStream {
+        match self {
+            Embed::Absolute(path) => {
+                let path = path.to_string_lossy();
+                quote!(::std::include_str!(#path))
+            }
+            Embed::ManifestRelative(path) => {
+                let path = format!("/{}", path.trim_start_matches("./"));
+                quote!(::std::include_str!(::std::concat!(
+                    ::std::env!("CARGO_MANIFEST_DIR"),
+                    #path
+                )))
+            }
+        }
+    }
+}
+
+/// The generated code for `config`: `pub struct <struct_name>` with one method per role.
+///
+/// `config.source_name` (the file as the user wrote it) appears in the doc comments and in
+/// messages at run time.
+pub fn generate_tokens(
+    config: &Config,
+    struct_name: &Ident,
+    embed: &Embed,
+) -> Result<TokenStream, Error> {
+    let file = config.source_name.as_str();
+    let methods = config
+        .roles
+        .values()
+        .enumerate()
+        .map(|(slot, role)| role_method(role, slot, file))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let names = config.roles.keys();
+    let compiled = config.roles.values().map(|role| {
+        let name = role.name.as_str();
+        let mode = mode_tokens(role.mode);
+        quote!((#name, #mode))
+    });
+    let struct_doc = struct_doc(config);
+    let yaml = embed.tokens();
+
+    Ok(quote! {
+        #(#[doc = #struct_doc])*
+        #[allow(dead_code)]
+        pub struct #struct_name {
+            hub: ::llmhub::Hub,
+        }
+
+        #[allow(dead_code)]
+        impl #struct_name {
+            /// The roles compiled in, in the order of the file.
+            pub const ROLE_NAMES: &'static [&'static str] = &[#(#names),*];
+
+            /// Builds the hub from the compiled-in config, with API keys from the environment.
+            ///
+            /// # Errors
+            /// [`llmhub::Error`](::llmhub::Error) if the hub cannot be built (see
+            /// [`RolesBuilder::build`](::llmhub::RolesBuilder::build)).
+            pub fn new() -> ::llmhub::Result<Self> {
+                Self::builder().build()
+            }
+
+            /// A builder to set API keys, hooks, strict env, the HTTP client or reload before
+            /// building.
+            #[must_use]
+            pub fn builder() -> ::llmhub::RolesBuilder<Self> {
+                ::llmhub::RolesBuilder::new()
+            }
+
+            /// Wraps a hub built elsewhere, after checking that its config has every compiled
+            /// role with the same mode.
+            ///
+            /// # Errors
+            /// [`llmhub::Error::UnknownRole`](::llmhub::Error::UnknownRole) or
+            /// [`llmhub::Error::ModeMismatch`](::llmhub::Error::ModeMismatch) if it has not.
+            pub fn from_hub(hub: ::llmhub::Hub) -> ::llmhub::Result<Self> {
+                <Self as ::llmhub::GeneratedRoles>::attach(hub)
+            }
+
+            /// The hub behind the roles: the dynamic API, the config in force, reload.
+            #[must_use]
+            pub fn hub(&self) -> &::llmhub::Hub {
+                &self.hub
+            }
+
+            #(#methods)*
+        }
+
+        impl ::llmhub::GeneratedRoles for #struct_name {
+            const YAML: &'static str = #yaml;
+            const FILE: &'static str = #file;
+            const ROLES: &'static [(&'static str, ::llmhub::Mode)] = &[#(#compiled),*];
+
+            fn from_hub_unchecked(hub: ::llmhub::Hub) -> Self {
+                Self { hub }
+            }
+        }
+    })
+}
+
+/// `tokens` as a Rust source file: formatted with prettyplease, behind an `@generated` header.
+pub fn format_source(tokens: TokenStream, config_file: &str) -> Result<String, Error> {
+    let file: syn::File = syn::parse2(tokens).map_err(|err| Error::Internal(err.to_string()))?;
+    Ok(format!(
+        "// @generated by llmhub-codegen from `{config_file}`. Do not edit by hand: edit the config \
+         and rebuild.\n\n{}",
+        prettyplease::unparse(&file)
+    ))
+}
+
+fn role_method(role: &RoleConfig, slot: usize, file: &str) -> Result<TokenStream, Error> {
+    let name = method_name(&role.name);
+    // `method_name` only makes identifiers; a parse keeps a bug there from becoming a panic.
+    let method: Ident = syn::parse_str(&name).map_err(|err| {
+        Error::Internal(format!(
+            "role `{}` maps to method `{name}`: {err}",
+            role.name
+        ))
+    })?;
+    let handle = handle_type(role.mode);
+    let slot = Literal::usize_unsuffixed(slot);
+    let doc = role_doc(role, file);
+    Ok(quote! {
+        #(#[doc = #doc])*
+        #[must_use]
+        pub fn #method(&self) -> #handle<'_> {
+            #handle::new(&self.hub, #slot)
+        }
+    })
+}
+
+fn handle_type(mode: Mode) -> TokenStream {
+    match mode {
+        Mode::Chat => quote!(::llmhub::ChatRole),
+        Mode::Tool => quote!(::llmhub::ToolRole),
+        Mode::Embedding => quote!(::llmhub::EmbeddingRole),
+        Mode::Image => quote!(::llmhub::ImageRole),
+        Mode::Audio => quote!(::llmhub::AudioRole),
+        Mode::Other => quote!(::llmhub::OtherRole),
+    }
+}
+
+fn mode_tokens(mode: Mode) -> TokenStream {
+    match mode {
+        Mode::Chat => quote!(::llmhub::Mode::Chat),
+        Mode::Tool => quote!(::llmhub::Mode::Tool),
+        Mode::Embedding => quote!(::llmhub::Mode::Embedding),
+        Mode::Image => quote!(::llmhub::Mode::Image),
+        Mode::Audio => quote!(::llmhub::Mode::Audio),
+        Mode::Other => quote!(::llmhub::Mode::Other),
+    }
+}
+
+/// The calls a role of `mode` offers, for the doc comments.
+fn calls(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Chat | Mode::Tool => "`.completion(messages)`, `.stream(messages)`",
+        Mode::Embedding => "`.embedding(input)`",
+        Mode::Image => "`.generate(prompt)`",
+        Mode::Audio => "`.transcribe(..)`, `.speech(..)`",
+        Mode::Other => "`.raw(path, json)`",
+    }
+}
+
+/// The doc comment of a role method, one line per `#[doc]`: role, provider, model, mode,
+/// params and where the role is defined, so that IDE hover shows the binding.
+fn role_doc(role: &RoleConfig, file: &str) -> Vec<String> {
+    let params = if role.params.is_empty() {
+        "none".to_owned()
+    } else {
+        code(&serde_json::Value::Object(role.params.clone()).to_string())
+    };
+    vec![
+        format!(" Role {}: {}.", code(&role.name), calls(role.mode)),
+        String::new(),
+        format!(" - provider: {}", code(&role.provider)),
+        format!(" - model: {}", code(&role.model)),
+        format!(" - mode: {}", code(role.mode.as_str())),
+        format!(" - params: {params}"),
+        String::new(),
+        format!(
+            " Defined at {}.",
+            code(&format!("{file}:{}", role.span.line))
+        ),
+    ]
+}
+
+fn struct_doc(config: &Config) -> Vec<String> {
+    let mut doc = vec![
+        format!(
+            " The roles of {} (project {}, env {}), checked at compile time.",
+            code(&config.source_name),
+            code(&config.project),
+            code(&config.env)
+        ),
+        String::new(),
+        " Build it with `new()` (API keys from the environment) or `builder()`; each method \
+         returns the typed handle of one role."
+            .to_owned(),
+    ];
+    if !config.roles.is_empty() {
+        doc.push(String::new());
+        doc.extend(config.roles.values().map(|role| {
+            format!(
+                " - `{}()`: role {} ({})",
+                method_name(&role.name),
+                code(&role.name),
+                role.mode
+            )
+        }));
+    }
+    doc
+}
+
+/// `text` as a Markdown code span, whatever backticks or control characters it holds, so that
+/// no config value can break the doc comment (or be read as an intra-doc link).
+fn code(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_debug());
+        } else {
+            escaped.push(c);
+        }
+    }
+    let text = escaped;
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    if longest == 0 {
+        return format!("`{text}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {text} {fence}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_survive_backticks_and_control_characters() {
+        assert_eq!(code("llm.inference"), "`llm.inference`");
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(code("a``b`"), "``` a``b` ```");
+        assert_eq!(code("a\nb"), "`a\\nb`");
+        assert_eq!(code("résumé"), "`résumé`");
+    }
+}
