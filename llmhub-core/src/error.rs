@@ -138,6 +138,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A file could not be read or watched.
+    #[error("cannot use `{path}`: {message}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// An input was refused before any request was sent (empty audio, bad file name, …).
     #[error("invalid input for role `{role}`: {message}")]
     InvalidInput {

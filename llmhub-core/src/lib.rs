@@ -24,8 +24,12 @@
 
 pub mod config;
 mod error;
+#[cfg(feature = "client")]
+pub mod media;
 pub mod names;
 mod resolve;
+#[cfg(feature = "client")]
+pub mod watch;
 
 pub use config::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, RoleDefaults, Span};
 pub use error::{ConfigError, ConfigProblem, Error, Result};

@@ -53,3 +53,27 @@ pub fn method_name(role: &str) -> String {
     }
     name
 }
+
+#[cfg(test)]
+mod tests {
+    use super::method_name;
+
+    #[test]
+    fn the_spec_examples() {
+        assert_eq!(method_name("llm.inference"), "llm_inference");
+        assert_eq!(method_name("Summarize-v2 (fast)"), "summarize_v2_fast");
+        assert_eq!(method_name("--llm..x--"), "llm_x");
+        assert_eq!(method_name("3d-render"), "role_3d_render");
+        assert_eq!(method_name("type"), "type_");
+        assert_eq!(method_name("Self"), "self_");
+        assert_eq!(method_name("hub"), "hub_");
+        assert_eq!(method_name("new"), "new_");
+    }
+
+    #[test]
+    fn unicode_names() {
+        assert_eq!(method_name("llm.résumé"), "llm_r_sum");
+        assert_eq!(method_name("ÉTÉ"), "t");
+        assert_eq!(method_name("日本"), "role_e697a5e69cac");
+    }
+}

@@ -2,6 +2,7 @@
 //! problem with its position, and builds a [`Config`] only when there are none.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -93,11 +94,11 @@ struct Validator<'a> {
 
 /// The fields of one mapping, checked for unknown and duplicate keys.
 struct Fields<'n> {
-    entries: Vec<(&'n str, &'n Node, &'n Node)>,
+    entries: Vec<(&'n str, &'n Node<'n>, &'n Node<'n>)>,
 }
 
 impl<'n> Fields<'n> {
-    fn get(&self, key: &str) -> Option<&'n Node> {
+    fn get(&self, key: &str) -> Option<&'n Node<'n>> {
         self.entries
             .iter()
             .find(|(k, _, _)| *k == key)
@@ -118,7 +119,7 @@ impl<'a> Validator<'a> {
 
     /// The entries of a mapping with string keys; reports a non-mapping, non-string keys and
     /// duplicate keys. `None` when `node` is not a mapping.
-    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<Fields<'n>> {
+    fn mapping<'n>(&mut self, node: &'n Node<'n>, what: &str) -> Option<Fields<'n>> {
         let NodeKind::Map(items) = &node.kind else {
             self.problem(
                 node.span,
@@ -127,7 +128,8 @@ impl<'a> Validator<'a> {
             );
             return None;
         };
-        let mut entries: Vec<(&'n str, &'n Node, &'n Node)> = Vec::with_capacity(items.len());
+        let mut entries: Vec<(&'n str, &'n Node<'n>, &'n Node<'n>)> =
+            Vec::with_capacity(items.len());
         let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
         for (key, value) in items {
             let NodeKind::Scalar { raw, value: scalar } = &key.kind else {
@@ -138,7 +140,7 @@ impl<'a> Validator<'a> {
                 self.problem(key.span, format!("empty key in {what}"), None);
                 continue;
             }
-            if let Some(first) = seen.insert(raw.as_str(), key.span.line) {
+            if let Some(first) = seen.insert(raw.as_ref(), key.span.line) {
                 self.problem(
                     key.span,
                     format!("duplicate key `{raw}` in {what} (first defined on line {first})"),
@@ -146,16 +148,24 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             }
-            entries.push((raw.as_str(), key, value));
+            entries.push((raw.as_ref(), key, value));
         }
         Some(Fields { entries })
     }
 
     /// Reports keys of `fields` that are not in `known`.
+    /// A typo'd key is most likely one of the known keys that is absent, so those are
+    /// suggested first.
     fn unknown_keys(&mut self, fields: &Fields<'_>, known: &[&str], what: &str) {
         for (key, key_node, _) in &fields.entries {
             if !known.contains(key) {
-                let hint = did_you_mean(key, known)
+                let absent: Vec<&str> = known
+                    .iter()
+                    .copied()
+                    .filter(|k| fields.get(k).is_none())
+                    .collect();
+                let hint = did_you_mean(key, &absent)
+                    .or_else(|| did_you_mean(key, known))
                     .unwrap_or_else(|| format!("the keys of {what} are {}", list(known)));
                 self.problem(
                     key_node.span,
@@ -173,7 +183,7 @@ impl<'a> Validator<'a> {
         key: &str,
         what: &str,
         at: Span,
-    ) -> Option<&'n Node> {
+    ) -> Option<&'n Node<'n>> {
         let node = fields.get(key);
         if node.is_none() {
             self.problem(
@@ -186,7 +196,7 @@ impl<'a> Validator<'a> {
     }
 
     /// A string value (any non-null scalar, taken as written).
-    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+    fn string(&mut self, node: &Node<'_>, what: fmt::Arguments<'_>) -> Option<String> {
         match &node.kind {
             NodeKind::Scalar {
                 value: Scalar::Null,
@@ -199,7 +209,7 @@ impl<'a> Validator<'a> {
                 self.problem(node.span, format!("{what} is empty"), None);
                 None
             }
-            NodeKind::Scalar { raw, .. } => Some(raw.clone()),
+            NodeKind::Scalar { raw, .. } => Some(raw.to_string()),
             _ => {
                 self.problem(
                     node.span,
@@ -211,7 +221,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn unsigned(&mut self, node: &Node, what: &str, min: i64) -> Option<u64> {
+    fn unsigned(&mut self, node: &Node<'_>, what: fmt::Arguments<'_>, min: i64) -> Option<u64> {
         match &node.kind {
             NodeKind::Scalar {
                 value: Scalar::Int(n),
@@ -233,7 +243,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+    fn boolean(&mut self, node: &Node<'_>, what: fmt::Arguments<'_>) -> Option<bool> {
         match &node.kind {
             NodeKind::Scalar {
                 value: Scalar::Bool(b),
@@ -250,7 +260,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn config(&mut self, root: &Node) -> Option<Config> {
+    fn config(&mut self, root: &Node<'_>) -> Option<Config> {
         let top = self.mapping(root, "the config")?;
         self.unknown_keys(&top, TOP_KEYS, "the config");
         let at = Span {
@@ -260,10 +270,10 @@ impl<'a> Validator<'a> {
         };
         let project = self
             .required(&top, "project", "the config", at)
-            .and_then(|n| self.string(n, "`project`"));
+            .and_then(|n| self.string(n, format_args!("`project`")));
         let env = self
             .required(&top, "env", "the config", at)
-            .and_then(|n| self.string(n, "`env`"));
+            .and_then(|n| self.string(n, format_args!("`env`")));
         let providers = self
             .required(&top, "providers", "the config", at)
             .and_then(|n| self.providers(n));
@@ -313,7 +323,7 @@ impl<'a> Validator<'a> {
     #[allow(clippy::type_complexity)]
     fn providers(
         &mut self,
-        node: &Node,
+        node: &Node<'_>,
     ) -> Option<(
         IndexMap<String, Option<Protocol>>,
         Option<IndexMap<String, ProviderConfig>>,
@@ -340,7 +350,7 @@ impl<'a> Validator<'a> {
         &mut self,
         id: &str,
         key_span: Span,
-        node: &Node,
+        node: &Node<'_>,
     ) -> (Option<Protocol>, Option<ProviderConfig>) {
         let api = self.provider_api(node);
         (
@@ -350,7 +360,7 @@ impl<'a> Validator<'a> {
     }
 
     /// The provider's explicit `api`, if it names a valid protocol (reported in `provider_config`).
-    fn provider_api(&self, node: &Node) -> Option<Protocol> {
+    fn provider_api(&self, node: &Node<'_>) -> Option<Protocol> {
         let NodeKind::Map(items) = &node.kind else {
             return None;
         };
@@ -362,7 +372,12 @@ impl<'a> Validator<'a> {
         })
     }
 
-    fn provider_config(&mut self, id: &str, key_span: Span, node: &Node) -> Option<ProviderConfig> {
+    fn provider_config(
+        &mut self,
+        id: &str,
+        key_span: Span,
+        node: &Node<'_>,
+    ) -> Option<ProviderConfig> {
         let what = format!("provider `{id}`");
         // `openai: {}` and `ollama:` (no value) are both fine for a built-in provider.
         let empty = Fields {
@@ -379,11 +394,12 @@ impl<'a> Validator<'a> {
         let before = self.problems.len();
         let env_key = fields
             .get("env_key")
-            .and_then(|n| self.string(n, &format!("`env_key` of {what}")));
+            .and_then(|n| self.string(n, format_args!("`env_key` of {what}")));
         let base_url_node = fields.get("base_url");
-        let base_url = base_url_node.and_then(|n| self.string(n, &format!("`base_url` of {what}")));
+        let base_url =
+            base_url_node.and_then(|n| self.string(n, format_args!("`base_url` of {what}")));
         let api = fields.get("api").and_then(|n| {
-            let name = self.string(n, &format!("`api` of {what}"))?;
+            let name = self.string(n, format_args!("`api` of {what}"))?;
             let parsed = Protocol::parse(&name);
             if parsed.is_none() {
                 self.problem(
@@ -400,19 +416,22 @@ impl<'a> Validator<'a> {
             .unwrap_or_default();
         let timeout_ms = fields
             .get("timeout_ms")
-            .and_then(|n| self.unsigned(n, &format!("`timeout_ms` of {what}"), 1));
+            .and_then(|n| self.unsigned(n, format_args!("`timeout_ms` of {what}"), 1));
         let max_retries = fields.get("max_retries").and_then(|n| {
-            let what = format!("`max_retries` of {what}");
-            let retries = self.unsigned(n, &what, 0)?;
+            let retries = self.unsigned(n, format_args!("`max_retries` of {what}"), 0)?;
             if retries > 100 {
-                self.problem(n.span, format!("{what} is {retries}; at most 100"), None);
+                self.problem(
+                    n.span,
+                    format!("`max_retries` of {what} is {retries}; at most 100"),
+                    None,
+                );
                 return None;
             }
             Some(retries as u32)
         });
         let allow_insecure_http = fields
             .get("allow_insecure_http")
-            .and_then(|n| self.boolean(n, &format!("`allow_insecure_http` of {what}")))
+            .and_then(|n| self.boolean(n, format_args!("`allow_insecure_http` of {what}")))
             .unwrap_or(false);
 
         let builtin = builtin_provider(id);
@@ -467,7 +486,7 @@ impl<'a> Validator<'a> {
         })
     }
 
-    fn headers(&mut self, node: &Node, provider: &str) -> Option<IndexMap<String, String>> {
+    fn headers(&mut self, node: &Node<'_>, provider: &str) -> Option<IndexMap<String, String>> {
         let what = format!("`headers` of {provider}");
         let fields = self.mapping(node, &what)?;
         let mut headers = IndexMap::with_capacity(fields.entries.len());
@@ -483,7 +502,7 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             }
-            if let Some(v) = self.string(value, &format!("header `{name}`")) {
+            if let Some(v) = self.string(value, format_args!("header `{name}`")) {
                 if v.bytes().any(|b| b == b'\r' || b == b'\n') {
                     self.problem(
                         value.span,
@@ -500,7 +519,7 @@ impl<'a> Validator<'a> {
 
     fn roles(
         &mut self,
-        node: &Node,
+        node: &Node<'_>,
         ctx: &BindingContext<'_>,
     ) -> Option<IndexMap<String, RoleConfig>> {
         // `roles:` with nothing under it is an empty set of roles.
@@ -554,7 +573,7 @@ impl<'a> Validator<'a> {
     /// A role or `defaults`: provider, model, mode, params.
     fn binding(
         &mut self,
-        node: &Node,
+        node: &Node<'_>,
         key_span: Span,
         what: &str,
         ctx: &BindingContext<'_>,
@@ -563,7 +582,8 @@ impl<'a> Validator<'a> {
         self.unknown_keys(&fields, ROLE_KEYS, what);
         let before = self.problems.len();
         let provider_node = self.required(&fields, "provider", what, key_span);
-        let provider = provider_node.and_then(|n| self.string(n, &format!("`provider` of {what}")));
+        let provider =
+            provider_node.and_then(|n| self.string(n, format_args!("`provider` of {what}")));
         if let (Some(id), Some(n)) = (&provider, provider_node)
             && ctx.protocols.is_some()
             && !ctx.provider_ids.contains(id)
@@ -588,10 +608,10 @@ impl<'a> Validator<'a> {
         }
         let model = self
             .required(&fields, "model", what, key_span)
-            .and_then(|n| self.string(n, &format!("`model` of {what}")));
+            .and_then(|n| self.string(n, format_args!("`model` of {what}")));
         let mode_node = self.required(&fields, "mode", what, key_span);
         let mode = mode_node.and_then(|n| {
-            let name = self.string(n, &format!("`mode` of {what}"))?;
+            let name = self.string(n, format_args!("`mode` of {what}"))?;
             let mode = Mode::parse(&name);
             if mode.is_none() {
                 let modes: Vec<&str> = Mode::ALL.iter().map(|m| m.as_str()).collect();
@@ -647,7 +667,7 @@ impl<'a> Validator<'a> {
         })
     }
 
-    fn params(&mut self, node: &Node, owner: &str) -> Option<Params> {
+    fn params(&mut self, node: &Node<'_>, owner: &str) -> Option<Params> {
         let what = format!("`params` of {owner}");
         let fields = self.mapping(node, &what)?;
         let mut params = Params::new();
@@ -662,7 +682,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Checks the type and range of the portable params (SPEC §3).
-    fn check_well_known(&mut self, name: &str, node: &Node, value: &Value, owner: &str) {
+    fn check_well_known(&mut self, name: &str, node: &Node<'_>, value: &Value, owner: &str) {
         let number_in = |lo: f64, hi: f64| value.as_f64().is_some_and(|x| (lo..=hi).contains(&x));
         let positive_int = || value.as_u64().is_some_and(|n| n > 0);
         let expected = match name {
@@ -691,7 +711,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Converts a YAML value to JSON; reports what JSON cannot hold.
-    fn json(&mut self, node: &Node) -> Option<Value> {
+    fn json(&mut self, node: &Node<'_>) -> Option<Value> {
         match &node.kind {
             NodeKind::Scalar { raw, value } => match value {
                 Scalar::Null => Some(Value::Null),
@@ -708,7 +728,7 @@ impl<'a> Validator<'a> {
                         None
                     }
                 },
-                Scalar::Str => Some(Value::String(raw.clone())),
+                Scalar::Str => Some(Value::String(raw.to_string())),
             },
             NodeKind::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -754,7 +774,7 @@ struct Binding {
 }
 
 /// `found X` text for a node: the value as written for scalars, the type otherwise.
-fn describe(node: &Node) -> String {
+fn describe(node: &Node<'_>) -> String {
     match &node.kind {
         NodeKind::Scalar {
             raw,

@@ -5,6 +5,7 @@
 //! can cost: nesting depth and alias expansion are limited, so an alias bomb or a deeply
 //! nested file is refused quickly instead of exhausting memory or the stack.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as ParserSpan};
@@ -18,20 +19,20 @@ pub(crate) const MAX_NODES: usize = 500_000;
 
 /// A YAML value with its position.
 #[derive(Debug, Clone)]
-pub(crate) struct Node {
-    pub kind: NodeKind,
+pub(crate) struct Node<'a> {
+    pub kind: NodeKind<'a>,
     pub span: Span,
 }
 
 /// The value of a [`Node`].
 #[derive(Debug, Clone)]
-pub(crate) enum NodeKind {
+pub(crate) enum NodeKind<'a> {
     /// A scalar: its text as written (without quotes) and its resolved value.
-    Scalar { raw: String, value: Scalar },
+    Scalar { raw: Cow<'a, str>, value: Scalar },
     /// A sequence.
-    Seq(Vec<Node>),
+    Seq(Vec<Node<'a>>),
     /// A mapping, in file order (duplicate keys are kept so validation can report them).
-    Map(Vec<(Node, Node)>),
+    Map(Vec<(Node<'a>, Node<'a>)>),
 }
 
 /// A scalar resolved with the YAML 1.2 core schema.
@@ -44,7 +45,7 @@ pub(crate) enum Scalar {
     Str,
 }
 
-impl Node {
+impl Node<'_> {
     /// A short name of the node's type, for "expected X, found Y" messages.
     pub fn type_name(&self) -> &'static str {
         match &self.kind {
@@ -121,20 +122,28 @@ fn resolve_plain(text: &str) -> Scalar {
     }
 }
 
-/// A collection being built.
-struct Frame {
-    span: Span,
-    anchor: usize,
-    items: Items,
+fn too_deep(span: Span) -> YamlError {
+    YamlError {
+        span,
+        message: format!("the config nests deeper than {MAX_DEPTH} levels"),
+        hint: Some("flatten the value; a generated llmhub.yaml nests 4 levels".into()),
+    }
 }
 
-enum Items {
-    Seq(Vec<Node>),
-    Map(Vec<(Node, Node)>, Option<Node>),
+/// A collection being built.
+struct Frame<'a> {
+    span: Span,
+    anchor: usize,
+    items: Items<'a>,
+}
+
+enum Items<'a> {
+    Seq(Vec<Node<'a>>),
+    Map(Vec<(Node<'a>, Node<'a>)>, Option<Node<'a>>),
 }
 
 /// Parses `text` into one document's tree. An empty document is `Ok(None)`.
-pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
+pub(crate) fn parse(text: &str) -> Result<Option<Node<'_>>, YamlError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
     let mut sizes: Vec<usize> = Vec::new(); // node count of each open frame's subtree
@@ -145,12 +154,16 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
     for event in Parser::new_from_str(text) {
         let (event, parser_span) = event.map_err(|err| {
             let marker = err.marker();
+            let span = Span {
+                line: marker.line().max(1),
+                column: marker.col() + 1,
+                len: 1,
+            };
+            if err.info().contains("recursion limit") {
+                return too_deep(span);
+            }
             YamlError {
-                span: Span {
-                    line: marker.line().max(1),
-                    column: marker.col() + 1,
-                    len: 1,
-                },
+                span,
                 message: format!("YAML syntax error: {}", err.info()),
                 hint: None,
             }
@@ -181,7 +194,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 total_nodes += 1;
                 let node = Node {
                     kind: NodeKind::Scalar {
-                        raw: value.into_owned(),
+                        raw: value,
                         value: value_kind,
                     },
                     span,
@@ -190,13 +203,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(YamlError {
-                        span,
-                        message: format!("the config nests deeper than {MAX_DEPTH} levels"),
-                        hint: Some(
-                            "flatten the value; a generated llmhub.yaml nests 4 levels".into(),
-                        ),
-                    });
+                    return Err(too_deep(span));
                 }
                 let items = if matches!(event, Event::SequenceStart(..)) {
                     Items::Seq(Vec::new())

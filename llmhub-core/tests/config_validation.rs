@@ -1,0 +1,440 @@
+//! Every validation rule of SPEC §3, checked against `fixtures/invalid/`: the exact line and
+//! column of each problem and the key words of its message and hint.
+
+use llmhub_core::{Config, ConfigProblem, Error, Mode, Protocol};
+
+fn fixture(name: &str) -> String {
+    format!("{}/../fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The problems of an invalid fixture, in file order.
+fn problems(name: &str) -> Vec<ConfigProblem> {
+    match Config::from_path(fixture(&format!("invalid/{name}"))) {
+        Err(Error::Config(err)) => err.problems,
+        Err(other) => panic!("{name}: expected Error::Config, got {other:?}"),
+        Ok(_) => panic!("{name}: expected the config to be refused"),
+    }
+}
+
+/// Asserts one problem's position and that its message (and hint) contain the given words.
+#[track_caller]
+fn assert_problem(p: &ConfigProblem, line: usize, column: usize, words: &[&str], hint: &[&str]) {
+    assert_eq!((p.line, p.column), (line, column), "position of {p}");
+    for word in words {
+        assert!(
+            p.message.contains(word),
+            "message {:?} lacks {word:?}",
+            p.message
+        );
+    }
+    let got_hint = p.hint.as_deref().unwrap_or("");
+    for word in hint {
+        assert!(got_hint.contains(word), "hint {got_hint:?} lacks {word:?}");
+    }
+    assert!(p.file.ends_with(".yaml"), "file name kept: {}", p.file);
+}
+
+#[test]
+fn canonical_fixture_is_valid() {
+    let config = Config::from_path(fixture("llmhub.yaml")).unwrap();
+    assert_eq!(config.project, "memory");
+    assert_eq!(config.env, "dev");
+    let roles: Vec<&str> = config.roles.keys().map(String::as_str).collect();
+    assert_eq!(
+        roles,
+        [
+            "llm.preprocess",
+            "llm.memwrite",
+            "llm.memread",
+            "llm.inference",
+            "llm.embedding"
+        ]
+    );
+    let providers: Vec<&str> = config.providers.keys().map(String::as_str).collect();
+    assert_eq!(providers, ["openai", "anthropic", "mistral", "openrouter"]);
+    let anthropic = &config.providers["anthropic"];
+    assert_eq!(anthropic.api, Protocol::Anthropic);
+    assert_eq!(anthropic.base_url, "https://api.anthropic.com");
+    assert_eq!(anthropic.env_key.as_deref(), Some("ANTHROPIC_API_KEY"));
+    let embedding = &config.roles["llm.embedding"];
+    assert_eq!(embedding.mode, Mode::Embedding);
+    assert_eq!(embedding.params["embedding_dim"], 1536);
+    assert_eq!((embedding.span.line, embedding.span.column), (49, 3));
+    let defaults = config.defaults.as_ref().unwrap();
+    assert_eq!(
+        (defaults.model.as_str(), defaults.mode),
+        ("gpt-4o-mini", Mode::Chat)
+    );
+    assert_eq!(defaults.params["max_tokens"], 1024);
+}
+
+#[test]
+fn yaml_syntax_error() {
+    let p = problems("syntax_error.yaml");
+    assert_eq!(p.len(), 1);
+    assert_problem(&p[0], 5, 6, &["YAML syntax error", "flow mapping"], &[]);
+}
+
+#[test]
+fn missing_required_fields_are_all_reported() {
+    let p = problems("missing_field.yaml");
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert_problem(&p[0], 1, 1, &["missing the required field `env`"], &[]);
+    assert_problem(
+        &p[1],
+        5,
+        3,
+        &["role `llm.inference`", "required field `model`"],
+        &[],
+    );
+}
+
+#[test]
+fn wrong_types() {
+    let p = problems("wrong_type.yaml");
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert_problem(
+        &p[0],
+        5,
+        17,
+        &["`timeout_ms`", "positive integer", "\"soon\""],
+        &[],
+    );
+    assert_problem(
+        &p[1],
+        7,
+        3,
+        &["`roles` must be a mapping", "found a list"],
+        &[],
+    );
+}
+
+#[test]
+fn unknown_key_suggests_the_absent_field() {
+    let p = problems("unknown_key.yaml");
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert_problem(&p[0], 6, 3, &["required field `model`"], &[]);
+    assert_problem(
+        &p[1],
+        8,
+        5,
+        &["unknown key `modle`"],
+        &["did you mean `model`?"],
+    );
+}
+
+#[test]
+fn unknown_mode_lists_the_modes() {
+    let p = problems("bad_mode.yaml");
+    assert_eq!(p.len(), 1);
+    assert_problem(
+        &p[0],
+        9,
+        11,
+        &["unknown mode `chatt`"],
+        &[
+            "did you mean `chat`?",
+            "`embedding`",
+            "`image`",
+            "`audio`",
+            "`tool`",
+            "`other`",
+        ],
+    );
+}
+
+#[test]
+fn undefined_provider_suggests_the_closest() {
+    let p = problems("undefined_provider.yaml");
+    assert_eq!(p.len(), 1);
+    assert_problem(
+        &p[0],
+        8,
+        15,
+        &["provider `anthropc`", "not defined under `providers:`"],
+        &["did you mean `anthropic`?"],
+    );
+    assert_eq!(p[0].len, "anthropc".len());
+    assert_eq!(p[0].source_line.as_deref(), Some("    provider: anthropc"));
+}
+
+#[test]
+fn unknown_provider_id_needs_base_url_and_api() {
+    let p = problems("unknown_provider_id.yaml");
+    assert_eq!(p.len(), 1);
+    assert_problem(
+        &p[0],
+        4,
+        3,
+        &["provider `acme` is not built in", "`base_url` and `api`"],
+        &["`openai`", "`ollama`"],
+    );
+}
+
+#[test]
+fn anthropic_cannot_serve_embeddings() {
+    let p = problems("mode_not_served.yaml");
+    assert_eq!(p.len(), 1);
+    assert_problem(
+        &p[0],
+        9,
+        11,
+        &[
+            "mode `embedding`",
+            "provider `anthropic`",
+            "only `chat` and `tool`",
+        ],
+        &["OpenAI-compatible"],
+    );
+}
+
+#[test]
+fn well_known_params_are_type_and_range_checked() {
+    let p = problems("bad_param.yaml");
+    assert_eq!(p.len(), 5, "{p:#?}");
+    assert_problem(
+        &p[0],
+        11,
+        20,
+        &["`temperature`", "from 0 to 2", "`2.5`"],
+        &[],
+    );
+    assert_problem(&p[1], 12, 14, &["`top_p`", "from 0 to 1", "`-0.1`"], &[]);
+    assert_problem(
+        &p[2],
+        13,
+        19,
+        &["`max_tokens`", "positive integer", "`0`"],
+        &[],
+    );
+    assert_problem(
+        &p[3],
+        14,
+        13,
+        &["`stop`", "a string or a list of strings"],
+        &[],
+    );
+    assert_problem(
+        &p[4],
+        20,
+        22,
+        &["`embedding_dim`", "positive integer", "\"1536\""],
+        &[],
+    );
+}
+
+#[test]
+fn method_name_collision_names_both_roles() {
+    let p = problems("name_collision.yaml");
+    assert_eq!(p.len(), 1);
+    assert_problem(
+        &p[0],
+        10,
+        3,
+        &[
+            "`llm.inference` (line 6)",
+            "`LLM-Inference`",
+            "`llm_inference()`",
+        ],
+        &["rename"],
+    );
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let p = problems("insecure_http.yaml");
+    assert_eq!(p.len(), 1);
+    assert_problem(
+        &p[0],
+        5,
+        15,
+        &["clear text", "non-loopback"],
+        &["allow_insecure_http: true"],
+    );
+
+    let allowed = std::fs::read_to_string(fixture("invalid/insecure_http.yaml"))
+        .unwrap()
+        .replace(
+            "    api: openai",
+            "    api: openai\n    allow_insecure_http: true",
+        );
+    let config = Config::from_yaml_str(&allowed).unwrap();
+    assert_eq!(
+        config.providers["internal"].base_url,
+        "http://llm.internal.example/v1"
+    );
+}
+
+#[test]
+fn loopback_http_and_prefixes_are_fine() {
+    let config = Config::from_yaml_str(
+        "project: p\nenv: dev\nproviders:\n  a: { base_url: 'http://127.0.0.1:8000/anthropic/', api: anthropic }\n  \
+         b: { base_url: 'http://localhost:11434/v1', api: openai }\n  c: { base_url: 'http://[::1]:9/v1', api: openai }\nroles: {}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.providers["a"].base_url,
+        "http://127.0.0.1:8000/anthropic"
+    );
+    assert_eq!(config.providers["a"].api, Protocol::Anthropic);
+    assert!(config.roles.is_empty());
+}
+
+#[test]
+fn duplicate_keys_are_refused() {
+    let p = problems("duplicate_key.yaml");
+    assert_eq!(p.len(), 1);
+    assert_problem(
+        &p[0],
+        10,
+        3,
+        &["duplicate key `llm.inference`", "line 6"],
+        &[],
+    );
+}
+
+#[test]
+fn bad_api_value() {
+    let p = problems("bad_api.yaml");
+    assert_eq!(p.len(), 1);
+    assert_problem(
+        &p[0],
+        6,
+        10,
+        &["unknown `api` `openia`"],
+        &["`openai`", "`anthropic`"],
+    );
+}
+
+#[test]
+fn several_errors_are_reported_together_in_file_order() {
+    let p = problems("several_errors.yaml");
+    assert_eq!(p.len(), 3, "{p:#?}");
+    assert_problem(&p[0], 7, 15, &["`opneai`"], &["did you mean `openai`?"]);
+    assert_problem(
+        &p[1],
+        13,
+        11,
+        &["unknown mode `embeding`"],
+        &["did you mean `embedding`?"],
+    );
+    assert_problem(&p[2], 15, 22, &["`embedding_dim`", "`-5`"], &[]);
+}
+
+#[test]
+fn error_display_points_at_the_line() {
+    let err = Config::from_path(fixture("invalid/undefined_provider.yaml")).unwrap_err();
+    let shown = err.to_string();
+    let expected = "\
+error: role `llm.memwrite` uses provider `anthropc`, which is not defined under `providers:`
+ --> FILE:8:15
+  |
+8 |     provider: anthropc
+  |               ^^^^^^^^
+  = help: did you mean `anthropic`?"
+        .replace("FILE", &fixture("invalid/undefined_provider.yaml"));
+    assert_eq!(shown, expected);
+
+    let several = Config::from_path(fixture("invalid/several_errors.yaml")).unwrap_err();
+    assert!(
+        several
+            .to_string()
+            .starts_with("3 problems in the llmhub config:\nerror: ")
+    );
+}
+
+#[test]
+fn from_yaml_str_names_the_source() {
+    let err = Config::from_yaml_str("project: p\n").unwrap_err();
+    assert!(err.config_problems().iter().all(|p| p.file == "<string>"));
+    let err = Config::from_yaml_str_named("project: p\n", "conf/llmhub.yaml").unwrap_err();
+    let problems = err.config_problems();
+    assert_eq!(
+        problems.len(),
+        3,
+        "env, providers and roles are missing: {problems:#?}"
+    );
+    assert!(problems.iter().all(|p| p.file == "conf/llmhub.yaml"));
+}
+
+#[test]
+fn empty_and_unreadable_files() {
+    let err = Config::from_yaml_str("# nothing here\n").unwrap_err();
+    assert!(err.to_string().contains("the config is empty"), "{err}");
+    let err = Config::from_path(fixture("does/not/exist.yaml")).unwrap_err();
+    let problems = err.config_problems();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].line, 0);
+    assert!(
+        problems[0].message.contains("cannot read the config file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_document_is_refused() {
+    let err = Config::from_yaml_str("project: p\n---\nproject: q\n").unwrap_err();
+    let p = err.config_problems();
+    assert_eq!(p.len(), 1);
+    assert!(p[0].message.contains("more than one YAML document"));
+    assert_eq!(p[0].line, 2);
+}
+
+#[test]
+fn params_keep_any_json_like_value() {
+    let config = Config::from_yaml_str(
+        "project: p\nenv: dev\nproviders: { openai: }\nroles:\n  r:\n    provider: openai\n    model: m\n    mode: tool\n    params:\n      \
+         tools: [{ type: function, function: { name: f, parameters: { type: object } } }]\n      \
+         stop: [\"\\n\", END]\n      seed: 0x10\n      note: ~\n      ratio: 1e3\n      flag: yes\n",
+    )
+    .unwrap();
+    let params = serde_json::Value::Object(config.roles["r"].params.clone());
+    assert_eq!(
+        params,
+        serde_json::json!({
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            "stop": ["\n", "END"],
+            "seed": 16,
+            "note": null,
+            "ratio": 1000.0,
+            "flag": "yes"
+        })
+    );
+}
+
+#[test]
+fn non_finite_numbers_cannot_be_params() {
+    let err = Config::from_yaml_str(
+        "project: p\nenv: dev\nproviders: { openai: }\nroles:\n  r: { provider: openai, model: m, mode: chat, params: { x: .nan } }\n",
+    )
+    .unwrap_err();
+    let p = err.config_problems();
+    assert_eq!(p.len(), 1);
+    assert_eq!((p[0].line, p[0].column), (5, 61));
+    assert!(p[0].message.contains("cannot be sent as JSON"));
+}
+
+#[test]
+fn provider_fields_are_typed() {
+    let config = Config::from_yaml_str(
+        "project: p\nenv: dev\nproviders:\n  openai:\n    env_key: OPENAI_API_KEY\n    headers: { X-Org: acme, X-Num: 7 }\n    \
+         timeout_ms: 1500\n    max_retries: 0\nroles: {}\n",
+    )
+    .unwrap();
+    let openai = &config.providers["openai"];
+    assert_eq!(openai.timeout_ms, Some(1500));
+    assert_eq!(openai.max_retries, Some(0));
+    assert_eq!(openai.headers["X-Org"], "acme");
+    assert_eq!(openai.headers["X-Num"], "7");
+
+    let err = Config::from_yaml_str(
+        "project: p\nenv: dev\nproviders:\n  openai:\n    headers: { 'Bad Header': x }\n    max_retries: 1000\n    \
+         allow_insecure_http: maybe\nroles: {}\n",
+    )
+    .unwrap_err();
+    let p = err.config_problems();
+    assert_eq!(p.len(), 3, "{p:#?}");
+    assert!(p[0].message.contains("not a valid HTTP header name"));
+    assert!(p[1].message.contains("at most 100"));
+    assert!(p[2].message.contains("`true` or `false`"));
+}
