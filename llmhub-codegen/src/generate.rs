@@ -103,7 +103,7 @@ pub fn generate_tokens(
             /// [`llmhub::Error::UnknownRole`](::llmhub::Error::UnknownRole) or
             /// [`llmhub::Error::ModeMismatch`](::llmhub::Error::ModeMismatch) if it has not.
             pub fn from_hub(hub: ::llmhub::Hub) -> ::llmhub::Result<Self> {
-                <Self as ::llmhub::GeneratedRoles>::attach(hub)
+                <Self as ::llmhub::GeneratedRoles>::checked_from_hub(hub)
             }
 
             /// The hub behind the roles: the dynamic API, the config in force, reload.
@@ -118,7 +118,7 @@ pub fn generate_tokens(
         impl ::llmhub::GeneratedRoles for #struct_name {
             const YAML: &'static str = #yaml;
             const FILE: &'static str = #file;
-            const ROLES: &'static [(&'static str, ::llmhub::Mode)] = &[#(#compiled),*];
+            const COMPILED: &'static [(&'static str, ::llmhub::Mode)] = &[#(#compiled),*];
 
             fn from_hub_unchecked(hub: ::llmhub::Hub) -> Self {
                 Self { hub }

@@ -44,7 +44,7 @@ impl Roles {
     /// [`llmhub::Error::UnknownRole`](::llmhub::Error::UnknownRole) or
     /// [`llmhub::Error::ModeMismatch`](::llmhub::Error::ModeMismatch) if it has not.
     pub fn from_hub(hub: ::llmhub::Hub) -> ::llmhub::Result<Self> {
-        <Self as ::llmhub::GeneratedRoles>::attach(hub)
+        <Self as ::llmhub::GeneratedRoles>::checked_from_hub(hub)
     }
     /// The hub behind the roles: the dynamic API, the config in force, reload.
     #[must_use]
@@ -117,7 +117,7 @@ impl ::llmhub::GeneratedRoles for Roles {
         ::std::concat!(::std::env!("CARGO_MANIFEST_DIR"), "/fixtures/llmhub.yaml")
     );
     const FILE: &'static str = "fixtures/llmhub.yaml";
-    const ROLES: &'static [(&'static str, ::llmhub::Mode)] = &[
+    const COMPILED: &'static [(&'static str, ::llmhub::Mode)] = &[
         ("llm.preprocess", ::llmhub::Mode::Chat),
         ("llm.memwrite", ::llmhub::Mode::Chat),
         ("llm.memread", ::llmhub::Mode::Chat),
