@@ -70,6 +70,7 @@ pub fn generate_tokens(
 
     Ok(quote! {
         #(#[doc = #struct_doc])*
+        #[derive(::std::clone::Clone, ::std::fmt::Debug)]
         #[allow(dead_code)]
         pub struct #struct_name {
             hub: ::llmhub::Hub,

@@ -9,6 +9,7 @@
 /// - `llm_memread()`: role `llm.memread` (chat)
 /// - `llm_inference()`: role `llm.inference` (chat)
 /// - `llm_embedding()`: role `llm.embedding` (embedding)
+#[derive(::std::clone::Clone, ::std::fmt::Debug)]
 #[allow(dead_code)]
 pub struct Roles {
     hub: ::llmhub::Hub,
