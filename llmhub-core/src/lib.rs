@@ -22,15 +22,69 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
+#[cfg(feature = "client")]
+mod compiled;
 pub mod config;
 mod error;
 #[cfg(feature = "client")]
+mod handle;
+#[cfg(feature = "client")]
+mod hooks;
+#[cfg(feature = "client")]
+mod hub;
+#[cfg(feature = "client")]
 pub mod media;
+#[cfg(feature = "client")]
+mod message;
 pub mod names;
+#[cfg(feature = "client")]
+mod providers;
+#[cfg(feature = "client")]
+pub mod reload;
 mod resolve;
+#[cfg(feature = "client")]
+mod response;
+#[cfg(feature = "client")]
+mod retry;
+#[cfg(feature = "client")]
+mod secret;
+#[cfg(feature = "client")]
+mod stream;
 #[cfg(feature = "client")]
 pub mod watch;
 
 pub use config::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, RoleDefaults, Span};
-pub use error::{ConfigError, ConfigProblem, Error, Result};
-pub use resolve::ResolvedCall;
+pub use error::{ConfigError, ConfigProblem, Error, MissingEnvVar, Result};
+pub use resolve::{ResolvedCall, merge_params};
+
+#[cfg(feature = "client")]
+pub use compiled::{GeneratedRoles, RolesBuilder};
+#[cfg(feature = "client")]
+pub use handle::{
+    AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleHandle, SupportsChat,
+    SupportsEmbedding, ToolRole, mode,
+};
+#[cfg(feature = "client")]
+pub use hooks::{AfterCallHook, BeforeCallHook, CallContext, CallInput, CallResult};
+#[cfg(feature = "client")]
+pub use hub::{Hub, HubBuilder};
+#[cfg(feature = "client")]
+pub use message::{
+    Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Role,
+    ToolCall,
+};
+#[cfg(feature = "client")]
+pub use providers::anthropic::DEFAULT_MAX_TOKENS;
+#[cfg(feature = "client")]
+pub use reload::ReloadOutcome;
+#[cfg(feature = "client")]
+pub use response::{
+    ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, Delta, Embedding, EmbeddingResponse,
+    FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,
+};
+#[cfg(feature = "client")]
+pub use secret::SecretString;
+#[cfg(feature = "client")]
+pub use stream::ChatStream;

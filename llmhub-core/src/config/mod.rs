@@ -16,6 +16,8 @@ use indexmap::IndexMap;
 use crate::error::{ConfigError, ConfigProblem, Error, Result};
 
 pub use builtin::{BUILTIN_PROVIDERS, BuiltinProvider, builtin_provider};
+#[cfg(feature = "client")]
+pub(crate) use validate::check_base_url;
 pub(crate) use validate::closest;
 
 /// Parameters of a call: role params, per-call overrides, `with_params`. Any JSON-like values.

@@ -792,7 +792,7 @@ fn describe(node: &Node<'_>) -> String {
 
 /// Checks a base URL's scheme, and refuses plain `http://` to a non-loopback host unless
 /// allowed. Returns the problem and a hint.
-fn check_base_url(url: &str, allow_insecure_http: bool) -> Option<(String, String)> {
+pub(crate) fn check_base_url(url: &str, allow_insecure_http: bool) -> Option<(String, String)> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Some((
             format!("`base_url` `{url}` is not a URL"),

@@ -1,0 +1,265 @@
+//! The runtime against a minimal loopback HTTP server (hand-rolled on tokio, serving canned
+//! replies with keep-alive, so the server is not the bottleneck):
+//!
+//! * `per_call`: one chat completion through `Hub` and the same request through bare
+//!   `reqwest` and `serde_json` (body built with `json!`, reply parsed into a
+//!   `serde_json::Value`), one caller. Target: llmhub's median within 5% of bare.
+//! * `sse_throughput`: a long OpenAI stream (~4 MB, 30,000 chunks) read through
+//!   `hub.stream_completion`, in bytes per second.
+//! * `concurrent_64`: 64 callers at once, `Hub` against bare `reqwest`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::StreamExt;
+use llmhub::{Config, Hub, Message};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const KEY: &str = "sk-bench";
+
+fn chat_reply() -> Vec<u8> {
+    let body = json!({
+        "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "gpt-4.1",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! How can I help you today?"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18}
+    })
+    .to_string();
+    http_response("application/json", &body)
+}
+
+fn stream_body(chunks: usize) -> String {
+    let mut body = String::new();
+    for i in 0..chunks {
+        body.push_str(&format!(
+            "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4.1\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"token{i} \"}},\"finish_reason\":null}}]}}\n\n"
+        ));
+    }
+    body.push_str("data: {\"id\":\"chatcmpl-bench\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    body
+}
+
+fn http_response(content_type: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Serves `chat` to every request, or `stream` to a request whose body asks for a stream.
+async fn serve(listener: TcpListener, chat: Arc<Vec<u8>>, stream: Arc<Vec<u8>>) {
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let _ = socket.set_nodelay(true);
+        let (chat, stream) = (chat.clone(), stream.clone());
+        tokio::spawn(async move {
+            let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+            loop {
+                let head_end = loop {
+                    if let Some(end) = find(&buf, b"\r\n\r\n") {
+                        break end;
+                    }
+                    match socket.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                let total = head_end + 4 + length;
+                while buf.len() < total {
+                    match socket.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                }
+                let wants_stream = find(&buf[head_end..total], b"\"stream\":true").is_some();
+                let reply = if wants_stream { &stream } else { &chat };
+                if socket.write_all(reply).await.is_err() {
+                    return;
+                }
+                buf.drain(..total);
+            }
+        });
+    }
+}
+
+/// Starts the server on its own thread and runtime; returns its root URL.
+fn start_server(stream_chunks: usize) -> String {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", std_listener.local_addr().unwrap());
+    let chat = Arc::new(chat_reply());
+    let stream = Arc::new(http_response(
+        "text/event-stream",
+        &stream_body(stream_chunks),
+    ));
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            serve(listener, chat, stream).await;
+        });
+    });
+    url
+}
+
+fn hub(url: &str) -> Hub {
+    let yaml = format!(
+        "project: bench\nenv: dev\nproviders:\n  openai:\n    base_url: {url}/v1\nroles:\n  llm.inference:\n    provider: openai\n    model: gpt-4.1\n    mode: chat\n    params: {{ temperature: 0.7, max_tokens: 2048 }}\n"
+    );
+    Hub::builder()
+        .config(Config::from_yaml_str(&yaml).unwrap())
+        .api_key("openai", KEY)
+        .build()
+        .unwrap()
+}
+
+fn bare_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap()
+}
+
+/// The same call, written directly with reqwest and serde_json.
+async fn bare_call(client: &reqwest::Client, url: &str) -> Value {
+    let body = json!({
+        "model": "gpt-4.1",
+        "messages": [{"role": "user", "content": "Hello"}],
+        "temperature": 0.7,
+        "max_tokens": 2048,
+    });
+    let response = client
+        .post(url)
+        .bearer_auth(KEY)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let bytes = response.bytes().await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn hub_call(hub: &Hub) -> String {
+    let reply = hub
+        .completion("llm.inference", [Message::user("Hello")], None)
+        .await
+        .unwrap();
+    reply.text().unwrap_or_default().to_owned()
+}
+
+fn per_call(c: &mut Criterion) {
+    let url = start_server(10);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hub = hub(&url);
+    let client = bare_client();
+    let endpoint = format!("{url}/v1/chat/completions");
+    let mut group = c.benchmark_group("per_call");
+    group.bench_function("bare_reqwest", |b| {
+        b.to_async(&runtime).iter(|| bare_call(&client, &endpoint))
+    });
+    group.bench_function("llmhub", |b| b.to_async(&runtime).iter(|| hub_call(&hub)));
+    group.finish();
+}
+
+fn sse_throughput(c: &mut Criterion) {
+    const CHUNKS: usize = 30_000;
+    let url = start_server(CHUNKS);
+    let bytes = stream_body(CHUNKS).len() as u64;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hub = hub(&url);
+    let mut group = c.benchmark_group("sse_throughput");
+    group.throughput(Throughput::Bytes(bytes));
+    group.sample_size(10);
+    group.bench_function("llmhub_stream_4MB", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let mut stream = hub
+                .stream_completion("llm.inference", [Message::user("Hello")], None)
+                .await
+                .unwrap();
+            let mut count = 0usize;
+            while let Some(chunk) = stream.next().await {
+                count += chunk.unwrap().choices.len();
+            }
+            assert_eq!(count, CHUNKS + 1);
+        })
+    });
+    group.finish();
+}
+
+fn concurrent_64(c: &mut Criterion) {
+    const CALLERS: usize = 64;
+    let url = start_server(10);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let hub = hub(&url);
+    let client = bare_client();
+    let endpoint: Arc<str> = format!("{url}/v1/chat/completions").into();
+    let mut group = c.benchmark_group("concurrent_64");
+    group.throughput(Throughput::Elements(CALLERS as u64));
+    group.bench_function("bare_reqwest", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let tasks: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    let (client, endpoint) = (client.clone(), endpoint.clone());
+                    tokio::spawn(async move { bare_call(&client, &endpoint).await })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        })
+    });
+    group.bench_function("llmhub", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let tasks: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    let hub = hub.clone();
+                    tokio::spawn(async move { hub_call(&hub).await })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(40);
+    targets = per_call, sse_throughput, concurrent_64
+}
+criterion_main!(benches);

@@ -1,0 +1,167 @@
+//! Typed role handles: what generated code returns for each role ([`ChatRole`],
+//! [`EmbeddingRole`], …). The mode is in the type, so a wrong-mode call does not compile; the
+//! role is reached by its slot, never by hashing its name.
+
+use std::marker::PhantomData;
+
+use crate::config::Params;
+use crate::error::Result;
+use crate::hub::{Hub, RoleRef};
+use crate::message::{IntoEmbeddingInput, IntoMessages};
+use crate::response::{ChatResponse, EmbeddingResponse};
+use crate::stream::ChatStream;
+
+/// Mode marker types, one per [`Mode`](crate::Mode), for [`RoleHandle`]'s type parameter.
+pub mod mode {
+    /// A `chat` role.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Chat;
+    /// A `tool` role (chat with tool calling).
+    #[derive(Debug, Clone, Copy)]
+    pub struct Tool;
+    /// An `embedding` role.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Embedding;
+    /// An `image` role.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Image;
+    /// An `audio` role.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Audio;
+    /// An `other` role.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Other;
+}
+
+/// Modes whose roles serve chat calls (`completion`, `stream`).
+#[diagnostic::on_unimplemented(
+    message = "this role's mode (`{Self}`) does not allow chat calls",
+    label = "`.completion()` and `.stream()` need a role with mode `chat` or `tool`",
+    note = "an `embedding` role has `.embedding(input)`; to chat, give the role `mode: chat` in llmhub.yaml"
+)]
+pub trait SupportsChat {}
+impl SupportsChat for mode::Chat {}
+impl SupportsChat for mode::Tool {}
+
+/// Modes whose roles serve embedding calls.
+#[diagnostic::on_unimplemented(
+    message = "this role's mode (`{Self}`) does not allow embedding calls",
+    label = "`.embedding()` needs a role with mode `embedding`",
+    note = "a `chat` or `tool` role has `.completion(messages)` and `.stream(messages)`"
+)]
+pub trait SupportsEmbedding {}
+impl SupportsEmbedding for mode::Embedding {}
+
+/// A typed handle on one role of a [`Hub`].
+///
+/// `slot` is the role's index in the hub's compiled role table (see
+/// [`HubBuilder::compiled_roles`](crate::HubBuilder::compiled_roles)), or, for a hub built
+/// without one, in [`Config::roles`](crate::Config::roles).
+///
+/// ```no_run
+/// use llmhub_core::{ChatRole, Hub, Message, Params};
+///
+/// # async fn demo(hub: Hub) -> llmhub_core::Result<()> {
+/// let role = ChatRole::new(&hub, 0);
+/// let reply = role.completion([Message::user("Hello")]).await?;
+/// let mut cold = Params::new();
+/// cold.insert("temperature".into(), 0.0.into());
+/// let exact = role.with_params(cold).completion([Message::user("2+2?")]).await?;
+/// # Ok(()) }
+/// ```
+pub struct RoleHandle<'h, M> {
+    hub: &'h Hub,
+    slot: usize,
+    params: Option<Params>,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for RoleHandle<'_, M> {
+    fn clone(&self) -> Self {
+        RoleHandle {
+            hub: self.hub,
+            slot: self.slot,
+            params: self.params.clone(),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for RoleHandle<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleHandle")
+            .field("slot", &self.slot)
+            .field("mode", &std::any::type_name::<M>())
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+/// A `chat` role.
+pub type ChatRole<'h> = RoleHandle<'h, mode::Chat>;
+/// A `tool` role.
+pub type ToolRole<'h> = RoleHandle<'h, mode::Tool>;
+/// An `embedding` role.
+pub type EmbeddingRole<'h> = RoleHandle<'h, mode::Embedding>;
+/// An `image` role.
+pub type ImageRole<'h> = RoleHandle<'h, mode::Image>;
+/// An `audio` role.
+pub type AudioRole<'h> = RoleHandle<'h, mode::Audio>;
+/// An `other` role.
+pub type OtherRole<'h> = RoleHandle<'h, mode::Other>;
+
+impl<'h, M> RoleHandle<'h, M> {
+    /// The handle on slot `slot` of `hub`.
+    pub fn new(hub: &'h Hub, slot: usize) -> Self {
+        RoleHandle {
+            hub,
+            slot,
+            params: None,
+            mode: PhantomData,
+        }
+    }
+
+    /// Per-call params, merged over the role's params (an override wins). Calling it again
+    /// adds to the earlier overrides.
+    pub fn with_params(mut self, params: Params) -> Self {
+        match &mut self.params {
+            Some(existing) => existing.extend(params),
+            None => self.params = Some(params),
+        }
+        self
+    }
+
+    /// The hub this handle calls through.
+    pub fn hub(&self) -> &'h Hub {
+        self.hub
+    }
+
+    /// A chat completion.
+    pub async fn completion(&self, messages: impl IntoMessages) -> Result<ChatResponse>
+    where
+        M: SupportsChat,
+    {
+        let role = RoleRef::Slot(self.slot);
+        self.hub.chat(role, messages, self.params.as_ref()).await
+    }
+
+    /// A streamed chat completion.
+    pub async fn stream(&self, messages: impl IntoMessages) -> Result<ChatStream>
+    where
+        M: SupportsChat,
+    {
+        let role = RoleRef::Slot(self.slot);
+        self.hub
+            .chat_stream(role, messages, self.params.as_ref())
+            .await
+    }
+
+    /// Embeddings of one text or a batch.
+    pub async fn embedding(&self, input: impl IntoEmbeddingInput) -> Result<EmbeddingResponse>
+    where
+        M: SupportsEmbedding,
+    {
+        let role = RoleRef::Slot(self.slot);
+        self.hub.embed(role, input, self.params.as_ref()).await
+    }
+}

@@ -1,0 +1,183 @@
+//! Call hooks (`on_before_call`, `on_after_call`) and the per-call record that feeds them and
+//! the `tracing` span. Hooks see the role, provider, model, mode, params and input, never a key.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{Mode, Params};
+use crate::error::Error;
+use crate::message::{EmbeddingInput, Message};
+use crate::response::Usage;
+
+/// A hook run before each call.
+pub type BeforeCallHook = Arc<dyn Fn(&CallContext<'_>) + Send + Sync>;
+/// A hook run after each call (for a stream: when it ends, fails or is dropped).
+pub type AfterCallHook = Arc<dyn Fn(&CallResult<'_>) + Send + Sync>;
+
+/// The hooks of a hub.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    pub before: Vec<BeforeCallHook>,
+    pub after: Vec<AfterCallHook>,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        self.before.is_empty() && self.after.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("before", &self.before.len())
+            .field("after", &self.after.len())
+            .finish()
+    }
+}
+
+/// What a call sends, as a hook sees it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum CallInput<'a> {
+    /// The messages of a chat call.
+    Messages(&'a [Message]),
+    /// The texts of an embedding call.
+    Embedding(&'a EmbeddingInput),
+}
+
+/// What `on_before_call` sees.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CallContext<'a> {
+    /// The role asked for.
+    pub role: &'a str,
+    /// Provider id.
+    pub provider: &'a str,
+    /// Model name.
+    pub model: &'a str,
+    /// The role's mode.
+    pub mode: Mode,
+    /// The call's params: the role's, overlaid by the overrides.
+    pub params: &'a Params,
+    /// The messages or texts sent.
+    pub input: CallInput<'a>,
+    /// Whether the reply is streamed.
+    pub stream: bool,
+}
+
+/// What `on_after_call` sees.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CallResult<'a> {
+    /// The role asked for.
+    pub role: &'a str,
+    /// Provider id.
+    pub provider: &'a str,
+    /// Model name.
+    pub model: &'a str,
+    /// The role's mode.
+    pub mode: Mode,
+    /// Time from the start of the call to its end (for a stream, to its last chunk).
+    pub duration: Duration,
+    /// Whether the call succeeded.
+    pub success: bool,
+    /// The error, if it failed.
+    pub error: Option<&'a Error>,
+    /// Token counts, if the provider sent them.
+    pub usage: Option<Usage>,
+}
+
+/// Who was called, kept for the after-call hooks.
+struct Called {
+    hooks: Arc<Hooks>,
+    role: Box<str>,
+    provider: Arc<str>,
+    model: Box<str>,
+    mode: Mode,
+}
+
+/// One call in flight: its span, its start, and what the after-call hooks need.
+pub(crate) struct CallRecord {
+    span: tracing::Span,
+    started: Instant,
+    called: Option<Called>,
+}
+
+impl CallRecord {
+    pub fn new(
+        span: tracing::Span,
+        hooks: &Arc<Hooks>,
+        ctx: &CallContext<'_>,
+        provider: &Arc<str>,
+    ) -> CallRecord {
+        let called = (!hooks.after.is_empty()).then(|| Called {
+            hooks: hooks.clone(),
+            role: ctx.role.into(),
+            provider: provider.clone(),
+            model: ctx.model.into(),
+            mode: ctx.mode,
+        });
+        CallRecord {
+            span,
+            started: Instant::now(),
+            called,
+        }
+    }
+
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Records the outcome on the span and runs the after-call hooks.
+    pub fn finish(self, outcome: Result<Option<Usage>, &Error>) {
+        let duration = self.started.elapsed();
+        match &outcome {
+            Ok(Some(usage)) => {
+                self.span
+                    .record("gen_ai.usage.input_tokens", usage.prompt_tokens);
+                self.span
+                    .record("gen_ai.usage.output_tokens", usage.completion_tokens);
+            }
+            Ok(None) => {}
+            Err(err) => {
+                self.span
+                    .record("error.type", tracing::field::display(error_type(err)));
+                tracing::debug!(parent: &self.span, error = %err, "llmhub call failed");
+            }
+        }
+        if let Some(called) = &self.called {
+            let (error, usage) = match outcome {
+                Ok(usage) => (None, usage),
+                Err(err) => (Some(err), None),
+            };
+            let result = CallResult {
+                role: &called.role,
+                provider: &called.provider,
+                model: &called.model,
+                mode: called.mode,
+                duration,
+                success: error.is_none(),
+                error,
+                usage,
+            };
+            for hook in &called.hooks.after {
+                hook(&result);
+            }
+        }
+    }
+}
+
+/// The OpenTelemetry `error.type` of an error.
+fn error_type(err: &Error) -> &'static str {
+    match err {
+        Error::Http { .. } => "http",
+        Error::RateLimited { .. } => "rate_limited",
+        Error::Auth { .. } => "auth",
+        Error::Timeout { .. } => "timeout",
+        Error::Transport { .. } => "transport",
+        Error::Decode { .. } => "decode",
+        Error::EnvVarMissing { .. } => "env_var_missing",
+        _ => "other",
+    }
+}

@@ -1,0 +1,596 @@
+//! The provider layer: one [`Provider`] per entry of `providers:`, built once when the hub is
+//! built (URLs, headers, auth value, timeouts, retry policy), and the dispatch to the wire
+//! protocols in [`openai`] and [`anthropic`].
+
+pub(crate) mod anthropic;
+pub(crate) mod openai;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap};
+use serde_json::Value;
+
+use crate::config::{Params, Protocol, ProviderConfig};
+use crate::error::{ConfigError, ConfigProblem, Error, MissingEnvVar, Result};
+use crate::message::{EmbeddingInput, Message};
+use crate::response::{ChatResponse, EmbeddingResponse};
+use crate::retry::RetryPolicy;
+use crate::secret::SecretString;
+use crate::stream::{SseEvent, Step};
+
+/// Timeouts and retries chosen in the builder; each `Some` overrides every provider's config.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub timeout: Option<Duration>,
+    pub max_retries: Option<u32>,
+    pub connect_timeout: Duration,
+    pub stream_idle_timeout: Option<Duration>,
+    pub retry_base_delay: Duration,
+    pub retry_max_delay: Duration,
+}
+
+/// Whole-request timeout when neither the config nor the builder sets one.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Retries when neither the config nor the builder sets them.
+pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            timeout: None,
+            max_retries: None,
+            connect_timeout: Duration::from_secs(10),
+            stream_idle_timeout: None,
+            retry_base_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a call sends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Payload<'a> {
+    /// A chat call.
+    Chat {
+        messages: &'a [Message],
+        stream: bool,
+    },
+    /// An embedding call.
+    Embedding(&'a EmbeddingInput),
+}
+
+/// A provider, ready to send: everything that does not change between calls is computed here.
+#[derive(Debug)]
+pub(crate) struct Provider {
+    pub id: Arc<str>,
+    pub api: Protocol,
+    chat_url: Url,
+    embeddings_url: Url,
+    headers: HeaderMap,
+    auth_header: HeaderName,
+    env_key: Option<String>,
+    /// The auth header value, once the key is known (marked sensitive: `Debug` hides it).
+    auth: OnceLock<HeaderValue>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+fn config_error(file: &str, message: String, hint: &str) -> Error {
+    Error::Config(ConfigError::new(vec![ConfigProblem::whole_file(
+        file,
+        message,
+        Some(hint),
+    )]))
+}
+
+impl Provider {
+    /// Builds a provider. `key` is a key given to the builder; without one the key is read
+    /// from `env_key` now, or at the first call if it is not set yet.
+    pub fn new(
+        config: &ProviderConfig,
+        file: &str,
+        key: Option<&SecretString>,
+        settings: &Settings,
+    ) -> Result<Provider> {
+        crate::config::check_base_url(&config.base_url, config.allow_insecure_http).map_or(
+            Ok(()),
+            |(message, hint)| {
+                Err(config_error(
+                    file,
+                    format!("provider `{}`: {message}", config.id),
+                    &hint,
+                ))
+            },
+        )?;
+        let url = |path: &str| {
+            Url::parse(&format!("{}{path}", config.base_url)).map_err(|err| {
+                config_error(
+                    file,
+                    format!(
+                        "provider `{}`: `base_url` {} is not a valid URL: {err}",
+                        config.id, config.base_url
+                    ),
+                    "write it as https://host/path",
+                )
+            })
+        };
+        let (chat_url, embeddings_url, auth_header) = match config.api {
+            Protocol::OpenAi => (
+                url("/chat/completions")?,
+                url("/embeddings")?,
+                AUTHORIZATION,
+            ),
+            Protocol::Anthropic => {
+                let messages = url("/v1/messages")?;
+                (
+                    messages.clone(),
+                    messages,
+                    HeaderName::from_static("x-api-key"),
+                )
+            }
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if config.api == Protocol::Anthropic {
+            headers.insert(
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static("2023-06-01"),
+            );
+        }
+        for (name, value) in &config.headers {
+            let bad = |what: &str| {
+                config_error(
+                    file,
+                    format!(
+                        "provider `{}`: header `{name}` has an invalid {what}",
+                        config.id
+                    ),
+                    "header names are ASCII tokens; values are visible ASCII",
+                )
+            };
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
+            let value = HeaderValue::from_str(value).map_err(|_| bad("value"))?;
+            headers.insert(name, value);
+        }
+        let timeout = settings
+            .timeout
+            .or(config.timeout_ms.map(Duration::from_millis))
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let provider = Provider {
+            id: config.id.as_str().into(),
+            api: config.api,
+            chat_url,
+            embeddings_url,
+            headers,
+            auth_header,
+            env_key: config.env_key.clone(),
+            auth: OnceLock::new(),
+            timeout,
+            connect_timeout: settings.connect_timeout,
+            idle_timeout: settings.stream_idle_timeout.unwrap_or(timeout),
+            retry: RetryPolicy {
+                max_retries: settings
+                    .max_retries
+                    .or(config.max_retries)
+                    .unwrap_or(DEFAULT_MAX_RETRIES),
+                base_delay: settings.retry_base_delay,
+                max_delay: settings.retry_max_delay,
+            },
+        };
+        let key = key.cloned().or_else(|| provider.key_from_env());
+        if let Some(key) = key {
+            let value = provider.auth_value(&key)?;
+            let _ = provider.auth.set(value);
+        }
+        Ok(provider)
+    }
+
+    fn key_from_env(&self) -> Option<SecretString> {
+        let var = self.env_key.as_deref()?;
+        std::env::var(var)
+            .ok()
+            .filter(|key| !key.is_empty())
+            .map(SecretString::from)
+    }
+
+    /// The environment variable this provider needs and lacks, if any.
+    pub fn missing_key(&self) -> Option<MissingEnvVar> {
+        match (&self.env_key, self.auth.get()) {
+            (Some(var), None) if self.key_from_env().is_none() => Some(MissingEnvVar {
+                provider: self.id.to_string(),
+                var: var.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn auth_value(&self, key: &SecretString) -> Result<HeaderValue> {
+        let text = match self.api {
+            Protocol::OpenAi => format!("Bearer {}", key.expose()),
+            Protocol::Anthropic => key.expose().to_owned(),
+        };
+        let mut value = HeaderValue::from_str(&text).map_err(|_| Error::Auth {
+            provider: self.id.to_string(),
+            status: 0,
+            message:
+                "the API key contains characters that cannot be sent in an HTTP header (a newline?)"
+                    .into(),
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    /// The auth header value: the key given or found at build time, else read from the
+    /// environment now. A provider without `env_key` and key sends no auth header (local
+    /// servers). A missing key fails here, before any request.
+    pub fn auth(&self) -> Result<Option<&HeaderValue>> {
+        if let Some(value) = self.auth.get() {
+            return Ok(Some(value));
+        }
+        let Some(var) = &self.env_key else {
+            return Ok(None);
+        };
+        let Some(key) = self.key_from_env() else {
+            return Err(Error::EnvVarMissing {
+                missing: vec![MissingEnvVar {
+                    provider: self.id.to_string(),
+                    var: var.clone(),
+                }],
+            });
+        };
+        let value = self.auth_value(&key)?;
+        Ok(Some(self.auth.get_or_init(|| value)))
+    }
+
+    /// The request body and the URL to send it to.
+    pub fn encode(
+        &self,
+        model: &str,
+        payload: Payload<'_>,
+        params: MergedParams<'_>,
+    ) -> std::result::Result<(&Url, Bytes), String> {
+        let body = match (self.api, payload) {
+            (Protocol::OpenAi, Payload::Chat { messages, stream }) => {
+                openai::chat_body(model, messages, stream, params)
+            }
+            (Protocol::OpenAi, Payload::Embedding(input)) => {
+                return openai::embedding_body(model, input, params)
+                    .map(|body| (&self.embeddings_url, body));
+            }
+            (Protocol::Anthropic, Payload::Chat { messages, stream }) => {
+                anthropic::chat_body(model, messages, stream, params)
+            }
+            (Protocol::Anthropic, Payload::Embedding(_)) => {
+                return Err("the anthropic protocol has no embeddings endpoint".into());
+            }
+        };
+        body.map(|body| (&self.chat_url, body))
+    }
+
+    /// A POST of `body` to `url` with this provider's headers.
+    pub fn request(&self, url: &Url, auth: Option<&HeaderValue>, body: Bytes) -> reqwest::Request {
+        let mut request = reqwest::Request::new(Method::POST, url.clone());
+        *request.headers_mut() = self.headers.clone();
+        if let Some(auth) = auth {
+            request
+                .headers_mut()
+                .insert(self.auth_header.clone(), auth.clone());
+        }
+        *request.body_mut() = Some(body.into());
+        request
+    }
+
+    /// Parses a chat reply.
+    pub fn decode_chat(&self, body: Bytes) -> Result<ChatResponse> {
+        let parsed = match self.api {
+            Protocol::OpenAi => openai::parse_chat(body),
+            Protocol::Anthropic => anthropic::parse_chat(body),
+        };
+        parsed.map_err(|err| self.decode_error(&err))
+    }
+
+    /// Parses an embedding reply.
+    pub fn decode_embedding(&self, body: Bytes) -> Result<EmbeddingResponse> {
+        openai::parse_embedding(body).map_err(|err| self.decode_error(&err))
+    }
+
+    /// A fresh decoder for a streamed reply.
+    pub fn stream_decoder(&self) -> StreamDecoder {
+        match self.api {
+            Protocol::OpenAi => StreamDecoder::OpenAi(openai::StreamState::default()),
+            Protocol::Anthropic => StreamDecoder::Anthropic(anthropic::StreamState::default()),
+        }
+    }
+
+    pub fn decode_error(&self, err: &serde_json::Error) -> Error {
+        decode_error(&self.id, err)
+    }
+
+    /// The error for an unsuccessful status, with the provider's own message (with the key
+    /// masked, should a server echo it).
+    pub fn http_error(&self, status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
+        let mut message = error_message(body);
+        if let Some(key) = self.auth.get().and_then(|v| v.to_str().ok()) {
+            let key = key.strip_prefix("Bearer ").unwrap_or(key);
+            if !key.is_empty() && message.contains(key) {
+                message = message.replace(key, "***");
+            }
+        }
+        status_error(&self.id, status, retry_after, message)
+    }
+
+    /// The error for a failed send.
+    pub fn transport_error(&self, err: &reqwest::Error) -> Error {
+        if err.is_timeout() {
+            let connect = err.is_connect();
+            return Error::Timeout {
+                provider: self.id.to_string(),
+                what: if connect { "connect" } else { "request" },
+                after: if connect {
+                    self.connect_timeout
+                } else {
+                    self.timeout
+                },
+            };
+        }
+        Error::Transport {
+            provider: self.id.to_string(),
+            message: describe_reqwest(err),
+        }
+    }
+
+    pub fn timeout_error(&self, what: &'static str) -> Error {
+        Error::Timeout {
+            provider: self.id.to_string(),
+            what,
+            after: self.timeout,
+        }
+    }
+}
+
+/// A request struct as a JSON body.
+pub(crate) fn to_body(request: &impl Serialize) -> std::result::Result<Bytes, String> {
+    serde_json::to_vec(request)
+        .map(Bytes::from)
+        .map_err(|err| err.to_string())
+}
+
+pub(crate) fn decode_error(provider: &str, err: &serde_json::Error) -> Error {
+    Error::Decode {
+        provider: provider.to_owned(),
+        message: format!("{err}; the provider may not speak the protocol set by `api`"),
+    }
+}
+
+/// The error for an unsuccessful status (or an error event of that kind).
+pub(crate) fn status_error(
+    provider: &str,
+    status: u16,
+    retry_after: Option<Duration>,
+    message: String,
+) -> Error {
+    let provider = provider.to_owned();
+    match status {
+        401 | 403 => Error::Auth {
+            provider,
+            status,
+            message,
+        },
+        429 => Error::RateLimited {
+            provider,
+            retry_after,
+            message,
+        },
+        _ => Error::Http {
+            provider,
+            status,
+            body: message,
+            retry_after,
+        },
+    }
+}
+
+/// The provider's error message from an error body: `error.message` (OpenAI and Anthropic),
+/// `message`, `error` as a string, else the start of the body.
+pub(crate) fn error_message(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        error: Option<Detail>,
+        #[serde(default)]
+        message: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Detail {
+        Object {
+            #[serde(default)]
+            message: Option<String>,
+            #[serde(default, rename = "type")]
+            kind: Option<String>,
+        },
+        Text(String),
+    }
+    if let Ok(envelope) = serde_json::from_slice::<Envelope>(body) {
+        match envelope.error {
+            Some(Detail::Object {
+                message: Some(message),
+                kind,
+            }) => {
+                return match kind {
+                    Some(kind) => format!("{message} ({kind})"),
+                    None => message,
+                };
+            }
+            Some(Detail::Text(message)) => return message,
+            _ => {}
+        }
+        if let Some(message) = envelope.message {
+            return message;
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(500) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// A reqwest error with its causes, on one line.
+pub(crate) fn describe_reqwest(err: &reqwest::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// What happens to one param on the wire.
+pub(crate) enum Wire {
+    /// Sent as is.
+    Keep,
+    /// Not sent (the request sets it itself, or the protocol has no such field).
+    Skip,
+    /// Sent under another name.
+    Rename(&'static str),
+    /// Sent under a name with a translated value.
+    Replace(&'static str, Value),
+}
+
+/// The role's params overlaid by the overrides, serialized as a map without building a merged
+/// copy; `translate` maps each param to the protocol's field.
+#[derive(Clone, Copy)]
+pub(crate) struct MergedParams<'a> {
+    base: &'a Params,
+    overrides: Option<&'a Params>,
+    translate: fn(&str, &Value) -> Wire,
+}
+
+impl<'a> MergedParams<'a> {
+    pub fn new(base: &'a Params, overrides: Option<&'a Params>) -> MergedParams<'a> {
+        MergedParams {
+            base,
+            overrides,
+            translate: |_, _| Wire::Keep,
+        }
+    }
+
+    pub fn translated(self, translate: fn(&str, &Value) -> Wire) -> MergedParams<'a> {
+        MergedParams { translate, ..self }
+    }
+
+    /// The value of `key` (the override's if there is one).
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.overrides
+            .and_then(|o| o.get(key))
+            .or_else(|| self.base.get(key))
+    }
+
+    /// Every param, the role's first (unless overridden), then the overrides.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + use<'a> {
+        let overrides = self.overrides;
+        self.base
+            .iter()
+            .filter(move |(key, _)| overrides.is_none_or(|o| !o.contains_key(key.as_str())))
+            .chain(overrides.into_iter().flatten())
+    }
+
+    /// A merged copy (for hooks).
+    pub fn to_params(self) -> Params {
+        crate::resolve::merge_params(self.base, self.overrides)
+    }
+}
+
+impl Serialize for MergedParams<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.iter() {
+            match (self.translate)(key, value) {
+                Wire::Keep => map.serialize_entry(key, value)?,
+                Wire::Skip => {}
+                Wire::Rename(name) => map.serialize_entry(name, value)?,
+                Wire::Replace(name, value) => map.serialize_entry(name, &value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// Turns SSE events into chunks, per protocol.
+#[derive(Debug)]
+pub(crate) enum StreamDecoder {
+    OpenAi(openai::StreamState),
+    Anthropic(anthropic::StreamState),
+}
+
+impl StreamDecoder {
+    pub fn on_event(&mut self, event: SseEvent, provider: &str) -> Result<Step> {
+        match self {
+            StreamDecoder::OpenAi(state) => state.on_event(event, provider),
+            StreamDecoder::Anthropic(state) => state.on_event(event, provider),
+        }
+    }
+
+    /// Whether the end of the body is a proper end; if not, what was missing.
+    pub fn at_end(&self) -> std::result::Result<(), &'static str> {
+        match self {
+            StreamDecoder::OpenAi(state) => state.at_end(),
+            StreamDecoder::Anthropic(state) => state.at_end(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(value: Value) -> Params {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn merged_params_override_and_translate() {
+        let base = params(json!({"temperature": 0.7, "max_tokens": 10, "embedding_dim": 3}));
+        let overrides = params(json!({"temperature": 0.1, "seed": 7}));
+        let merged = MergedParams::new(&base, Some(&overrides)).translated(|key, _| match key {
+            "max_tokens" => Wire::Skip,
+            "embedding_dim" => Wire::Rename("dimensions"),
+            "seed" => Wire::Replace("seed", json!(8)),
+            _ => Wire::Keep,
+        });
+        assert_eq!(
+            serde_json::to_value(merged).unwrap(),
+            json!({"temperature": 0.1, "dimensions": 3, "seed": 8})
+        );
+        assert_eq!(merged.get("temperature"), Some(&json!(0.1)));
+        assert_eq!(merged.to_params()["max_tokens"], 10);
+    }
+
+    #[test]
+    fn provider_error_messages_are_extracted() {
+        assert_eq!(
+            error_message(br#"{"error":{"message":"bad model","type":"invalid_request_error"}}"#),
+            "bad model (invalid_request_error)"
+        );
+        assert_eq!(
+            error_message(
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
+            "Overloaded (overloaded_error)"
+        );
+        assert_eq!(error_message(br#"{"error":"nope"}"#), "nope");
+        assert_eq!(error_message(b"upstream down"), "upstream down");
+        assert_eq!(error_message(&[b'x'; 600]).chars().count(), 501);
+    }
+}

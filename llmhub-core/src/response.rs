@@ -1,0 +1,378 @@
+//! OpenAI-shaped responses, for every provider: [`ChatResponse`], [`ChatChunk`],
+//! [`EmbeddingResponse`].
+//!
+//! Parsing is lenient: a missing optional field, a `null`, an unknown finish reason or an extra
+//! field never fails. The provider's own body is kept as bytes; [`ChatResponse::raw_json`] parses
+//! it on demand for fields not modelled here.
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::message::{ToolCall, null_as_default};
+
+/// Token counts of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub prompt_tokens: u64,
+    /// Tokens in the reply (0 for embeddings).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub completion_tokens: u64,
+    /// Their sum.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub total_tokens: u64,
+}
+
+/// Why the model stopped. Unknown values are kept in [`FinishReason::Other`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishReason {
+    /// A natural stop or a stop sequence.
+    Stop,
+    /// The `max_tokens` limit.
+    Length,
+    /// The model called tools.
+    ToolCalls,
+    /// Content was filtered.
+    ContentFilter,
+    /// Any other value, as the provider sent it.
+    Other(String),
+}
+
+impl FinishReason {
+    /// The OpenAI name of the reason.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Other(other) => other,
+        }
+    }
+
+    /// Parses an OpenAI finish reason.
+    pub fn parse(reason: &str) -> FinishReason {
+        match reason {
+            "stop" => FinishReason::Stop,
+            "length" => FinishReason::Length,
+            "tool_calls" | "function_call" => FinishReason::ToolCalls,
+            "content_filter" => FinishReason::ContentFilter,
+            other => FinishReason::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for FinishReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FinishReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FinishReason {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let reason = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(FinishReason::parse(&reason))
+    }
+}
+
+/// A chat reply or a chunk of one: OpenAI's `chat.completion` and `chat.completion.chunk`
+/// differ only in their choices. Use it as [`ChatResponse`] and [`ChatChunk`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(bound(deserialize = "C: Deserialize<'de>"))]
+pub struct Completion<C> {
+    /// The provider's id of the reply.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub id: String,
+    /// The model that answered.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub model: String,
+    /// Creation time (Unix seconds), if the provider sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<u64>,
+    /// The choices (one unless `n` was asked for; none in a stream's usage-only last chunk).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub choices: Vec<C>,
+    /// Token counts, if the provider sent them (in a stream: in the last chunk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    #[serde(skip)]
+    pub(crate) raw: Bytes,
+}
+
+impl<C> Completion<C> {
+    /// The provider's body (or stream event data) as received; the Anthropic JSON for
+    /// Anthropic providers.
+    pub fn raw_bytes(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The provider's body parsed as JSON, for fields not modelled here.
+    pub fn raw_json(&self) -> serde_json::Result<Value> {
+        serde_json::from_slice(&self.raw)
+    }
+}
+
+/// The reply to a chat call.
+///
+/// ```
+/// # let reply: llmhub_core::ChatResponse = serde_json::from_str(
+/// #     r#"{"id":"x","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}"#).unwrap();
+/// assert_eq!(reply.text(), Some("Hi"));
+/// ```
+pub type ChatResponse = Completion<Choice>;
+
+impl ChatResponse {
+    /// The text of the first choice.
+    pub fn text(&self) -> Option<&str> {
+        self.choices.first()?.message.content.as_deref()
+    }
+
+    /// The tool calls of the first choice (empty if none).
+    pub fn tool_calls(&self) -> &[ToolCall] {
+        self.choices
+            .first()
+            .map_or(&[], |choice| &choice.message.tool_calls)
+    }
+
+    /// Why the first choice stopped.
+    pub fn finish_reason(&self) -> Option<&FinishReason> {
+        self.choices.first()?.finish_reason.as_ref()
+    }
+}
+
+/// One choice of a [`ChatResponse`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Choice {
+    /// Position among the choices.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub index: u32,
+    /// The assistant's message.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub message: ResponseMessage,
+    /// Why the model stopped.
+    #[serde(default)]
+    pub finish_reason: Option<FinishReason>,
+}
+
+/// The assistant message of a [`Choice`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ResponseMessage {
+    /// Usually `assistant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The text (`None` when the model only called tools).
+    #[serde(default, deserialize_with = "text_or_parts")]
+    pub content: Option<String>,
+    /// Tool calls.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub tool_calls: Vec<ToolCall>,
+    /// A refusal message, if the model refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+}
+
+/// Accepts a string, `null`, or a list of content parts (whose `text`s are joined).
+fn text_or_parts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Plain(String),
+        Parts(Vec<Part>),
+        Other(serde::de::IgnoredAny),
+    }
+    #[derive(Deserialize)]
+    struct Part {
+        #[serde(default)]
+        text: Option<String>,
+    }
+    Ok(match Option::<Text>::deserialize(deserializer)? {
+        Some(Text::Plain(text)) => Some(text),
+        Some(Text::Parts(parts)) => Some(parts.into_iter().filter_map(|p| p.text).collect()),
+        Some(Text::Other(_)) | None => None,
+    })
+}
+
+/// One chunk of a streamed chat reply (OpenAI's `chat.completion.chunk`).
+pub type ChatChunk = Completion<ChunkChoice>;
+
+impl ChatChunk {
+    /// The text delta of the first choice, if this chunk carries text.
+    pub fn text(&self) -> Option<&str> {
+        self.choices.first()?.delta.content.as_deref()
+    }
+
+    /// Why the first choice stopped, in its final chunk.
+    pub fn finish_reason(&self) -> Option<&FinishReason> {
+        self.choices.first()?.finish_reason.as_ref()
+    }
+
+    /// The tool-call deltas of the first choice.
+    pub fn tool_calls(&self) -> &[ToolCallDelta] {
+        self.choices
+            .first()
+            .map_or(&[], |choice| &choice.delta.tool_calls)
+    }
+}
+
+/// One choice of a [`ChatChunk`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ChunkChoice {
+    /// Position among the choices.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub index: u32,
+    /// What this chunk adds.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub delta: Delta,
+    /// Set in the choice's last chunk.
+    #[serde(default)]
+    pub finish_reason: Option<FinishReason>,
+}
+
+/// What a chunk adds to a choice.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Delta {
+    /// Set in the first chunk (`assistant`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// More text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Pieces of tool calls; join them by `index`.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub tool_calls: Vec<ToolCallDelta>,
+}
+
+/// A piece of a streamed tool call: the first piece has `id` and the function name, later pieces
+/// add to `arguments`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ToolCallDelta {
+    /// Which tool call of the choice this piece belongs to.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub index: u32,
+    /// The call id (first piece only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `function` (first piece only).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The function name and an argument fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionDelta>,
+}
+
+/// A piece of a streamed function call.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FunctionDelta {
+    /// The name (first piece only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A fragment of the JSON arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+}
+
+/// The reply to an embedding call.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct EmbeddingResponse {
+    /// One vector per input text.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub data: Vec<Embedding>,
+    /// The model.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub model: String,
+    /// Token counts, if sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    #[serde(skip)]
+    pub(crate) raw: Bytes,
+}
+
+impl EmbeddingResponse {
+    /// The first vector (the only one for a single input).
+    pub fn first(&self) -> Option<&[f32]> {
+        self.data.first().map(|e| e.embedding.as_slice())
+    }
+
+    /// The vectors in input order.
+    pub fn vectors(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.iter().map(|e| e.embedding.as_slice())
+    }
+
+    /// The provider's body, as received.
+    pub fn raw_bytes(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The provider's body parsed as JSON, for fields not modelled here.
+    pub fn raw_json(&self) -> serde_json::Result<Value> {
+        serde_json::from_slice(&self.raw)
+    }
+}
+
+/// One vector of an [`EmbeddingResponse`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Embedding {
+    /// The vector.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub embedding: Vec<f32>,
+    /// The position of its input text.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub index: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_but_valid_chat_responses_parse() {
+        let body =
+            br#"{"id":"c1","object":"chat.completion","created":1,"model":"m","extra":{"x":1},
+            "choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[
+              {"id":"call_1","type":"function","function":{"name":"get","arguments":"{\"a\":1}"}}]},
+              "finish_reason":"brand_new_reason","logprobs":null}]}"#;
+        let reply: ChatResponse = serde_json::from_slice(body).unwrap();
+        assert_eq!(reply.text(), None);
+        assert_eq!(reply.usage, None);
+        assert_eq!(reply.tool_calls()[0].function.name, "get");
+        assert_eq!(
+            reply.finish_reason(),
+            Some(&FinishReason::Other("brand_new_reason".into()))
+        );
+        let minimal: ChatResponse = serde_json::from_slice(br#"{"choices":null}"#).unwrap();
+        assert!(minimal.choices.is_empty());
+        let parts: ChatResponse = serde_json::from_slice(
+            br#"{"choices":[{"message":{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(parts.text(), Some("ab"));
+    }
+
+    #[test]
+    fn usage_with_nulls_and_extras_parses() {
+        let usage: Usage = serde_json::from_slice(
+            br#"{"prompt_tokens":3,"completion_tokens":null,"total_tokens":3,"prompt_tokens_details":{"cached_tokens":0}}"#,
+        )
+        .unwrap();
+        assert_eq!(usage.prompt_tokens, 3);
+        assert_eq!(usage.completion_tokens, 0);
+    }
+}

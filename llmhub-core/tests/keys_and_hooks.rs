@@ -1,0 +1,277 @@
+//! Keys (environment, builder, strict checks, redaction) and call hooks.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use llmhub_core::{CallInput, Config, Error, Hub, Message, Mode, Params};
+use serde_json::json;
+use support::*;
+use wiremock::{MockServer, ResponseTemplate};
+
+fn yaml_with_env(openai: &str, openai_var: &str, anthropic_var: &str) -> String {
+    yaml(openai, "http://127.0.0.1:9")
+        .replace("LLMHUB_TEST_UNSET_OPENAI", openai_var)
+        .replace("LLMHUB_TEST_UNSET_ANTHROPIC", anthropic_var)
+}
+
+async fn ok_server() -> MockServer {
+    serve(json_reply(json!({
+        "choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+    })))
+    .await
+}
+
+#[tokio::test]
+async fn a_missing_key_fails_before_any_request_and_is_read_when_set() {
+    let server = ok_server().await;
+    let var = "LLMHUB_TEST_KEY_LATE";
+    let hub = Hub::from_yaml_str(&yaml_with_env(
+        &server.uri(),
+        var,
+        "LLMHUB_TEST_KEY_LATE_ANT",
+    ))
+    .unwrap();
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
+    match &err {
+        Error::EnvVarMissing { missing } => {
+            assert_eq!(
+                (missing[0].provider.as_str(), missing[0].var.as_str()),
+                ("openai", var)
+            );
+        }
+        other => panic!("expected EnvVarMissing, got {other:?}"),
+    }
+    assert!(err.to_string().contains(var), "{err}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 0);
+
+    // SAFETY: this test alone uses this variable; no other thread reads it.
+    unsafe { std::env::set_var(var, "sk-from-env") };
+    ask(&hub, "llm.inference").await.unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(
+        header(&request, "authorization"),
+        Some("Bearer sk-from-env")
+    );
+}
+
+#[test]
+fn strict_env_reports_every_missing_variable() {
+    let config = Config::from_yaml_str(&yaml_with_env(
+        "http://127.0.0.1:9",
+        "LLMHUB_TEST_STRICT_A",
+        "LLMHUB_TEST_STRICT_B",
+    ))
+    .unwrap();
+    let err = Hub::builder()
+        .config(config.clone())
+        .strict_env(true)
+        .build()
+        .unwrap_err();
+    let Error::EnvVarMissing { missing } = &err else {
+        panic!("{err:?}")
+    };
+    let vars: Vec<_> = missing.iter().map(|m| m.var.as_str()).collect();
+    assert_eq!(vars, ["LLMHUB_TEST_STRICT_A", "LLMHUB_TEST_STRICT_B"]);
+    assert!(
+        err.to_string()
+            .contains("`LLMHUB_TEST_STRICT_B` (provider `anthropic`)"),
+        "{err}"
+    );
+    // A key given to the builder satisfies the check.
+    let err = Hub::builder()
+        .config(config)
+        .strict_env(true)
+        .api_key("openai", "k")
+        .build()
+        .unwrap_err();
+    let Error::EnvVarMissing { missing } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(missing.len(), 1);
+}
+
+#[tokio::test]
+async fn keys_never_show_in_debug_output_or_errors() {
+    let server = serve(ResponseTemplate::new(401).set_body_json(json!({
+            "error": {"message": format!("Incorrect API key provided: {OPENAI_KEY}"), "type": "invalid_request_error"}
+        }))).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (before, after) = (seen.clone(), seen.clone());
+    let builder = builder(&server.uri(), "http://127.0.0.1:9")
+        .on_before_call(move |ctx| before.lock().unwrap().push(format!("{ctx:?}")))
+        .on_after_call(move |result| after.lock().unwrap().push(format!("{result:?}")));
+    let builder_debug = format!("{builder:?}");
+    let hub = builder.build().unwrap();
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
+    assert!(matches!(err, Error::Auth { status: 401, .. }), "{err:?}");
+
+    let mut outputs = vec![
+        builder_debug,
+        format!("{hub:?}"),
+        format!("{:?}", hub.config()),
+        format!("{err:?}"),
+        err.to_string(),
+    ];
+    outputs.extend(seen.lock().unwrap().iter().cloned());
+    assert_eq!(outputs.len(), 7);
+    for output in &outputs {
+        for key in [OPENAI_KEY, ANTHROPIC_KEY, "TESTKEY"] {
+            assert!(!output.contains(key), "key leaked in: {output}");
+        }
+    }
+    assert!(outputs[0].contains("***"), "{}", outputs[0]);
+    assert!(
+        err.to_string().contains("Incorrect API key provided: ***"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn hooks_see_the_call_and_its_outcome() {
+    let server = ok_server().await;
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (before, after) = (log.clone(), log.clone());
+    let hub = builder(&server.uri(), "http://127.0.0.1:9")
+        .on_before_call(move |ctx| {
+            let input = match ctx.input {
+                CallInput::Messages(m) => m.len(),
+                _ => 0,
+            };
+            before.lock().unwrap().push(format!(
+                "before {} {} {} {} t={} m={} n={}",
+                ctx.role,
+                ctx.provider,
+                ctx.model,
+                ctx.mode,
+                ctx.params["temperature"],
+                ctx.params["max_tokens"],
+                input
+            ));
+        })
+        .on_after_call(move |r| {
+            after.lock().unwrap().push(format!(
+                "after {} {} success={} usage={:?} error={}",
+                r.role,
+                r.mode,
+                r.success,
+                r.usage.map(|u| u.total_tokens),
+                r.error.is_some()
+            ));
+        })
+        .build()
+        .unwrap();
+    let mut overrides = Params::new();
+    overrides.insert("temperature".into(), json!(0.0));
+    hub.completion("llm.inference", [Message::user("Hi")], Some(overrides))
+        .await
+        .unwrap();
+    hub.embedding("llm.inference", "x", None).await.unwrap_err(); // refused before the call: no hooks
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "before llm.inference openai gpt-4.1 chat t=0.0 m=2048 n=1",
+            "after llm.inference chat success=true usage=Some(4) error=false",
+        ]
+    );
+    assert_eq!(Mode::Chat.to_string(), "chat");
+}
+
+#[tokio::test]
+async fn failed_calls_reach_the_after_hook() {
+    let server = serve(ResponseTemplate::new(400)).await;
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let sink = failures.clone();
+    let hub = builder(&server.uri(), "http://127.0.0.1:9")
+        .on_after_call(move |r| {
+            sink.lock()
+                .unwrap()
+                .push((r.success, r.error.map(|e| e.to_string())))
+        })
+        .build()
+        .unwrap();
+    ask(&hub, "llm.inference").await.unwrap_err();
+    let failures = failures.lock().unwrap();
+    assert_eq!(failures.len(), 1);
+    assert!(!failures[0].0);
+    assert!(
+        failures[0]
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("HTTP 400: (empty body)"),
+        "{:?}",
+        failures[0]
+    );
+}
+
+#[test]
+fn insecure_base_urls_cannot_be_slipped_in() {
+    let mut config =
+        Config::from_yaml_str(&yaml("http://127.0.0.1:9", "http://localhost:9")).unwrap();
+    config.providers["openai"].base_url = "http://api.example.com/v1".into();
+    let err = Hub::from_config(config.clone()).unwrap_err();
+    assert!(err.to_string().contains("clear text"), "{err}");
+    config.providers["openai"].allow_insecure_http = true;
+    Hub::from_config(config).unwrap();
+}
+
+/// A `tracing` subscriber that writes every span field and event field it sees into a string.
+struct Capture(Arc<Mutex<String>>);
+
+struct Fields<'a>(&'a mut String);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut out = self.0.lock().unwrap();
+        out.push_str(&format!("\nspan {} ", span.metadata().name()));
+        span.record(&mut Fields(&mut out));
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut Fields(&mut self.0.lock().unwrap()));
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut out = self.0.lock().unwrap();
+        out.push_str("\nevent ");
+        event.record(&mut Fields(&mut out));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn spans_and_logs_never_carry_keys() {
+    let log = Arc::new(Mutex::new(String::new()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(Capture(log.clone()), || {
+        runtime.block_on(async {
+            let server = serve(ResponseTemplate::new(500).set_body_string("oops")).await;
+            let hub = builder(&server.uri(), "http://127.0.0.1:9")
+                .max_retries(1)
+                .build()
+                .unwrap();
+            ask(&hub, "llm.inference").await.unwrap_err();
+        })
+    });
+    let log = log.lock().unwrap();
+    assert!(log.contains("span gen_ai.client.call"), "{log}");
+    assert!(log.contains("gen_ai.request.model=\"gpt-4.1\""), "{log}");
+    assert!(log.contains("gen_ai.system=\"openai\""), "{log}");
+    assert!(log.contains("retrying"), "{log}");
+    assert!(!log.contains("TESTKEY"), "key leaked into tracing: {log}");
+}

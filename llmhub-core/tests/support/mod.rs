@@ -1,0 +1,178 @@
+//! Test support: the config the tests share, a hub builder for it, wiremock helpers, and a tiny
+//! loopback HTTP server that writes its response in pieces (wiremock sends a body whole).
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use llmhub_core::{Config, Hub, HubBuilder};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub const OPENAI_KEY: &str = "sk-openai-TESTKEY-1234";
+pub const ANTHROPIC_KEY: &str = "sk-ant-TESTKEY-5678";
+
+/// The shared test config; `openai` and `anthropic` are server roots, to which a path prefix is
+/// added to check that the client keeps it.
+pub fn yaml(openai: &str, anthropic: &str) -> String {
+    format!(
+        r#"
+project: test
+env: dev
+providers:
+  openai:
+    env_key: LLMHUB_TEST_UNSET_OPENAI
+    base_url: {openai}/prefix/v1
+    headers: {{ X-Team: core }}
+  anthropic:
+    env_key: LLMHUB_TEST_UNSET_ANTHROPIC
+    base_url: {anthropic}/anthropic
+roles:
+  llm.inference:
+    provider: openai
+    model: gpt-4.1
+    mode: chat
+    params: {{ temperature: 0.7, max_tokens: 2048 }}
+  llm.embedding:
+    provider: openai
+    model: text-embedding-3-small
+    mode: embedding
+    params: {{ embedding_dim: 256 }}
+  llm.memwrite:
+    provider: anthropic
+    model: claude-3-5-sonnet-20241022
+    mode: chat
+    params: {{ temperature: 0.3, stop: END }}
+  llm.tools:
+    provider: openai
+    model: gpt-4.1
+    mode: tool
+defaults:
+  provider: openai
+  model: gpt-4o-mini
+  mode: chat
+  params: {{ temperature: 0.3 }}
+"#
+    )
+}
+
+/// A builder for the shared config with both keys given and fast retries.
+pub fn builder(openai: &str, anthropic: &str) -> HubBuilder {
+    Hub::builder()
+        .config(Config::from_yaml_str(&yaml(openai, anthropic)).unwrap())
+        .api_key("openai", OPENAI_KEY)
+        .api_key("anthropic", ANTHROPIC_KEY)
+        .retry_base_delay(Duration::from_millis(10))
+}
+
+pub fn hub(openai: &str, anthropic: &str) -> Hub {
+    builder(openai, anthropic).build().unwrap()
+}
+
+/// The one request the server received.
+pub async fn only_request(server: &wiremock::MockServer) -> wiremock::Request {
+    let mut requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "expected exactly one request");
+    requests.remove(0)
+}
+
+pub fn body_json(request: &wiremock::Request) -> Value {
+    serde_json::from_slice(&request.body).expect("request body is JSON")
+}
+
+pub fn header<'r>(request: &'r wiremock::Request, name: &str) -> Option<&'r str> {
+    request.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A loopback server that answers every connection with `pieces`, written one at a time with a
+/// flush and a pause between them, then closes the connection. Returns its root URL and the
+/// requests it received (head and body, as text).
+pub async fn piecewise_server(
+    pieces: Vec<Vec<u8>>,
+    pause: Duration,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let pieces = pieces.clone();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let request = read_request(&mut socket).await;
+                seen.lock().unwrap().push(request);
+                for piece in pieces {
+                    if socket.write_all(&piece).await.is_err() {
+                        return;
+                    }
+                    let _ = socket.flush().await;
+                    tokio::time::sleep(pause).await;
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (url, requests)
+}
+
+/// Reads one HTTP request (head and `content-length` body).
+async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = socket.read(&mut buf).await.unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&data).into_owned()
+}
+
+/// The head of a streamed response whose body ends when the connection closes.
+pub const SSE_HEAD: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+
+/// `body` cut into pieces of `size` bytes, after the response head.
+pub fn head_and_pieces(body: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let mut pieces = vec![SSE_HEAD.to_vec()];
+    pieces.extend(body.chunks(size).map(<[u8]>::to_vec));
+    pieces
+}
+
+/// A wiremock server answering every request with `reply`.
+pub async fn serve(reply: wiremock::ResponseTemplate) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(reply)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A JSON reply with status 200.
+pub fn json_reply(body: Value) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// `role` asked "Hi".
+pub async fn ask(hub: &Hub, role: &str) -> llmhub_core::Result<llmhub_core::ChatResponse> {
+    hub.completion(role, [llmhub_core::Message::user("Hi")], None)
+        .await
+}
