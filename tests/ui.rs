@@ -1,5 +1,7 @@
 //! Compile-time checks of `llmhub::roles!`, with trybuild: every config problem of SPEC §3 and
-//! §4.1 is a compile error located in the YAML file; a wrong-mode call does not compile.
+//! §4.1 is a compile error located in the YAML file; an unknown role or a wrong-mode call does
+//! not compile (`tests/ui/`); good configs, odd role names included, compile under
+//! `#![deny(warnings, missing_docs)]` and run (`tests/ui-pass/`).
 //!
 //! trybuild compiles each case inside `target/tests/trybuild/llmhub/`, so `CARGO_MANIFEST_DIR`
 //! points there. As askama does with its templates, this test links the workspace's `fixtures/`
@@ -38,5 +40,6 @@ fn link_fixtures() {
 fn ui() {
     link_fixtures();
     let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui-pass/*.rs");
     cases.compile_fail("tests/ui/*.rs");
 }
