@@ -84,8 +84,7 @@ pub fn generate_tokens(
             /// Builds the hub from the compiled-in config, with API keys from the environment.
             ///
             /// # Errors
-            /// [`llmhub::Error`](::llmhub::Error) if the hub cannot be built (see
-            /// [`RolesBuilder::build`](::llmhub::RolesBuilder::build)).
+            /// `llmhub::Error` if the hub cannot be built (see `llmhub::RolesBuilder::build`).
             pub fn new() -> ::llmhub::Result<Self> {
                 Self::builder().build()
             }
@@ -101,8 +100,7 @@ pub fn generate_tokens(
             /// role with the same mode.
             ///
             /// # Errors
-            /// [`llmhub::Error::UnknownRole`](::llmhub::Error::UnknownRole) or
-            /// [`llmhub::Error::ModeMismatch`](::llmhub::Error::ModeMismatch) if it has not.
+            /// `llmhub::Error::UnknownRole` or `llmhub::Error::ModeMismatch` if it has not.
             pub fn from_hub(hub: ::llmhub::Hub) -> ::llmhub::Result<Self> {
                 <Self as ::llmhub::GeneratedRoles>::checked_from_hub(hub)
             }
@@ -243,7 +241,8 @@ fn struct_doc(config: &Config) -> Vec<String> {
 }
 
 /// `text` as a Markdown code span, whatever backticks or control characters it holds, so that
-/// no config value can break the doc comment (or be read as an intra-doc link).
+/// no config value can break the doc comment (or be read as an intra-doc link). The generated
+/// docs hold no intra-doc links at all: rustdoc's lints on them depend on the user's imports.
 fn code(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {

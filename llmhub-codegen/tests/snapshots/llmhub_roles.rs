@@ -27,8 +27,7 @@ impl Roles {
     /// Builds the hub from the compiled-in config, with API keys from the environment.
     ///
     /// # Errors
-    /// [`llmhub::Error`](::llmhub::Error) if the hub cannot be built (see
-    /// [`RolesBuilder::build`](::llmhub::RolesBuilder::build)).
+    /// `llmhub::Error` if the hub cannot be built (see `llmhub::RolesBuilder::build`).
     pub fn new() -> ::llmhub::Result<Self> {
         Self::builder().build()
     }
@@ -42,8 +41,7 @@ impl Roles {
     /// role with the same mode.
     ///
     /// # Errors
-    /// [`llmhub::Error::UnknownRole`](::llmhub::Error::UnknownRole) or
-    /// [`llmhub::Error::ModeMismatch`](::llmhub::Error::ModeMismatch) if it has not.
+    /// `llmhub::Error::UnknownRole` or `llmhub::Error::ModeMismatch` if it has not.
     pub fn from_hub(hub: ::llmhub::Hub) -> ::llmhub::Result<Self> {
         <Self as ::llmhub::GeneratedRoles>::checked_from_hub(hub)
     }
