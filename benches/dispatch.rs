@@ -30,11 +30,21 @@ fn dispatch(c: &mut Criterion) {
         assert!(matches!(result, Err(Error::EnvVarMissing { .. })));
     };
     expect_key_error(ready(roles.llm_inference().completion(no_messages.clone())));
-    expect_key_error(ready(hub.completion("llm.inference", no_messages.clone(), None)));
+    expect_key_error(ready(hub.completion(
+        "llm.inference",
+        no_messages.clone(),
+        None,
+    )));
 
     let mut group = c.benchmark_group("dispatch");
     group.bench_function("typed/llm_inference()", |b| {
-        b.iter(|| ready(black_box(&roles).llm_inference().completion(Vec::<Message>::new())))
+        b.iter(|| {
+            ready(
+                black_box(&roles)
+                    .llm_inference()
+                    .completion(Vec::<Message>::new()),
+            )
+        })
     });
     group.bench_function("dynamic/completion(\"llm.inference\")", |b| {
         b.iter(|| {
