@@ -14,14 +14,30 @@ use syn::{Ident, LitStr, Token};
 /// method per role, typed by the role's mode.
 ///
 /// The path is relative to the crate directory (`CARGO_MANIFEST_DIR`). The config is validated
-/// at compile time; every problem becomes a compile error that names the file, line and column.
-/// The file is embedded with `include_str!`, so cargo rebuilds when it changes and the program
-/// needs no file at run time.
+/// at compile time, by the same code that validates it at run time; every problem becomes a
+/// compile error on the path literal that names the file, line and column, shows the YAML line
+/// and, where it helps, a fix. The file is embedded with `include_str!`, so cargo rebuilds the
+/// crate when it changes and the program needs no file at run time.
 ///
 /// ```ignore
 /// llmhub::roles!("llmhub.yaml");
 /// llmhub::roles!(MyRoles, "config/llmhub.yaml");
 /// ```
+///
+/// The generated struct has:
+/// - `Roles::new() -> llmhub::Result<Roles>`: the compiled-in config, keys from the environment;
+/// - `Roles::builder() -> llmhub::RolesBuilder<Roles>`: keys, hooks, strict env, HTTP client,
+///   another config, reload; then `.build()`;
+/// - `Roles::from_hub(hub) -> llmhub::Result<Roles>`: wraps a hub whose config has every
+///   compiled role with the same mode;
+/// - `roles.hub() -> &llmhub::Hub`: the dynamic API, the config in force, reload;
+/// - `Roles::ROLE_NAMES: &[&str]`: the compiled roles, in file order;
+/// - one method per role, named by lower-casing the role name, turning each run of other
+///   characters than `[a-z0-9]` into `_`, trimming `_`, prefixing `role_` before a digit and
+///   appending `_` to a keyword (`llm.inference` → `llm_inference()`, `type` → `type_()`). It
+///   returns the role's typed handle (`llmhub::ChatRole`, `llmhub::EmbeddingRole`, …), so a call
+///   the role's mode does not allow does not compile. Its doc comment shows the role's binding
+///   and the `file:line` where it is defined.
 #[proc_macro]
 pub fn roles(input: TokenStream) -> TokenStream {
     syn::parse::<RolesInput>(input)
