@@ -12,35 +12,17 @@ use llmhub::{Config, Error, Hub, Message, Params};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let live = std::env::args().skip(1).any(|arg| arg == "--live");
-    match run(live).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    local::exit(run().await)
 }
 
-async fn run(live: bool) -> llmhub::Result<()> {
+async fn run() -> llmhub::Result<()> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/llmhub.yaml");
     let mut config = Config::from_path(path)?;
-    // Kept alive until the end of `run`: dropping it stops the local server.
-    let mut _server = None;
+    // Offline, the providers now point at a local server (kept alive until the end of `run`).
+    let server = local::prepare(&mut config).await;
     let mut builder = Hub::builder();
-    if live {
-        println!("--live: calling the real providers, API keys from the environment\n");
-    } else {
-        let server = local::start().await;
-        println!(
-            "offline: the providers point at a local server on {} (canned answers, dummy keys)\n",
-            server.uri()
-        );
-        local::redirect(&mut config, &server.uri());
-        for id in config.providers.keys() {
-            builder = builder.api_key(id.clone(), local::KEY);
-        }
-        _server = Some(server);
+    for (provider, key) in local::keys(&server, &config) {
+        builder = builder.api_key(provider, key);
     }
     let hub = builder.config(config).build()?;
 

@@ -20,34 +20,19 @@ llmhub::roles!("fixtures/llmhub.yaml");
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let live = std::env::args().skip(1).any(|arg| arg == "--live");
-    match run(live).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    local::exit(run().await)
 }
 
-async fn run(live: bool) -> llmhub::Result<()> {
-    // Kept alive until the end of `main`: dropping it stops the local server.
-    let mut _server = None;
-    let roles = if live {
-        println!("--live: calling the real providers, API keys from the environment\n");
-        Roles::new()?
-    } else {
-        let server = local::start().await;
-        println!(
-            "offline: the providers of {} point at a local server on {} (canned answers, no \
-             network, dummy keys); run with --live to call the real providers\n",
-            Roles::FILE,
-            server.uri()
-        );
-        let roles = local_roles(&server.uri())?;
-        _server = Some(server);
-        roles
-    };
+async fn run() -> llmhub::Result<()> {
+    let mut config = Config::from_yaml_str_named(Roles::YAML, Roles::FILE)?;
+    // Offline, the providers now point at a local server (kept alive until the end of `run`).
+    let server = local::prepare(&mut config).await;
+    let mut builder = Roles::builder();
+    for (provider, key) in local::keys(&server, &config) {
+        builder = builder.api_key(provider, key);
+    }
+    // With `--live` this is the same as `Roles::new()?`.
+    let roles = builder.config(config).build()?;
 
     // Chat, on an OpenAI role.
     let reply = roles
@@ -101,17 +86,6 @@ async fn run(live: bool) -> llmhub::Result<()> {
 
 fn text(reply: Option<&str>) -> &str {
     reply.unwrap_or("(no text)")
-}
-
-/// The compiled-in config with every provider pointed at the local server at `uri`.
-fn local_roles(uri: &str) -> llmhub::Result<Roles> {
-    let mut config = Config::from_yaml_str_named(Roles::YAML, Roles::FILE)?;
-    local::redirect(&mut config, uri);
-    let mut builder = Roles::builder();
-    for id in config.providers.keys() {
-        builder = builder.api_key(id.clone(), local::KEY);
-    }
-    builder.config(config).build()
 }
 
 #[path = "support/local.rs"]

@@ -2,6 +2,8 @@
 //! canned answers in each protocol's wire format (OpenAI-compatible chat, SSE streaming and
 //! embeddings; Anthropic messages). It checks the dummy key each protocol sends.
 
+use std::process::ExitCode;
+
 use llmhub::{Config, Protocol};
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, header, method, path};
@@ -10,9 +12,53 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// The API key the local server expects from every provider.
 pub const KEY: &str = "local-dummy-key";
 
+/// Ends `main`: an error is printed as its message (not its `Debug` form).
+pub fn exit(result: llmhub::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// With `--live` on the command line, leaves `config` alone: the calls go to the real
+/// providers, with keys from the environment. Otherwise starts the local server and points every
+/// provider of `config` at it; keep the returned server alive while calling, and give the
+/// builder the [`keys`]. Says which on stdout.
+pub async fn prepare(config: &mut Config) -> Option<MockServer> {
+    if std::env::args().skip(1).any(|arg| arg == "--live") {
+        println!("--live: calling the real providers, API keys from the environment\n");
+        return None;
+    }
+    let server = start().await;
+    println!(
+        "offline: the providers of {} point at a local server on {} (canned answers, no \
+         network, dummy keys); run with --live to call the real providers\n",
+        config.source_name,
+        server.uri()
+    );
+    redirect(config, &server.uri());
+    Some(server)
+}
+
+/// The `(provider, key)` pairs to give the builder: the dummy key for every provider when the
+/// local server runs, none with `--live`.
+pub fn keys(server: &Option<MockServer>, config: &Config) -> Vec<(String, &'static str)> {
+    match server {
+        Some(_) => config
+            .providers
+            .keys()
+            .map(|id| (id.clone(), KEY))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
 /// Points every provider of `config` at the local server at `uri`, following each protocol's
 /// `base_url` convention (OpenAI-compatible: with `/v1`; Anthropic: without).
-pub fn redirect(config: &mut Config, uri: &str) {
+fn redirect(config: &mut Config, uri: &str) {
     for provider in config.providers.values_mut() {
         provider.base_url = match provider.api {
             Protocol::OpenAi => format!("{uri}/v1"),
@@ -22,7 +68,7 @@ pub fn redirect(config: &mut Config, uri: &str) {
 }
 
 /// Starts the server; it stops when the returned value is dropped.
-pub async fn start() -> MockServer {
+async fn start() -> MockServer {
     let server = MockServer::start().await;
     let openai_auth = || header("authorization", format!("Bearer {KEY}").as_str());
 
