@@ -254,12 +254,83 @@ fn concurrent_64(c: &mut Criterion) {
     group.finish();
 }
 
+/// Call throughput while a thread reloads the config every millisecond, against the same calls
+/// without reloads (issue 5's target: within 5%). Reloads alternate two valid files.
+fn reload_under_load(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const CALLERS: usize = 8;
+    let url = start_server(10);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("llmhub-bench-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("llmhub.yaml");
+    let yaml = |temperature: f64| {
+        format!(
+            "project: bench\nenv: dev\nproviders:\n  openai:\n    base_url: {url}/v1\nroles:\n  llm.inference:\n    provider: openai\n    model: gpt-4.1\n    mode: chat\n    params: {{ temperature: {temperature}, max_tokens: 2048 }}\n"
+        )
+    };
+    let (a, b) = (yaml(0.7), yaml(0.2));
+    std::fs::write(&path, &a).unwrap();
+    let hub = Hub::builder()
+        .reload_from(&path)
+        .api_key("openai", KEY)
+        .build()
+        .unwrap();
+    let reloading = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let reloader = {
+        let (hub, reloading, done, path) =
+            (hub.clone(), reloading.clone(), done.clone(), path.clone());
+        std::thread::spawn(move || {
+            let mut flip = false;
+            while !done.load(Ordering::Relaxed) {
+                if reloading.load(Ordering::Relaxed) {
+                    flip = !flip;
+                    std::fs::write(&path, if flip { &b } else { &a }).unwrap();
+                    hub.reload().unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let calls = |hub: &Hub| {
+        let tasks: Vec<_> = (0..CALLERS)
+            .map(|_| {
+                let hub = hub.clone();
+                tokio::spawn(async move { hub_call(&hub).await })
+            })
+            .collect();
+        async move {
+            for task in tasks {
+                task.await.unwrap();
+            }
+        }
+    };
+    let mut group = c.benchmark_group("reload");
+    group.throughput(Throughput::Elements(CALLERS as u64));
+    group.bench_function("no_reloads", |bench| {
+        bench.to_async(&runtime).iter(|| calls(&hub))
+    });
+    reloading.store(true, Ordering::Relaxed);
+    group.bench_function("reload_every_ms", |bench| {
+        bench.to_async(&runtime).iter(|| calls(&hub))
+    });
+    group.finish();
+    done.store(true, Ordering::Relaxed);
+    reloader.join().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .sample_size(40);
-    targets = per_call, sse_throughput, concurrent_64
+    targets = per_call, sse_throughput, concurrent_64, reload_under_load
 }
 criterion_main!(benches);

@@ -107,6 +107,56 @@ impl Hub {
         self.runtime
             .block_on(self.hub.embedding(role, input, overrides))
     }
+
+    /// See [`crate::Hub::generate_image`].
+    pub fn generate_image(
+        &self,
+        role: &str,
+        prompt: &str,
+        overrides: Option<Params>,
+    ) -> Result<crate::ImageResponse> {
+        self.runtime
+            .block_on(self.hub.generate_image(role, prompt, overrides))
+    }
+
+    /// See [`crate::Hub::transcribe`].
+    pub fn transcribe(
+        &self,
+        role: &str,
+        audio: crate::AudioFile,
+        overrides: Option<Params>,
+    ) -> Result<crate::Transcription> {
+        self.runtime
+            .block_on(self.hub.transcribe(role, audio, overrides))
+    }
+
+    /// See [`crate::Hub::speech`].
+    pub fn speech(
+        &self,
+        role: &str,
+        text: &str,
+        overrides: Option<Params>,
+    ) -> Result<crate::Speech> {
+        self.runtime
+            .block_on(self.hub.speech(role, text, overrides))
+    }
+
+    /// See [`crate::Hub::raw`].
+    pub fn raw(
+        &self,
+        role: &str,
+        path: &str,
+        body: serde_json::Value,
+        overrides: Option<Params>,
+    ) -> Result<serde_json::Value> {
+        self.runtime
+            .block_on(self.hub.raw(role, path, body, overrides))
+    }
+
+    /// See [`crate::Hub::reload`].
+    pub fn reload(&self) -> Result<crate::ReloadOutcome> {
+        self.hub.reload()
+    }
 }
 
 /// A streamed reply, as a blocking iterator of [`ChatChunk`]s.

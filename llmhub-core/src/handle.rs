@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use crate::config::Params;
 use crate::error::Result;
 use crate::hub::{Hub, RoleRef};
+use crate::media::{AudioFile, ImageResponse, Speech, Transcription};
 use crate::message::{IntoEmbeddingInput, IntoMessages};
 use crate::response::{ChatResponse, EmbeddingResponse};
 use crate::stream::ChatStream;
@@ -51,6 +52,33 @@ impl SupportsChat for mode::Tool {}
 )]
 pub trait SupportsEmbedding {}
 impl SupportsEmbedding for mode::Embedding {}
+
+/// Modes whose roles generate images.
+#[diagnostic::on_unimplemented(
+    message = "this role's mode (`{Self}`) does not allow image generation",
+    label = "`.generate()` needs a role with mode `image`",
+    note = "call the method of the role's mode: chat/tool `.completion()`, embedding `.embedding()`, audio `.transcribe()`/`.speech()`, other `.raw()`"
+)]
+pub trait SupportsImage {}
+impl SupportsImage for mode::Image {}
+
+/// Modes whose roles transcribe or speak.
+#[diagnostic::on_unimplemented(
+    message = "this role's mode (`{Self}`) does not allow audio calls",
+    label = "`.transcribe()` and `.speech()` need a role with mode `audio`",
+    note = "call the method of the role's mode: chat/tool `.completion()`, embedding `.embedding()`, image `.generate()`, other `.raw()`"
+)]
+pub trait SupportsAudio {}
+impl SupportsAudio for mode::Audio {}
+
+/// Modes whose roles make raw calls.
+#[diagnostic::on_unimplemented(
+    message = "this role's mode (`{Self}`) does not allow raw calls",
+    label = "`.raw()` needs a role with mode `other`",
+    note = "call the method of the role's mode: chat/tool `.completion()`, embedding `.embedding()`, image `.generate()`, audio `.transcribe()`/`.speech()`"
+)]
+pub trait SupportsOther {}
+impl SupportsOther for mode::Other {}
 
 /// A typed handle on one role of a [`Hub`].
 ///
@@ -163,5 +191,45 @@ impl<'h, M> RoleHandle<'h, M> {
     {
         let role = RoleRef::Slot(self.slot);
         self.hub.embed(role, input, self.params.as_ref()).await
+    }
+
+    /// Images generated from `prompt` (see [`Hub::generate_image`]).
+    pub async fn generate(&self, prompt: &str) -> Result<ImageResponse>
+    where
+        M: SupportsImage,
+    {
+        let role = RoleRef::Slot(self.slot);
+        self.hub.image(role, prompt, self.params.as_ref()).await
+    }
+
+    /// The text of an audio file (see [`Hub::transcribe`]).
+    pub async fn transcribe(&self, audio: AudioFile) -> Result<Transcription>
+    where
+        M: SupportsAudio,
+    {
+        let role = RoleRef::Slot(self.slot);
+        self.hub
+            .transcription(role, &audio, self.params.as_ref())
+            .await
+    }
+
+    /// `text` spoken (see [`Hub::speech`]).
+    pub async fn speech(&self, text: &str) -> Result<Speech>
+    where
+        M: SupportsAudio,
+    {
+        let role = RoleRef::Slot(self.slot);
+        self.hub.speak(role, text, self.params.as_ref()).await
+    }
+
+    /// A POST of `body` to the provider's base URL + `path` (see [`Hub::raw`]).
+    pub async fn raw(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value>
+    where
+        M: SupportsOther,
+    {
+        let role = RoleRef::Slot(self.slot);
+        self.hub
+            .raw_call(role, path, &body, self.params.as_ref())
+            .await
     }
 }

@@ -44,6 +44,17 @@ pub enum CallInput<'a> {
     Messages(&'a [Message]),
     /// The texts of an embedding call.
     Embedding(&'a EmbeddingInput),
+    /// The prompt of an image call, or the text of a speech call.
+    Text(&'a str),
+    /// The audio file of a transcription call.
+    Audio(&'a crate::media::AudioFile),
+    /// The path and JSON body of a raw call (`other` roles).
+    Raw {
+        /// The path under the provider's base URL.
+        path: &'a str,
+        /// The JSON body given.
+        body: &'a serde_json::Value,
+    },
 }
 
 /// What `on_before_call` sees.

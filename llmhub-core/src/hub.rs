@@ -15,6 +15,7 @@ use tracing::Instrument;
 use crate::config::{Config, Mode, Params};
 use crate::error::{ConfigError, ConfigProblem, Error, Result};
 use crate::hooks::{CallContext, CallInput, CallRecord, CallResult, Hooks};
+use crate::media::{self, AudioFile, AudioTask, ImageResponse, Speech, Transcription};
 use crate::message::{IntoEmbeddingInput, IntoMessages, Message};
 use crate::providers::{MergedParams, Payload, Provider, Settings};
 use crate::reload::{ReloadOutcome, ReloadSettings, Reloader};
@@ -256,6 +257,17 @@ impl Sent {
         decode: fn(&Provider, Bytes) -> Result<T>,
         usage: fn(&T) -> Option<crate::Usage>,
     ) -> Result<T> {
+        self.read_typed(move |provider, body, _| decode(provider, body), usage)
+            .await
+    }
+
+    /// Reads the whole body, then decodes it with `decode`, which also gets the response's
+    /// `Content-Type`.
+    async fn read_typed<T>(
+        self,
+        decode: impl FnOnce(&Provider, Bytes, Option<String>) -> Result<T>,
+        usage: fn(&T) -> Option<crate::Usage>,
+    ) -> Result<T> {
         let Sent {
             response,
             state,
@@ -263,13 +275,18 @@ impl Sent {
             record,
         } = self;
         let provider = &state.providers[provider];
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let result = async {
             let body = match tokio::time::timeout(provider.timeout, response.bytes()).await {
                 Err(_) => return Err(provider.timeout_error("request")),
                 Ok(Err(err)) => return Err(provider.transport_error(&err)),
                 Ok(Ok(body)) => body,
             };
-            decode(provider, body)
+            decode(provider, body, content_type)
         }
         .instrument(record.span().clone())
         .await;
@@ -290,9 +307,9 @@ fn mode_mismatch(role: &str, mode: Mode, call: &'static str) -> Error {
     let hint = match mode {
         Mode::Embedding => "call `embedding` on it instead".to_owned(),
         Mode::Chat | Mode::Tool => "call `completion` or `stream` on it instead".to_owned(),
-        other => format!(
-            "`{other}` roles are served by their own calls; use a role with mode `chat`, `tool` or `embedding` here"
-        ),
+        Mode::Image => "call `generate` on it instead".to_owned(),
+        Mode::Audio => "call `transcribe` or `speech` on it instead".to_owned(),
+        Mode::Other => "call `raw` on it instead".to_owned(),
     };
     Error::ModeMismatch {
         role: role.to_owned(),
@@ -431,6 +448,106 @@ impl Hub {
             .await
     }
 
+    /// Generates images from `prompt` with `role`, which must have mode `image`
+    /// (`POST {base_url}/images/generations`; `size`, `quality`, `n`, `response_format` and any
+    /// other params pass through). An empty prompt, or one longer than the role's
+    /// `max_prompt_chars` param, is refused before any request.
+    pub async fn generate_image(
+        &self,
+        role: &str,
+        prompt: &str,
+        overrides: Option<Params>,
+    ) -> Result<ImageResponse> {
+        self.image(RoleRef::Name(role), prompt, overrides.as_ref())
+            .await
+    }
+
+    /// Transcribes `audio` with `role`, which must have mode `audio` and a transcription model
+    /// (`POST {base_url}/audio/transcriptions`, multipart). An empty file or a name that is not
+    /// an audio file name is refused before any request.
+    pub async fn transcribe(
+        &self,
+        role: &str,
+        audio: AudioFile,
+        overrides: Option<Params>,
+    ) -> Result<Transcription> {
+        self.transcription(RoleRef::Name(role), &audio, overrides.as_ref())
+            .await
+    }
+
+    /// Speaks `text` with `role`, which must have mode `audio` and a speech model
+    /// (`POST {base_url}/audio/speech`; `voice`, `response_format` and `speed` are params).
+    pub async fn speech(
+        &self,
+        role: &str,
+        text: &str,
+        overrides: Option<Params>,
+    ) -> Result<Speech> {
+        self.speak(RoleRef::Name(role), text, overrides.as_ref())
+            .await
+    }
+
+    /// POSTs `body` (a JSON object) to the provider's base URL + `path` with `role`, which
+    /// must have mode `other`; the role's model and params are merged into the body (the
+    /// body's own keys win). Reaches any endpoint llmhub does not model, with the role's
+    /// provider, key, retries, hooks and tracing.
+    pub async fn raw(
+        &self,
+        role: &str,
+        path: &str,
+        body: serde_json::Value,
+        overrides: Option<Params>,
+    ) -> Result<serde_json::Value> {
+        self.raw_call(RoleRef::Name(role), path, &body, overrides.as_ref())
+            .await
+    }
+
+    pub(crate) async fn image(
+        &self,
+        role: RoleRef<'_>,
+        prompt: &str,
+        overrides: Option<&Params>,
+    ) -> Result<ImageResponse> {
+        let sent = self
+            .send(role, Payload::Image { prompt }, overrides)
+            .await?;
+        sent.read(Provider::decode_image, |_| None).await
+    }
+
+    pub(crate) async fn transcription(
+        &self,
+        role: RoleRef<'_>,
+        audio: &AudioFile,
+        overrides: Option<&Params>,
+    ) -> Result<Transcription> {
+        let payload = Payload::Transcription { audio };
+        let sent = self.send(role, payload, overrides).await?;
+        sent.read(Provider::decode_transcription, |_| None).await
+    }
+
+    pub(crate) async fn speak(
+        &self,
+        role: RoleRef<'_>,
+        text: &str,
+        overrides: Option<&Params>,
+    ) -> Result<Speech> {
+        let sent = self.send(role, Payload::Speech { text }, overrides).await?;
+        sent.read_typed(Provider::decode_speech, |_| None).await
+    }
+
+    pub(crate) async fn raw_call(
+        &self,
+        role: RoleRef<'_>,
+        path: &str,
+        body: &serde_json::Value,
+        overrides: Option<&Params>,
+    ) -> Result<serde_json::Value> {
+        let sent = self
+            .send(role, Payload::Raw { path, body }, overrides)
+            .await?;
+        sent.read(Provider::decode_raw, |_| None).await
+    }
+
     pub(crate) async fn chat(
         &self,
         role: RoleRef<'_>,
@@ -517,14 +634,39 @@ impl Hub {
                 "embeddings",
                 CallInput::Embedding(input),
             ),
+            Payload::Image { prompt } => (
+                target.mode == Mode::Image,
+                "generate",
+                "generate_image",
+                CallInput::Text(prompt),
+            ),
+            Payload::Speech { text } => (
+                target.mode == Mode::Audio,
+                "speech",
+                "speech",
+                CallInput::Text(text),
+            ),
+            Payload::Transcription { audio } => (
+                target.mode == Mode::Audio,
+                "transcribe",
+                "transcription",
+                CallInput::Audio(audio),
+            ),
+            Payload::Raw { path, body } => (
+                target.mode == Mode::Other,
+                "raw",
+                "raw",
+                CallInput::Raw { path, body },
+            ),
         };
         if !allowed {
             return Err(mode_mismatch(target.role, target.mode, call));
         }
+        let params = MergedParams::new(target.params, overrides);
+        check_input(&target, payload, &params)?;
         let provider = target.provider;
         let auth = provider.auth()?;
-        let params = MergedParams::new(target.params, overrides);
-        let (url, body) = provider
+        let encoded = provider
             .encode(target.model, payload, params)
             .map_err(|message| Error::InvalidInput {
                 role: target.role.to_owned(),
@@ -562,7 +704,7 @@ impl Hub {
         }
         let record = CallRecord::new(span, hooks, &ctx, &provider.id);
         let client = &self.inner.client;
-        let response = crate::retry::send(client, provider, url, auth, &body)
+        let response = crate::retry::send(client, provider, &encoded, auth)
             .instrument(record.span().clone())
             .await;
         match response {
@@ -577,6 +719,30 @@ impl Hub {
                 Err(err)
             }
         }
+    }
+}
+
+/// The checks of a media call's input that can be made before any request.
+fn check_input(target: &Target<'_>, payload: Payload<'_>, params: &MergedParams<'_>) -> Result<()> {
+    let has_voice = || params.get("voice").is_some();
+    match payload {
+        Payload::Image { prompt } => {
+            media::check_prompt(target.role, prompt, params.get(media::PROMPT_LIMIT_PARAM))
+        }
+        Payload::Speech { text } => {
+            AudioTask::check(target.role, target.model, has_voice(), AudioTask::Speech)?;
+            media::check_prompt(target.role, text, params.get(media::PROMPT_LIMIT_PARAM))
+        }
+        Payload::Transcription { audio } => {
+            AudioTask::check(
+                target.role,
+                target.model,
+                has_voice(),
+                AudioTask::Transcribe,
+            )?;
+            audio.check(target.role).map(|_| ())
+        }
+        Payload::Chat { .. } | Payload::Embedding(_) | Payload::Raw { .. } => Ok(()),
     }
 }
 

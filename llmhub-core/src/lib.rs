@@ -63,13 +63,15 @@ pub use resolve::{ResolvedCall, merge_params};
 pub use compiled::{GeneratedRoles, RolesBuilder};
 #[cfg(feature = "client")]
 pub use handle::{
-    AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleHandle, SupportsChat,
-    SupportsEmbedding, ToolRole, mode,
+    AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleHandle, SupportsAudio,
+    SupportsChat, SupportsEmbedding, SupportsImage, SupportsOther, ToolRole, mode,
 };
 #[cfg(feature = "client")]
 pub use hooks::{AfterCallHook, BeforeCallHook, CallContext, CallInput, CallResult};
 #[cfg(feature = "client")]
 pub use hub::{Hub, HubBuilder};
+#[cfg(feature = "client")]
+pub use media::{AudioFile, GeneratedImage, ImageResponse, Speech, Transcription};
 #[cfg(feature = "client")]
 pub use message::{
     Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Role,

@@ -7,7 +7,6 @@ use std::path::Path;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::config::Params;
 use crate::error::{Error, Result};
 
 /// The answer to an image generation call, OpenAI-shaped.
@@ -216,18 +215,18 @@ pub enum AudioTask {
 }
 
 impl AudioTask {
-    /// The task of a role with `model` and `params`, if it can be told.
+    /// The task of a role with `model`, whose params have a `voice` or not, if it can be told.
     ///
     /// ```
     /// use llmhub_core::media::AudioTask;
-    /// let none = llmhub_core::Params::new();
-    /// assert_eq!(AudioTask::of("whisper-1", &none), Some(AudioTask::Transcribe));
-    /// assert_eq!(AudioTask::of("tts-1-hd", &none), Some(AudioTask::Speech));
-    /// assert_eq!(AudioTask::of("my-audio-model", &none), None);
+    /// assert_eq!(AudioTask::of("whisper-1", false), Some(AudioTask::Transcribe));
+    /// assert_eq!(AudioTask::of("tts-1-hd", false), Some(AudioTask::Speech));
+    /// assert_eq!(AudioTask::of("my-audio-model", true), Some(AudioTask::Speech));
+    /// assert_eq!(AudioTask::of("my-audio-model", false), None);
     /// ```
-    pub fn of(model: &str, params: &Params) -> Option<AudioTask> {
+    pub fn of(model: &str, has_voice: bool) -> Option<AudioTask> {
         let model = model.to_ascii_lowercase();
-        if params.contains_key("voice") || model.contains("tts") || model.contains("speech") {
+        if has_voice || model.contains("tts") || model.contains("speech") {
             Some(AudioTask::Speech)
         } else if model.contains("whisper") || model.contains("transcri") || model.contains("stt") {
             Some(AudioTask::Transcribe)
@@ -237,8 +236,8 @@ impl AudioTask {
     }
 
     /// Refuses `wanted` on a role whose model does the other task.
-    pub fn check(role: &str, model: &str, params: &Params, wanted: AudioTask) -> Result<()> {
-        match AudioTask::of(model, params) {
+    pub fn check(role: &str, model: &str, has_voice: bool, wanted: AudioTask) -> Result<()> {
+        match AudioTask::of(model, has_voice) {
             Some(task) if task != wanted => {
                 let (does, call) = match task {
                     AudioTask::Transcribe => ("transcribes speech", ".transcribe(audio)"),
@@ -258,9 +257,9 @@ impl AudioTask {
 /// request and never sent to the provider.
 pub const PROMPT_LIMIT_PARAM: &str = "max_prompt_chars";
 
-/// Checks `prompt` against the role's `max_prompt_chars` param (if set) and that it is not
-/// empty, and removes the param from what is sent.
-pub fn check_prompt(role: &str, prompt: &str, params: &mut Params) -> Result<()> {
+/// Checks that `prompt` is not empty and, if the role sets `max_prompt_chars` (`limit`), not
+/// longer than that. The param itself is never sent to the provider.
+pub fn check_prompt(role: &str, prompt: &str, limit: Option<&serde_json::Value>) -> Result<()> {
     let invalid = |message: String| Error::InvalidInput {
         role: role.to_owned(),
         message,
@@ -268,7 +267,7 @@ pub fn check_prompt(role: &str, prompt: &str, params: &mut Params) -> Result<()>
     if prompt.trim().is_empty() {
         return Err(invalid("the prompt is empty".into()));
     }
-    if let Some(limit) = params.remove(PROMPT_LIMIT_PARAM) {
+    if let Some(limit) = limit {
         let Some(limit) = limit.as_u64() else {
             return Err(invalid(format!(
                 "param `{PROMPT_LIMIT_PARAM}` must be a positive integer, found {limit}"
@@ -288,10 +287,6 @@ pub fn check_prompt(role: &str, prompt: &str, params: &mut Params) -> Result<()>
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn params(value: serde_json::Value) -> Params {
-        value.as_object().cloned().unwrap()
-    }
 
     #[test]
     fn image_responses_parse_leniently_and_decode() {
@@ -340,36 +335,32 @@ mod tests {
 
     #[test]
     fn audio_task_follows_model_and_params() {
-        let none = Params::new();
         assert_eq!(
-            AudioTask::of("gpt-4o-transcribe", &none),
+            AudioTask::of("gpt-4o-transcribe", false),
             Some(AudioTask::Transcribe)
         );
         assert_eq!(
-            AudioTask::of("gpt-4o-mini-tts", &none),
+            AudioTask::of("gpt-4o-mini-tts", false),
             Some(AudioTask::Speech)
         );
-        assert_eq!(
-            AudioTask::of("custom", &params(json!({"voice": "alloy"}))),
-            Some(AudioTask::Speech)
-        );
-        let err = AudioTask::check("llm.voice", "whisper-1", &none, AudioTask::Speech).unwrap_err();
+        assert_eq!(AudioTask::of("custom", true), Some(AudioTask::Speech));
+        let err = AudioTask::check("llm.voice", "whisper-1", false, AudioTask::Speech).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid input for role `llm.voice`: its model `whisper-1` transcribes speech; call .transcribe(audio) on this role"
         );
-        assert!(AudioTask::check("r", "custom", &none, AudioTask::Speech).is_ok());
+        assert!(AudioTask::check("r", "custom", false, AudioTask::Speech).is_ok());
     }
 
     #[test]
-    fn prompt_limit_is_checked_and_never_sent() {
-        let mut p = params(json!({"size": "1024x1024", "max_prompt_chars": 10}));
-        assert!(check_prompt("r", "a red cat", &mut p).is_ok());
-        assert_eq!(p, params(json!({"size": "1024x1024"})));
-        let mut p = params(json!({"max_prompt_chars": 5}));
-        let err = check_prompt("r", "a red cat", &mut p).unwrap_err();
+    fn prompt_limit_is_checked() {
+        assert!(check_prompt("r", "a red cat", Some(&json!(10))).is_ok());
+        assert!(check_prompt("r", "a red cat", None).is_ok());
+        let err = check_prompt("r", "a red cat", Some(&json!(5))).unwrap_err();
         assert!(err.to_string().contains("9 characters"), "{err}");
-        let err = check_prompt("r", "  ", &mut Params::new()).unwrap_err();
+        let err = check_prompt("r", "x", Some(&json!("ten"))).unwrap_err();
+        assert!(err.to_string().contains("positive integer"), "{err}");
+        let err = check_prompt("r", "  ", None).unwrap_err();
         assert!(err.to_string().contains("empty"));
     }
 }

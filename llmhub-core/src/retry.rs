@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::error::Result;
-use crate::providers::Provider;
+use crate::providers::{Encoded, Provider};
 
 /// How a provider's requests are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,13 +72,12 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 pub(crate) async fn send(
     client: &reqwest::Client,
     provider: &Provider,
-    url: &Url,
+    encoded: &Encoded<'_>,
     auth: Option<&HeaderValue>,
-    body: &Bytes,
 ) -> Result<reqwest::Response> {
     let mut retry = 0;
     loop {
-        let request = provider.request(url, auth, body.clone());
+        let request = provider.request(encoded, auth);
         let attempt = tokio::time::timeout(provider.timeout, client.execute(request)).await;
         let (err, asked) = match attempt {
             Err(_) => return Err(provider.timeout_error("request")),

@@ -49,6 +49,14 @@ async fn chat_server() -> MockServer {
     server
 }
 
+/// An `on_reload` hook that records whether each attempt was accepted.
+fn record_into(
+    seen: &Arc<Mutex<Vec<bool>>>,
+) -> impl Fn(&llmhub_core::Result<ReloadOutcome>) + Send + Sync + 'static {
+    let seen = seen.clone();
+    move |result| seen.lock().unwrap().push(result.is_ok())
+}
+
 fn builder(path: &Path) -> HubBuilder {
     Hub::builder()
         .reload_from(path)
@@ -131,12 +139,7 @@ async fn incompatible_or_invalid_files_are_refused_and_the_old_binding_stays() {
     let path = temp_file("refused", &good);
     let seen: Arc<Mutex<Vec<bool>>> = Arc::default();
     let hub = builder(&path)
-        .on_reload({
-            let seen = seen.clone();
-            move |result: &llmhub_core::Result<ReloadOutcome>| {
-                seen.lock().unwrap().push(result.is_ok())
-            }
-        })
+        .on_reload(record_into(&seen))
         .build()
         .unwrap();
 
@@ -251,12 +254,7 @@ async fn a_given_config_is_replaced_by_a_valid_file_at_build() {
         llmhub_core::Config::from_yaml_str(&config(&server.uri(), "compiled-in", 0.5, "")).unwrap();
     let hub = builder(&path)
         .config(given.clone())
-        .on_reload({
-            let seen = seen.clone();
-            move |result: &llmhub_core::Result<ReloadOutcome>| {
-                seen.lock().unwrap().push(result.is_ok())
-            }
-        })
+        .on_reload(record_into(&seen))
         .build()
         .unwrap();
     assert_eq!(hub.config().roles["llm.inference"].model, "from-file");
@@ -264,12 +262,7 @@ async fn a_given_config_is_replaced_by_a_valid_file_at_build() {
     std::fs::write(&path, "project: [").unwrap();
     let hub = builder(&path)
         .config(given)
-        .on_reload({
-            let seen = seen.clone();
-            move |result: &llmhub_core::Result<ReloadOutcome>| {
-                seen.lock().unwrap().push(result.is_ok())
-            }
-        })
+        .on_reload(record_into(&seen))
         .build()
         .unwrap();
     assert_eq!(hub.config().roles["llm.inference"].model, "compiled-in");

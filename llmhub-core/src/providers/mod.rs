@@ -5,6 +5,7 @@
 pub(crate) mod anthropic;
 pub(crate) mod openai;
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 use crate::config::{Params, Protocol, ProviderConfig};
 use crate::error::{ConfigError, ConfigProblem, Error, MissingEnvVar, Result};
+use crate::media::{AudioFile, ImageResponse, Speech, Transcription};
 use crate::message::{EmbeddingInput, Message};
 use crate::response::{ChatResponse, EmbeddingResponse};
 use crate::retry::RetryPolicy;
@@ -61,6 +63,31 @@ pub(crate) enum Payload<'a> {
     },
     /// An embedding call.
     Embedding(&'a EmbeddingInput),
+    /// An image generation call.
+    Image { prompt: &'a str },
+    /// A text-to-speech call.
+    Speech { text: &'a str },
+    /// A transcription call (a multipart body).
+    Transcription { audio: &'a AudioFile },
+    /// A POST of `body` (merged with model and params) to the base URL + `path`.
+    Raw { path: &'a str, body: &'a Value },
+}
+
+/// A request body ready to send: where, what, and its content type when not JSON.
+pub(crate) struct Encoded<'p> {
+    pub url: Cow<'p, Url>,
+    pub body: Bytes,
+    pub content_type: Option<HeaderValue>,
+}
+
+impl<'p> Encoded<'p> {
+    fn json(url: &'p Url, body: Bytes) -> Encoded<'p> {
+        Encoded {
+            url: Cow::Borrowed(url),
+            body,
+            content_type: None,
+        }
+    }
 }
 
 /// A provider, ready to send: everything that does not change between calls is computed here.
@@ -70,6 +97,11 @@ pub(crate) struct Provider {
     pub api: Protocol,
     chat_url: Url,
     embeddings_url: Url,
+    images_url: Url,
+    speech_url: Url,
+    transcriptions_url: Url,
+    /// `base_url`, for `other` roles' raw calls.
+    base_url: Url,
     headers: HeaderMap,
     auth_header: HeaderName,
     env_key: Option<String>,
@@ -135,6 +167,14 @@ impl Provider {
                 )
             }
         };
+        // The media endpoints exist on the OpenAI protocol only; the config refuses media
+        // roles on Anthropic, and `encode` refuses them again.
+        let (images_url, speech_url, transcriptions_url) = (
+            url("/images/generations")?,
+            url("/audio/speech")?,
+            url("/audio/transcriptions")?,
+        );
+        let base_url = url("")?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if config.api == Protocol::Anthropic {
@@ -167,6 +207,10 @@ impl Provider {
             api: config.api,
             chat_url,
             embeddings_url,
+            images_url,
+            speech_url,
+            transcriptions_url,
+            base_url,
             headers,
             auth_header,
             env_key: config.env_key.clone(),
@@ -254,35 +298,77 @@ impl Provider {
         model: &str,
         payload: Payload<'_>,
         params: MergedParams<'_>,
-    ) -> std::result::Result<(&Url, Bytes), String> {
-        let body = match (self.api, payload) {
+    ) -> std::result::Result<Encoded<'_>, String> {
+        let json =
+            |url, body: std::result::Result<Bytes, String>| body.map(|b| Encoded::json(url, b));
+        match (self.api, payload) {
             (Protocol::OpenAi, Payload::Chat { messages, stream }) => {
-                openai::chat_body(model, messages, stream, params)
+                json(&self.chat_url, openai::chat_body(model, messages, stream, params))
             }
             (Protocol::OpenAi, Payload::Embedding(input)) => {
-                return openai::embedding_body(model, input, params)
-                    .map(|body| (&self.embeddings_url, body));
+                json(&self.embeddings_url, openai::embedding_body(model, input, params))
             }
             (Protocol::Anthropic, Payload::Chat { messages, stream }) => {
-                anthropic::chat_body(model, messages, stream, params)
+                json(&self.chat_url, anthropic::chat_body(model, messages, stream, params))
             }
-            (Protocol::Anthropic, Payload::Embedding(_)) => {
-                return Err("the anthropic protocol has no embeddings endpoint".into());
+            (Protocol::OpenAi, Payload::Image { prompt }) => {
+                json(&self.images_url, openai::image_body(model, prompt, params))
             }
-        };
-        body.map(|body| (&self.chat_url, body))
+            (Protocol::OpenAi, Payload::Speech { text }) => {
+                json(&self.speech_url, openai::speech_body(model, text, params))
+            }
+            (Protocol::OpenAi, Payload::Transcription { audio }) => {
+                let (content_type, body) = openai::transcription_body(model, audio, params)?;
+                Ok(Encoded {
+                    url: Cow::Borrowed(&self.transcriptions_url),
+                    body,
+                    content_type: Some(content_type),
+                })
+            }
+            (Protocol::OpenAi, Payload::Raw { path, body }) => {
+                let url = self.raw_url(path)?;
+                Ok(Encoded { body: openai::raw_body(model, body, params)?, url: Cow::Owned(url), content_type: None })
+            }
+            (Protocol::Anthropic, _) => Err(
+                "the anthropic protocol serves only chat (and tool) roles; bind this role to an OpenAI-compatible provider".into(),
+            ),
+        }
+    }
+
+    /// `base_url` + `path`, refusing a path that would leave the provider's host (the key
+    /// must only ever go there).
+    fn raw_url(&self, path: &str) -> std::result::Result<Url, String> {
+        let path = path.trim_start_matches('/');
+        let joined = format!("{}/{path}", self.base_url.as_str().trim_end_matches('/'));
+        match Url::parse(&joined) {
+            Ok(url)
+                if !path.contains("://")
+                    && !path.split(['/', '?', '#']).any(|segment| segment == "..")
+                    && url.origin() == self.base_url.origin() =>
+            {
+                Ok(url)
+            }
+            _ => Err(format!(
+                "`{path}` is not a path under the provider's base URL; give a relative path such as `/moderations`"
+            )),
+        }
     }
 
     /// A POST of `body` to `url` with this provider's headers.
-    pub fn request(&self, url: &Url, auth: Option<&HeaderValue>, body: Bytes) -> reqwest::Request {
-        let mut request = reqwest::Request::new(Method::POST, url.clone());
+    pub fn request(&self, encoded: &Encoded<'_>, auth: Option<&HeaderValue>) -> reqwest::Request {
+        let mut request = reqwest::Request::new(Method::POST, encoded.url.as_ref().clone());
         *request.headers_mut() = self.headers.clone();
+        if let Some(content_type) = &encoded.content_type {
+            request
+                .headers_mut()
+                .insert(CONTENT_TYPE, content_type.clone());
+        }
         if let Some(auth) = auth {
             request
                 .headers_mut()
                 .insert(self.auth_header.clone(), auth.clone());
         }
-        *request.body_mut() = Some(body.into());
+        *request.body_mut() = Some(encoded.body.clone().into());
         request
     }
 
@@ -298,6 +384,30 @@ impl Provider {
     /// Parses an embedding reply.
     pub fn decode_embedding(&self, body: Bytes) -> Result<EmbeddingResponse> {
         openai::parse_embedding(body).map_err(|err| self.decode_error(&err))
+    }
+
+    /// Parses an image generation reply.
+    pub fn decode_image(&self, body: Bytes) -> Result<ImageResponse> {
+        openai::parse_image(body).map_err(|err| self.decode_error(&err))
+    }
+
+    /// Parses a transcription: JSON (`response_format` json or verbose_json), else the body
+    /// is the text itself (text, srt, vtt).
+    pub fn decode_transcription(&self, body: Bytes) -> Result<Transcription> {
+        openai::parse_transcription(body).map_err(|err| self.decode_error(&err))
+    }
+
+    /// Synthesized speech: the body is the audio.
+    pub fn decode_speech(&self, body: Bytes, content_type: Option<String>) -> Result<Speech> {
+        Ok(Speech {
+            bytes: body,
+            content_type,
+        })
+    }
+
+    /// A raw call's JSON reply.
+    pub fn decode_raw(&self, body: Bytes) -> Result<Value> {
+        serde_json::from_slice(&body).map_err(|err| self.decode_error(&err))
     }
 
     /// A fresh decoder for a streamed reply.

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{MergedParams, Wire, status_error};
 use crate::error::{Error, Result};
+use crate::media::{AudioFile, ImageResponse, PROMPT_LIMIT_PARAM, Transcription};
 use crate::message::{EmbeddingInput, Message};
 use crate::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 use crate::stream::{SseEvent, Step};
@@ -81,6 +82,166 @@ pub(crate) fn embedding_body(
         params: params.translated(embedding_param),
     };
     super::to_body(&request)
+}
+
+#[derive(Serialize)]
+struct ImageRequest<'a> {
+    model: &'a str,
+    prompt: &'a str,
+    #[serde(flatten)]
+    params: MergedParams<'a>,
+}
+
+#[derive(Serialize)]
+struct SpeechRequest<'a> {
+    model: &'a str,
+    input: &'a str,
+    #[serde(flatten)]
+    params: MergedParams<'a>,
+}
+
+fn image_param(key: &str, _: &Value) -> Wire {
+    match key {
+        "model" | "prompt" | PROMPT_LIMIT_PARAM => Wire::Skip,
+        _ => Wire::Keep,
+    }
+}
+
+fn speech_param(key: &str, _: &Value) -> Wire {
+    match key {
+        "model" | "input" | PROMPT_LIMIT_PARAM => Wire::Skip,
+        _ => Wire::Keep,
+    }
+}
+
+pub(crate) fn image_body(
+    model: &str,
+    prompt: &str,
+    params: MergedParams<'_>,
+) -> std::result::Result<Bytes, String> {
+    let params = params.translated(image_param);
+    super::to_body(&ImageRequest {
+        model,
+        prompt,
+        params,
+    })
+}
+
+pub(crate) fn speech_body(
+    model: &str,
+    input: &str,
+    params: MergedParams<'_>,
+) -> std::result::Result<Bytes, String> {
+    let params = params.translated(speech_param);
+    super::to_body(&SpeechRequest {
+        model,
+        input,
+        params,
+    })
+}
+
+/// The body of a raw call: the role's model and params, then the caller's JSON object, whose
+/// keys win (a raw call says exactly what it sends).
+pub(crate) fn raw_body(
+    model: &str,
+    body: &Value,
+    params: MergedParams<'_>,
+) -> std::result::Result<Bytes, String> {
+    let empty = serde_json::Map::new();
+    let body = match body {
+        Value::Object(map) => map,
+        Value::Null => &empty,
+        other => {
+            return Err(format!(
+                "the JSON body of a raw call must be an object, not {other}"
+            ));
+        }
+    };
+    let mut merged = serde_json::Map::with_capacity(body.len() + 4);
+    merged.insert("model".into(), Value::from(model));
+    merged.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+    merged.extend(body.iter().map(|(k, v)| (k.clone(), v.clone())));
+    super::to_body(&merged)
+}
+
+/// A `multipart/form-data` transcription request: the file, the model, and each param as a
+/// text field (a list as repeated `name[]` fields, an object as JSON). Returns the content
+/// type (with its boundary) and the body.
+pub(crate) fn transcription_body(
+    model: &str,
+    audio: &AudioFile,
+    params: MergedParams<'_>,
+) -> std::result::Result<(reqwest::header::HeaderValue, Bytes), String> {
+    let boundary = format!(
+        "llmhub-{:016x}{:016x}",
+        fastrand::u64(..),
+        fastrand::u64(..)
+    );
+    let mime = audio.mime_type().unwrap_or("application/octet-stream");
+    let mut body = Vec::with_capacity(audio.bytes.len() + 512);
+    let mut field = |name: &str, value: &str| {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    };
+    field("model", model);
+    for (key, value) in params.iter() {
+        if matches!(key.as_str(), "model" | "file") {
+            continue;
+        }
+        match value {
+            Value::String(text) => field(key, text),
+            Value::Array(items) => {
+                for item in items {
+                    let text = item
+                        .as_str()
+                        .map_or_else(|| item.to_string(), str::to_owned);
+                    field(&format!("{key}[]"), &text);
+                }
+            }
+            Value::Null => {}
+            other => field(key, &other.to_string()),
+        }
+    }
+    let file_name = audio.file_name.replace(['"', '\r', '\n'], "_");
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {mime}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&audio.bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let content_type = reqwest::header::HeaderValue::from_str(&format!(
+        "multipart/form-data; boundary={boundary}"
+    ))
+    .map_err(|err| err.to_string())?;
+    Ok((content_type, Bytes::from(body)))
+}
+
+pub(crate) fn parse_image(body: Bytes) -> serde_json::Result<ImageResponse> {
+    let mut reply: ImageResponse = serde_json::from_slice(&body)?;
+    reply.raw = body;
+    Ok(reply)
+}
+
+pub(crate) fn parse_transcription(body: Bytes) -> serde_json::Result<Transcription> {
+    let trimmed = body.trim_ascii_start();
+    let mut reply: Transcription = if trimmed.starts_with(b"{") {
+        serde_json::from_slice(&body)?
+    } else {
+        Transcription {
+            text: String::from_utf8_lossy(&body).into_owned(),
+            language: None,
+            duration: None,
+            raw: Bytes::new(),
+        }
+    };
+    reply.raw = body;
+    Ok(reply)
 }
 
 pub(crate) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
