@@ -354,3 +354,31 @@ impl fmt::Display for LocatedMessage<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn located_message_is_the_display_without_its_error_prefix() {
+        let text = "roles:\n  llm.inference:\n    provider: opneai\n";
+        let span = Span {
+            line: 3,
+            column: 15,
+            len: 6,
+        };
+        let problem = ConfigProblem::at(
+            "llmhub.yaml",
+            text,
+            span,
+            "unknown provider",
+            Some("did you mean `openai`?".into()),
+        );
+        let located = problem.located_message();
+        assert_eq!(problem.to_string(), format!("error: {located}"));
+        assert_eq!(
+            located,
+            "unknown provider\n --> llmhub.yaml:3:15\n  |\n3 |     provider: opneai\n  |               ^^^^^^\n  = help: did you mean `openai`?"
+        );
+    }
+}
