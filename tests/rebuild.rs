@@ -3,7 +3,7 @@
 //!
 //! The test builds a small crate in a temporary directory with `cargo build`, adds a role to its
 //! `llmhub.yaml`, builds again, and runs the binary: the new role is there. It shares a target
-//! directory (`target/rebuild-test`) across runs, so only the first run compiles the dependencies.
+//! directory (`<target dir>/tmp/rebuild-test`) across runs, so only the first run compiles the dependencies.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,7 +45,7 @@ impl Probe {
         std::fs::write(dir.join("llmhub.yaml"), ONE_ROLE).unwrap();
         Probe {
             dir,
-            target: workspace.join("target/rebuild-test"),
+            target: Path::new(env!("CARGO_TARGET_TMPDIR")).join("rebuild-test"),
         }
     }
 

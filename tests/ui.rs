@@ -11,11 +11,11 @@
 use std::path::{Path, PathBuf};
 
 /// trybuild's project directory for this crate: `<target dir>/tests/trybuild/llmhub`.
+/// `CARGO_TARGET_TMPDIR` is `<target dir>/tmp`, whatever `CARGO_TARGET_DIR` or `--target` say.
 fn trybuild_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target directory")
         .join("tests")
         .join("trybuild")
         .join(env!("CARGO_PKG_NAME"))
