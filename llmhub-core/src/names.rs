@@ -11,7 +11,7 @@ const RESERVED: &[&str] = &[
     "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
     // methods of the generated struct, and of the traits it derives (`Clone`, `Debug`), which
     // a role method of the same name would shadow
-    "new", "builder", "from_hub", "hub", "clone", "clone_from", "fmt",
+    "new", "builder", "from_hub", "hub", "clone", "fmt",
 ];
 
 /// The method name of a role: lower-case it, replace each run of characters other than
