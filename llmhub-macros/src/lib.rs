@@ -34,7 +34,8 @@ use syn::{Ident, LitStr, Token};
 /// - `Roles::ROLE_NAMES: &[&str]`: the compiled roles, in file order;
 /// - one method per role, named by lower-casing the role name, turning each run of other
 ///   characters than `[a-z0-9]` into `_`, trimming `_`, prefixing `role_` before a digit and
-///   appending `_` to a keyword (`llm.inference` → `llm_inference()`, `type` → `type_()`). It
+///   appending `_` to a keyword or to a method the struct already has (`new`, `builder`,
+///   `from_hub`, `hub`, `clone`, `fmt`): `llm.inference` → `llm_inference()`, `type` → `type_()`. It
 ///   returns the role's typed handle (`llmhub::ChatRole`, `llmhub::EmbeddingRole`, …), so a call
 ///   the role's mode does not allow does not compile. Its doc comment shows the role's binding
 ///   and the `file:line` where it is defined.
