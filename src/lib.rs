@@ -3,3 +3,4 @@
 #![deny(missing_docs)]
 
 pub use llmhub_core::*;
+pub use llmhub_macros::roles;

@@ -309,30 +309,76 @@ impl fmt::Display for ConfigProblem {
     ///    = help: did you mean `openai`?
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
-        if self.line == 0 {
-            write!(f, "  --> {}", self.file)?;
+        write!(f, "error: {}", LocatedMessage(self))
+    }
+}
+
+impl ConfigProblem {
+    /// The problem as [`Display`](fmt::Display) renders it, without the leading `error: `: for
+    /// a compiler that adds its own (the `roles!` macro's compile errors).
+    pub fn located_message(&self) -> String {
+        LocatedMessage(self).to_string()
+    }
+}
+
+/// The message, then the `--> file:line:col` block, the offending line and the hint.
+struct LocatedMessage<'a>(&'a ConfigProblem);
+
+impl fmt::Display for LocatedMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let LocatedMessage(this) = self;
+        writeln!(f, "{}", this.message)?;
+        if this.line == 0 {
+            write!(f, "  --> {}", this.file)?;
         } else {
-            let gutter = " ".repeat(self.line.to_string().len());
-            write!(f, "{gutter}--> {}:{}:{}", self.file, self.line, self.column)?;
-            if let Some(source) = &self.source_line {
+            let gutter = " ".repeat(this.line.to_string().len());
+            write!(f, "{gutter}--> {}:{}:{}", this.file, this.line, this.column)?;
+            if let Some(source) = &this.source_line {
                 let indent: String = source
                     .chars()
-                    .take(self.column.saturating_sub(1))
+                    .take(this.column.saturating_sub(1))
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
                 write!(
                     f,
                     "\n{gutter} |\n{} | {source}\n{gutter} | {indent}{}",
-                    self.line,
-                    "^".repeat(self.len.max(1))
+                    this.line,
+                    "^".repeat(this.len.max(1))
                 )?;
             }
         }
-        if let Some(hint) = &self.hint {
-            let gutter = " ".repeat(self.line.max(1).to_string().len());
+        if let Some(hint) = &this.hint {
+            let gutter = " ".repeat(this.line.max(1).to_string().len());
             write!(f, "\n{gutter} = help: {hint}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn located_message_is_the_display_without_its_error_prefix() {
+        let text = "roles:\n  llm.inference:\n    provider: opneai\n";
+        let span = Span {
+            line: 3,
+            column: 15,
+            len: 6,
+        };
+        let problem = ConfigProblem::at(
+            "llmhub.yaml",
+            text,
+            span,
+            "unknown provider",
+            Some("did you mean `openai`?".into()),
+        );
+        let located = problem.located_message();
+        assert_eq!(problem.to_string(), format!("error: {located}"));
+        assert_eq!(
+            located,
+            "unknown provider\n --> llmhub.yaml:3:15\n  |\n3 |     provider: opneai\n  |               ^^^^^^\n  = help: did you mean `openai`?"
+        );
     }
 }

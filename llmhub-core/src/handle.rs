@@ -38,7 +38,7 @@ pub mod mode {
 #[diagnostic::on_unimplemented(
     message = "this role's mode (`{Self}`) does not allow chat calls",
     label = "`.completion()` and `.stream()` need a role with mode `chat` or `tool`",
-    note = "an `embedding` role has `.embedding(input)`; to chat, give the role `mode: chat` in llmhub.yaml"
+    note = "call the method of the role's mode: embedding `.embedding()`, image `.generate()`, audio `.transcribe()`/`.speech()`, other `.raw()`; or give the role `mode: chat` in llmhub.yaml"
 )]
 pub trait SupportsChat {}
 impl SupportsChat for mode::Chat {}
@@ -48,7 +48,7 @@ impl SupportsChat for mode::Tool {}
 #[diagnostic::on_unimplemented(
     message = "this role's mode (`{Self}`) does not allow embedding calls",
     label = "`.embedding()` needs a role with mode `embedding`",
-    note = "a `chat` or `tool` role has `.completion(messages)` and `.stream(messages)`"
+    note = "call the method of the role's mode: chat/tool `.completion()`/`.stream()`, image `.generate()`, audio `.transcribe()`/`.speech()`, other `.raw()`"
 )]
 pub trait SupportsEmbedding {}
 impl SupportsEmbedding for mode::Embedding {}

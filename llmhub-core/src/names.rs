@@ -9,8 +9,9 @@ const RESERVED: &[&str] = &[
     "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
     "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
     "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
-    // methods of the generated struct
-    "new", "builder", "from_hub", "hub",
+    // methods of the generated struct, and of the traits it derives (`Clone`, `Debug`), which
+    // a role method of the same name would shadow
+    "new", "builder", "from_hub", "hub", "clone", "fmt",
 ];
 
 /// The method name of a role: lower-case it, replace each run of characters other than
@@ -68,6 +69,7 @@ mod tests {
         assert_eq!(method_name("Self"), "self_");
         assert_eq!(method_name("hub"), "hub_");
         assert_eq!(method_name("new"), "new_");
+        assert_eq!(method_name("clone"), "clone_");
     }
 
     #[test]

@@ -220,9 +220,15 @@ impl Config {
     /// Every problem is reported at once in [`Error::Config`], each naming `path` as given.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Config> {
         let path = path.as_ref();
-        let name = path.display().to_string();
-        let text = read_config_file(path, &name)?;
-        Config::from_yaml_str_named(&text, &name)
+        Config::from_path_named(path, &path.display().to_string())
+    }
+
+    /// Reads and validates a config file, naming it `source_name` in errors (code generation
+    /// reads an absolute path and names the file relative to the crate, so messages stay short
+    /// and portable).
+    pub fn from_path_named(path: impl AsRef<Path>, source_name: &str) -> Result<Config> {
+        let text = read_config_file(path.as_ref(), source_name)?;
+        Config::from_yaml_str_named(&text, source_name)
     }
 
     /// Parses and validates a config held in memory (the original `parse_runtime_config`).

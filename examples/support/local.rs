@@ -1,0 +1,154 @@
+//! The local stand-in for the providers, shared by the examples: a server on loopback with
+//! canned answers in each protocol's wire format (OpenAI-compatible chat, SSE streaming and
+//! embeddings; Anthropic messages). It checks the dummy key each protocol sends.
+
+use std::process::ExitCode;
+
+use llmhub::{Config, Protocol};
+use serde_json::json;
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The API key the local server expects from every provider.
+pub const KEY: &str = "local-dummy-key";
+
+/// Ends `main`: an error is printed as its message (not its `Debug` form).
+pub fn exit(result: llmhub::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// With `--live` on the command line, leaves `config` alone: the calls go to the real
+/// providers, with keys from the environment. Otherwise starts the local server and points every
+/// provider of `config` at it; keep the returned server alive while calling, and give the
+/// builder the [`keys`]. Says which on stdout.
+pub async fn prepare(config: &mut Config) -> Option<MockServer> {
+    if std::env::args().skip(1).any(|arg| arg == "--live") {
+        println!("--live: calling the real providers, API keys from the environment\n");
+        return None;
+    }
+    let server = start().await;
+    println!(
+        "offline: the providers of {} point at a local server on {} (canned answers, no \
+         network, dummy keys); run with --live to call the real providers\n",
+        config.source_name,
+        server.uri()
+    );
+    redirect(config, &server.uri());
+    Some(server)
+}
+
+/// The `(provider, key)` pairs to give the builder: the dummy key for every provider when the
+/// local server runs, none with `--live`.
+pub fn keys(server: &Option<MockServer>, config: &Config) -> Vec<(String, &'static str)> {
+    match server {
+        Some(_) => config
+            .providers
+            .keys()
+            .map(|id| (id.clone(), KEY))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Points every provider of `config` at the local server at `uri`, following each protocol's
+/// `base_url` convention (OpenAI-compatible: with `/v1`; Anthropic: without).
+fn redirect(config: &mut Config, uri: &str) {
+    for provider in config.providers.values_mut() {
+        provider.base_url = match provider.api {
+            Protocol::OpenAi => format!("{uri}/v1"),
+            Protocol::Anthropic => uri.to_owned(),
+        };
+    }
+}
+
+/// Starts the server; it stops when the returned value is dropped.
+async fn start() -> MockServer {
+    let server = MockServer::start().await;
+    let openai_auth = || header("authorization", format!("Bearer {KEY}").as_str());
+
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(openai_auth())
+        .and(body_partial_json(json!({ "stream": true })))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(sse_stream(), "text/event-stream"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(openai_auth())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "chatcmpl-local-1",
+            "object": "chat.completion",
+            "created": 1_764_000_000,
+            "model": "gpt-4.1",
+            "choices": [{
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "llmhub lets Rust programs call LLMs by role, checked at compile time."
+                },
+                "finish_reason": "stop"
+            }],
+            "usage": { "prompt_tokens": 24, "completion_tokens": 15, "total_tokens": 39 }
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .and(openai_auth())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "data": [{ "object": "embedding", "index": 0, "embedding": embedding(1536) }],
+            "model": "text-embedding-3-small",
+            "usage": { "prompt_tokens": 2, "total_tokens": 2 }
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .and(header("x-api-key", KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "msg_local_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-3-5-sonnet-20241022",
+            "content": [{ "type": "text", "text": "The user likes tea." }],
+            "stop_reason": "end_turn",
+            "stop_sequence": null,
+            "usage": { "input_tokens": 14, "output_tokens": 6 }
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// An OpenAI-compatible SSE stream: one chunk per word, then `[DONE]`.
+fn sse_stream() -> String {
+    let mut body = String::new();
+    for word in ["1, ", "2, ", "3, ", "4, ", "5."] {
+        let chunk = json!({
+            "id": "chatcmpl-local-2",
+            "object": "chat.completion.chunk",
+            "created": 1_764_000_000,
+            "model": "gpt-4o-mini",
+            "choices": [{ "index": 0, "delta": { "content": word }, "finish_reason": null }]
+        });
+        body.push_str(&format!("data: {chunk}\n\n"));
+    }
+    body.push_str("data: [DONE]\n\n");
+    body
+}
+
+/// A deterministic unit-length vector.
+fn embedding(dimensions: usize) -> Vec<f32> {
+    let raw: Vec<f32> = (0..dimensions).map(|i| (i as f32 * 0.1).sin()).collect();
+    let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
+    raw.into_iter().map(|x| x / norm).collect()
+}

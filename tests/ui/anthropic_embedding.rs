@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/anthropic_embedding.yaml");
+
+fn main() {}

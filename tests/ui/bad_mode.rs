@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/bad_mode.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/bad_param_type.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/missing_field.yaml");
+
+fn main() {}

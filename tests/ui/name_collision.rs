@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/name_collision.yaml");
+
+fn main() {}

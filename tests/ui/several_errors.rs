@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/several_errors.yaml");
+
+fn main() {}

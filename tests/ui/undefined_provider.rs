@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/undefined_provider.yaml");
+
+fn main() {}

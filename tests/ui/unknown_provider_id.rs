@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/unknown_provider_id.yaml");
+
+fn main() {}

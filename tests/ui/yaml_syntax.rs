@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/yaml_syntax.yaml");
+
+fn main() {}
