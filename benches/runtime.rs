@@ -157,17 +157,26 @@ async fn bare_call(client: &reqwest::Client, url: &str) -> Value {
         "temperature": 0.7,
         "max_tokens": 2048,
     });
+    let bytes = bare_post(client, url, &body).await;
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// POSTs `body` as JSON with the key, as bare reqwest code does; returns the reply's body.
+async fn bare_post(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: &impl serde::Serialize,
+) -> bytes::Bytes {
     let response = client
         .post(url)
         .bearer_auth(KEY)
         .header("content-type", "application/json")
-        .body(serde_json::to_vec(&body).unwrap())
+        .body(serde_json::to_vec(body).unwrap())
         .send()
         .await
         .unwrap();
     assert!(response.status().is_success());
-    let bytes = response.bytes().await.unwrap();
-    serde_json::from_slice(&bytes).unwrap()
+    response.bytes().await.unwrap()
 }
 
 /// The same call written as tightly as bare reqwest allows: URL parsed once, typed request
@@ -206,16 +215,7 @@ async fn bare_typed_call(client: &reqwest::Client, url: &reqwest::Url) -> String
         temperature: 0.7,
         max_tokens: 2048,
     };
-    let response = client
-        .post(url.clone())
-        .bearer_auth(KEY)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&body).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-    let bytes = response.bytes().await.unwrap();
+    let bytes = bare_post(client, url.clone(), &body).await;
     let reply: Reply = serde_json::from_slice(&bytes).unwrap();
     reply
         .choices
