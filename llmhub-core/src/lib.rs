@@ -63,7 +63,7 @@ pub use resolve::{ResolvedCall, merge_params};
 pub use compiled::{GeneratedRoles, RolesBuilder};
 #[cfg(feature = "client")]
 pub use handle::{
-    AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleHandle, SupportsAudio,
+    AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleCall, RoleHandle, SupportsAudio,
     SupportsChat, SupportsEmbedding, SupportsImage, SupportsOther, ToolRole, mode,
 };
 #[cfg(feature = "client")]
