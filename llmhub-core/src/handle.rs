@@ -2,7 +2,9 @@
 //! [`EmbeddingRole`], …). The mode is in the type, so a wrong-mode call does not compile; the
 //! role is reached by its slot, never by hashing its name.
 
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 
 use crate::config::Params;
 use crate::error::Result;
@@ -79,6 +81,13 @@ impl SupportsAudio for mode::Audio {}
 )]
 pub trait SupportsOther {}
 impl SupportsOther for mode::Other {}
+
+/// The future of a typed call; `.await` it.
+///
+/// A concrete (boxed) future rather than an `async fn`'s opaque one, so that calling a method
+/// the role's mode does not allow is reported once, with the mode's message, and not again at
+/// the `.await`. The box is one small allocation next to an HTTP request.
+pub type RoleCall<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 /// A typed handle on one role of a [`Hub`].
 ///
@@ -180,71 +189,83 @@ impl<'h, M> RoleHandle<'h, M> {
     }
 
     /// A chat completion.
-    pub async fn completion(&self, messages: impl IntoMessages) -> Result<ChatResponse>
+    pub fn completion<'a>(
+        &'a self,
+        messages: impl IntoMessages + Send + 'a,
+    ) -> RoleCall<'a, ChatResponse>
     where
         M: SupportsChat,
     {
         let role = RoleRef::Slot(self.slot);
-        self.hub.chat(role, messages, self.params.as_ref()).await
+        Box::pin(self.hub.chat(role, messages, self.params.as_ref()))
     }
 
     /// A streamed chat completion.
-    pub async fn stream(&self, messages: impl IntoMessages) -> Result<ChatStream>
+    pub fn stream<'a>(&'a self, messages: impl IntoMessages + Send + 'a) -> RoleCall<'a, ChatStream>
     where
         M: SupportsChat,
     {
         let role = RoleRef::Slot(self.slot);
-        self.hub
-            .chat_stream(role, messages, self.params.as_ref())
-            .await
+        Box::pin(self.hub.chat_stream(role, messages, self.params.as_ref()))
     }
 
     /// Embeddings of one text or a batch.
-    pub async fn embedding(&self, input: impl IntoEmbeddingInput) -> Result<EmbeddingResponse>
+    pub fn embedding<'a>(
+        &'a self,
+        input: impl IntoEmbeddingInput + Send + 'a,
+    ) -> RoleCall<'a, EmbeddingResponse>
     where
         M: SupportsEmbedding,
     {
         let role = RoleRef::Slot(self.slot);
-        self.hub.embed(role, input, self.params.as_ref()).await
+        Box::pin(self.hub.embed(role, input, self.params.as_ref()))
     }
 
     /// Images generated from `prompt` (see [`Hub::generate_image`]).
-    pub async fn generate(&self, prompt: &str) -> Result<ImageResponse>
+    pub fn generate<'a>(&'a self, prompt: &'a str) -> RoleCall<'a, ImageResponse>
     where
         M: SupportsImage,
     {
         let role = RoleRef::Slot(self.slot);
-        self.hub.image(role, prompt, self.params.as_ref()).await
+        Box::pin(self.hub.image(role, prompt, self.params.as_ref()))
     }
 
     /// The text of an audio file (see [`Hub::transcribe`]).
-    pub async fn transcribe(&self, audio: AudioFile) -> Result<Transcription>
+    pub fn transcribe(&self, audio: AudioFile) -> RoleCall<'_, Transcription>
     where
         M: SupportsAudio,
     {
         let role = RoleRef::Slot(self.slot);
-        self.hub
-            .transcription(role, &audio, self.params.as_ref())
-            .await
+        Box::pin(async move {
+            self.hub
+                .transcription(role, &audio, self.params.as_ref())
+                .await
+        })
     }
 
     /// `text` spoken (see [`Hub::speech`]).
-    pub async fn speech(&self, text: &str) -> Result<Speech>
+    pub fn speech<'a>(&'a self, text: &'a str) -> RoleCall<'a, Speech>
     where
         M: SupportsAudio,
     {
         let role = RoleRef::Slot(self.slot);
-        self.hub.speak(role, text, self.params.as_ref()).await
+        Box::pin(self.hub.speak(role, text, self.params.as_ref()))
     }
 
     /// A POST of `body` to the provider's base URL + `path` (see [`Hub::raw`]).
-    pub async fn raw(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value>
+    pub fn raw<'a>(
+        &'a self,
+        path: &'a str,
+        body: serde_json::Value,
+    ) -> RoleCall<'a, serde_json::Value>
     where
         M: SupportsOther,
     {
         let role = RoleRef::Slot(self.slot);
-        self.hub
-            .raw_call(role, path, &body, self.params.as_ref())
-            .await
+        Box::pin(async move {
+            self.hub
+                .raw_call(role, path, &body, self.params.as_ref())
+                .await
+        })
     }
 }

@@ -66,8 +66,9 @@ pub use resolve::{ResolvedCall, merge_params};
 pub use {
     compiled::{GeneratedRoles, RolesBuilder},
     handle::{
-        AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleHandle, SupportsAudio,
-        SupportsChat, SupportsEmbedding, SupportsImage, SupportsOther, ToolRole, mode,
+        AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleCall, RoleHandle,
+        SupportsAudio, SupportsChat, SupportsEmbedding, SupportsImage, SupportsOther, ToolRole,
+        mode,
     },
     hooks::{AfterCallHook, BeforeCallHook, CallContext, CallInput, CallResult},
     hub::{Hub, HubBuilder},
