@@ -31,7 +31,14 @@ const RESERVED: &[&str] = &[
 pub fn method_name(role: &str) -> String {
     let mut name = String::with_capacity(role.len());
     let mut pending_sep = false;
-    for c in role.chars().flat_map(char::to_lowercase) {
+    let lowered: String;
+    let role_lower: &str = if role.is_ascii() {
+        role
+    } else {
+        lowered = role.chars().flat_map(char::to_lowercase).collect();
+        &lowered
+    };
+    for c in role_lower.chars().map(|c| c.to_ascii_lowercase()) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() {
             if pending_sep && !name.is_empty() {
                 name.push('_');

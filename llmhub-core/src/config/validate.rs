@@ -119,7 +119,7 @@ impl<'a> Validator<'a> {
 
     /// The entries of a mapping with string keys; reports a non-mapping, non-string keys and
     /// duplicate keys. `None` when `node` is not a mapping.
-    fn mapping<'n>(&mut self, node: &'n Node<'n>, what: &str) -> Option<Fields<'n>> {
+    fn mapping<'n>(&mut self, node: &'n Node<'n>, what: &dyn fmt::Display) -> Option<Fields<'n>> {
         let NodeKind::Map(items) = &node.kind else {
             self.problem(
                 node.span,
@@ -130,7 +130,10 @@ impl<'a> Validator<'a> {
         };
         let mut entries: Vec<(&'n str, &'n Node<'n>, &'n Node<'n>)> =
             Vec::with_capacity(items.len());
-        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+        // Small mappings (a role, its params) are checked for duplicates by a scan, which is
+        // cheaper than hashing; large ones (`roles:` of a big config) by a set.
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let small = items.len() <= 16;
         for (key, value) in items {
             let NodeKind::Scalar { raw, value: scalar } = &key.kind else {
                 self.problem(key.span, format!("keys of {what} must be strings"), None);
@@ -140,7 +143,15 @@ impl<'a> Validator<'a> {
                 self.problem(key.span, format!("empty key in {what}"), None);
                 continue;
             }
-            if let Some(first) = seen.insert(raw.as_ref(), key.span.line) {
+            let duplicate_of = if small {
+                entries
+                    .iter()
+                    .find(|(k, _, _)| *k == raw.as_ref())
+                    .map(|(_, k, _)| k.span.line)
+            } else {
+                seen.insert(raw.as_ref(), key.span.line)
+            };
+            if let Some(first) = duplicate_of {
                 self.problem(
                     key.span,
                     format!("duplicate key `{raw}` in {what} (first defined on line {first})"),
@@ -261,7 +272,7 @@ impl<'a> Validator<'a> {
     }
 
     fn config(&mut self, root: &Node<'_>) -> Option<Config> {
-        let top = self.mapping(root, "the config")?;
+        let top = self.mapping(root, &"the config")?;
         self.unknown_keys(&top, TOP_KEYS, "the config");
         let at = Span {
             line: 1,
@@ -328,7 +339,7 @@ impl<'a> Validator<'a> {
         IndexMap<String, Option<Protocol>>,
         Option<IndexMap<String, ProviderConfig>>,
     )> {
-        let fields = self.mapping(node, "`providers`")?;
+        let fields = self.mapping(node, &"`providers`")?;
         let mut protocols = IndexMap::with_capacity(fields.entries.len());
         let mut providers = IndexMap::with_capacity(fields.entries.len());
         let mut ok = true;
@@ -530,7 +541,7 @@ impl<'a> Validator<'a> {
         {
             return Some(IndexMap::new());
         }
-        let fields = self.mapping(node, "`roles`")?;
+        let fields = self.mapping(node, &"`roles`")?;
         let mut roles = IndexMap::with_capacity(fields.entries.len());
         let mut methods: HashMap<String, (&str, usize)> =
             HashMap::with_capacity(fields.entries.len());
@@ -578,7 +589,7 @@ impl<'a> Validator<'a> {
         what: &str,
         ctx: &BindingContext<'_>,
     ) -> Option<Binding> {
-        let fields = self.mapping(node, what)?;
+        let fields = self.mapping(node, &what)?;
         self.unknown_keys(&fields, ROLE_KEYS, what);
         let before = self.problems.len();
         let provider_node = self.required(&fields, "provider", what, key_span);
@@ -668,9 +679,8 @@ impl<'a> Validator<'a> {
     }
 
     fn params(&mut self, node: &Node<'_>, owner: &str) -> Option<Params> {
-        let what = format!("`params` of {owner}");
-        let fields = self.mapping(node, &what)?;
-        let mut params = Params::new();
+        let fields = self.mapping(node, &format_args!("`params` of {owner}"))?;
+        let mut params = Params::with_capacity(fields.entries.len());
         for (name, _, value) in &fields.entries {
             let Some(json) = self.json(value) else {
                 continue;
@@ -742,7 +752,7 @@ impl<'a> Validator<'a> {
                 ok.then_some(Value::Array(out))
             }
             NodeKind::Map(_) => {
-                let fields = self.mapping(node, "a params value")?;
+                let fields = self.mapping(node, &"a params value")?;
                 let mut out = serde_json::Map::with_capacity(fields.entries.len());
                 let mut ok = true;
                 for (key, _, value) in &fields.entries {

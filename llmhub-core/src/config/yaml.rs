@@ -116,8 +116,8 @@ fn resolve_plain(text: &str) -> Scalar {
         .bytes()
         .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
         && text.bytes().any(|b| b.is_ascii_digit());
-    match text.parse::<f64>() {
-        Ok(float) if looks_numeric => Scalar::Float(float),
+    match looks_numeric.then(|| text.parse::<f64>()) {
+        Some(Ok(float)) => Scalar::Float(float),
         _ => Scalar::Str,
     }
 }
