@@ -59,10 +59,12 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
             .ok()?;
         (value.is_finite() && value >= 0.0).then_some(value)
     };
+    // A huge value (`1e20`) does not fit a Duration: treat it as "no usable delay" rather
+    // than panic; the policy caps any delay at `max_delay` anyway.
     if let Some(ms) = number("retry-after-ms") {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Duration::try_from_secs_f64(ms / 1000.0).ok();
     }
-    number("retry-after").map(Duration::from_secs_f64)
+    number("retry-after").and_then(|secs| Duration::try_from_secs_f64(secs).ok())
 }
 
 /// Sends `body` to `url`, retrying connect errors and retryable statuses with backoff, up to
@@ -173,6 +175,8 @@ mod tests {
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
         assert_eq!(retry_after(&headers), None);
+        headers.insert("retry-after", HeaderValue::from_static("1e20"));
+        assert_eq!(retry_after(&headers), None, "a huge value is ignored, not a panic");
     }
 
     #[test]

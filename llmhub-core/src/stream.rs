@@ -309,7 +309,8 @@ fn add_delta(message: &mut ResponseMessage, delta: Delta) {
         message.content.get_or_insert_default().push_str(&text);
     }
     for piece in delta.tool_calls {
-        let at = piece.index as usize;
+        // Indices count up from 0; a bogus huge one must not make us allocate for it.
+        let at = (piece.index as usize).min(message.tool_calls.len());
         if message.tool_calls.len() <= at {
             message.tool_calls.resize_with(at + 1, || ToolCall {
                 kind: "function".into(),
@@ -379,7 +380,11 @@ impl Stream for ChatStream {
             match this.body.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => {
                     this.parser.push(&bytes);
-                    let deadline = tokio::time::Instant::now() + this.idle_timeout;
+                    // `checked_add`: a builder may set `Duration::MAX` to mean "no limit".
+                    let now = tokio::time::Instant::now();
+                    let deadline = now
+                        .checked_add(this.idle_timeout)
+                        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
                     this.idle.as_mut().reset(deadline);
                 }
                 Poll::Ready(Some(Err(err))) => {
@@ -414,6 +419,18 @@ impl Drop for ChatStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bogus_tool_call_index_does_not_allocate_for_it() {
+        let mut message = ResponseMessage::default();
+        let delta: Delta = serde_json::from_str(
+            r#"{"tool_calls": [{"index": 4294967295, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]}"#,
+        )
+        .unwrap();
+        add_delta(&mut message, delta);
+        assert_eq!(message.tool_calls.len(), 1);
+        assert_eq!(message.tool_calls[0].id, "c1");
+    }
 
     fn parse_in_pieces(input: &[u8], piece: usize) -> Vec<(Option<String>, String)> {
         let mut parser = SseParser::default();

@@ -266,6 +266,21 @@ fn plain_http_to_a_remote_host_is_refused() {
 }
 
 #[test]
+fn a_loopback_disguise_does_not_pass_for_loopback() {
+    for url in [
+        "http://evil.example\\@127.0.0.1/v1",
+        "http://127.0.0.1.evil.example/v1",
+        "http://localhost.evil.example:80/v1",
+    ] {
+        let yaml = format!(
+            "project: p\nenv: dev\nproviders:\n  x: {{ base_url: '{url}', api: openai }}\nroles: {{}}\n"
+        );
+        let err = Config::from_yaml_str(&yaml).unwrap_err();
+        assert!(err.to_string().contains("clear text"), "{url}: {err}");
+    }
+}
+
+#[test]
 fn loopback_http_and_prefixes_are_fine() {
     let config = Config::from_yaml_str(
         "project: p\nenv: dev\nproviders:\n  a: { base_url: 'http://127.0.0.1:8000/anthropic/', api: anthropic }\n  \

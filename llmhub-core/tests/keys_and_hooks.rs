@@ -213,6 +213,10 @@ fn insecure_base_urls_cannot_be_slipped_in() {
     config.providers["openai"].base_url = "http://api.example.com/v1".into();
     let err = Hub::from_config(config.clone()).unwrap_err();
     assert!(err.to_string().contains("clear text"), "{err}");
+    // A loopback disguise, as reqwest parses it, is refused too.
+    config.providers["openai"].base_url = "http://api.example.com\\@127.0.0.1/v1".into();
+    let err = Hub::from_config(config.clone()).unwrap_err();
+    assert!(err.to_string().contains("clear text"), "{err}");
     config.providers["openai"].allow_insecure_http = true;
     Hub::from_config(config).unwrap();
 }

@@ -824,7 +824,12 @@ pub(crate) fn check_base_url(url: &str, allow_insecure_http: bool) -> Option<(St
 }
 
 fn host_of(after_scheme: &str) -> &str {
-    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    // `\` ends the authority too, as in the WHATWG URL parser that sends the request: with
+    // `http://evil.com\@127.0.0.1/` the host is `evil.com`, not the loopback after the `@`.
+    let authority = after_scheme
+        .split(['/', '?', '#', '\\'])
+        .next()
+        .unwrap_or("");
     let authority = authority
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);

@@ -183,6 +183,22 @@ impl Provider {
             url("/audio/transcriptions")?,
         );
         let base_url = url("")?;
+        // The same check as validation, made again on the URL as reqwest parsed it, so that no
+        // spelling of a remote host can pass for loopback.
+        let host = base_url.host_str().unwrap_or("");
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host == "[::1]"
+            || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+        if base_url.scheme() == "http" && !loopback && !config.allow_insecure_http {
+            return Err(config_error(
+                file,
+                format!(
+                    "provider `{}`: `base_url` {} sends the API key in clear text to the non-loopback host `{host}`",
+                    config.id, config.base_url
+                ),
+                "use https://, or set `allow_insecure_http: true` on this provider if you must",
+            ));
+        }
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if config.api == Protocol::Anthropic {
