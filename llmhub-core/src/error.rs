@@ -179,6 +179,61 @@ fn missing_env_message(missing: &[MissingEnvVar]) -> String {
 }
 
 impl Error {
+    /// Replaces `secret` (an API key a provider echoed back) with `***` in the provider's
+    /// message of this error.
+    pub(crate) fn mask_secret(self, secret: &str) -> Error {
+        if secret.is_empty() {
+            return self;
+        }
+        let mask = |text: String| {
+            if text.contains(secret) {
+                text.replace(secret, "***")
+            } else {
+                text
+            }
+        };
+        match self {
+            Error::Http {
+                provider,
+                status,
+                body,
+                retry_after,
+            } => Error::Http {
+                provider,
+                status,
+                body: mask(body),
+                retry_after,
+            },
+            Error::RateLimited {
+                provider,
+                retry_after,
+                message,
+            } => Error::RateLimited {
+                provider,
+                retry_after,
+                message: mask(message),
+            },
+            Error::Auth {
+                provider,
+                status,
+                message,
+            } => Error::Auth {
+                provider,
+                status,
+                message: mask(message),
+            },
+            Error::Transport { provider, message } => Error::Transport {
+                provider,
+                message: mask(message),
+            },
+            Error::Decode { provider, message } => Error::Decode {
+                provider,
+                message: mask(message),
+            },
+            other => other,
+        }
+    }
+
     /// Whether this is a config error.
     pub fn is_config(&self) -> bool {
         matches!(self, Error::Config(_))

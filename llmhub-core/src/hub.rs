@@ -317,7 +317,8 @@ impl Sent {
         let decoder = provider.stream_decoder();
         let id = provider.id.clone();
         let idle = provider.idle_timeout;
-        ChatStream::new(self.response, decoder, id, idle, self.record)
+        let secret = provider.secret_text().map(crate::secret::SecretString::new);
+        ChatStream::new(self.response, decoder, id, idle, self.record, secret)
     }
 }
 

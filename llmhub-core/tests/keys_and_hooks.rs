@@ -234,3 +234,41 @@ fn a_key_for_an_unknown_provider_is_refused() {
     );
     assert!(!text.contains("TESTKEY"));
 }
+
+#[tokio::test]
+async fn an_error_inside_an_openai_stream_ends_it_with_the_key_masked() {
+    use futures_util::StreamExt;
+    let body = format!(
+        "data: {{\"id\":\"c\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"Hel\"}}}}]}}\n\n\
+         data: {{\"id\":\"c\",\"error\":{{\"message\":\"upstream failed for key {OPENAI_KEY}\",\"code\":502}},\
+         \"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"error\"}}]}}\n\ndata: [DONE]\n\n"
+    );
+    let server = serve(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")).await;
+    let hub = hub(&server.uri(), "http://127.0.0.1:9");
+    let mut stream = hub
+        .stream_completion("llm.inference", [Message::user("Hi")], None)
+        .await
+        .unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first.text(), Some("Hel"));
+    let err = stream.next().await.unwrap().unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(matches!(err, Error::Http { status: 502, .. }), "{err:?}");
+    assert!(shown.contains("upstream failed for key ***"), "{shown}");
+    assert!(!shown.contains("TESTKEY"), "key leaked: {shown}");
+}
+
+#[tokio::test]
+async fn a_key_echoed_across_the_message_cut_is_masked_before_cutting() {
+    // The provider's message is cut at 500 characters; the key straddles the cut.
+    let text = format!("{}{OPENAI_KEY} and more", "x".repeat(490));
+    let server = serve(ResponseTemplate::new(400).set_body_string(text)).await;
+    let hub = hub(&server.uri(), "http://127.0.0.1:9");
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("***"), "{shown}");
+    assert!(
+        !shown.contains("sk-openai"),
+        "a prefix of the key leaked: {shown}"
+    );
+}

@@ -465,14 +465,22 @@ impl Provider {
     /// The error for an unsuccessful status, with the provider's own message (with the key
     /// masked, should a server echo it).
     pub fn http_error(&self, status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
-        let mut message = error_message(body);
-        if let Some(key) = self.auth.get().and_then(|v| v.to_str().ok()) {
-            let key = key.strip_prefix("Bearer ").unwrap_or(key);
-            if !key.is_empty() && message.contains(key) {
-                message = message.replace(key, "***");
+        // Masked before the message is cut to length, so no prefix of a key survives the cut.
+        let masked;
+        let body = match self.secret_text() {
+            Some(key) if !key.is_empty() && body.windows(key.len()).any(|w| w == key.as_bytes()) => {
+                masked = String::from_utf8_lossy(body).replace(key, "***");
+                masked.as_bytes()
             }
-        }
-        status_error(&self.id, status, retry_after, message)
+            _ => body,
+        };
+        status_error(&self.id, status, retry_after, error_message(body))
+    }
+
+    /// The key this provider sends, if known (to mask it should a server echo it back).
+    pub fn secret_text(&self) -> Option<&str> {
+        let value = self.auth.get()?.to_str().ok()?;
+        Some(value.strip_prefix("Bearer ").unwrap_or(value))
     }
 
     /// The error for a failed send.

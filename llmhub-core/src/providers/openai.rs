@@ -266,12 +266,17 @@ impl StreamState {
         if data.is_empty() {
             return Ok(Step::Skip);
         }
+        // An error can come alone or inside an otherwise normal chunk (OpenRouter sends
+        // `{"id": .., "error": {..}, "choices": [{"finish_reason": "error", ..}]}`); either way
+        // the reply is not complete. The cheap byte test keeps the parse off normal chunks.
+        if contains(data, b"\"error\"")
+            && let Some(err) = stream_error(provider, data)
+        {
+            return Err(err);
+        }
         let mut chunk: ChatChunk =
             serde_json::from_slice(data).map_err(|err| super::decode_error(provider, &err))?;
         if chunk.choices.is_empty() && chunk.usage.is_none() && chunk.id.is_empty() {
-            if let Some(err) = stream_error(provider, data) {
-                return Err(err);
-            }
             return Ok(Step::Skip);
         }
         if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
@@ -288,6 +293,10 @@ impl StreamState {
             Err("no finish_reason and no [DONE]")
         }
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 /// An `{"error": {..}}` event, which some OpenAI-compatible servers send mid-stream.
