@@ -181,6 +181,7 @@ fn missing_env_message(missing: &[MissingEnvVar]) -> String {
 impl Error {
     /// Replaces `secret` (an API key a provider echoed back) with `***` in the provider's
     /// message of this error.
+    #[cfg(feature = "client")]
     pub(crate) fn mask_secret(self, secret: &str) -> Error {
         if secret.is_empty() {
             return self;
