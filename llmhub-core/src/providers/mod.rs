@@ -673,13 +673,48 @@ impl<'a> MergedParams<'a> {
     }
 }
 
+impl MergedParams<'_> {
+    /// The wire name `key` is sent under, when it is translated to another one.
+    fn renamed(&self, key: &str, value: &Value) -> Option<&'static str> {
+        match (self.translate)(key, value) {
+            Wire::Rename(name) | Wire::Replace(name, _) => Some(name),
+            Wire::Keep | Wire::Skip => None,
+        }
+    }
+
+    fn in_overrides(&self, key: &str) -> bool {
+        self.overrides.is_some_and(|o| o.contains_key(key))
+    }
+
+    /// Whether an override of another param is sent under `wire` (so that it wins over a
+    /// role param written under that wire name directly).
+    fn override_renamed_to(&self, wire: &str) -> bool {
+        self.overrides.is_some_and(|o| {
+            o.iter()
+                .any(|(key, value)| key != wire && self.renamed(key, value) == Some(wire))
+        })
+    }
+}
+
 impl Serialize for MergedParams<'_> {
+    /// Each wire key is sent once. When a portable param (`embedding_dim`) and its wire name
+    /// (`dimensions`) are both given, the override layer wins over the role's params, and
+    /// within one layer the wire name written directly wins.
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         for (key, value) in self.iter() {
+            let from_override = self.in_overrides(key);
             match (self.translate)(key, value) {
-                Wire::Keep => map.serialize_entry(key, value)?,
+                Wire::Keep => {
+                    if from_override || !self.override_renamed_to(key) {
+                        map.serialize_entry(key, value)?;
+                    }
+                }
                 Wire::Skip => {}
+                Wire::Rename(name) | Wire::Replace(name, _)
+                    if name != key.as_str()
+                        && (self.in_overrides(name)
+                            || (!from_override && self.base.contains_key(name))) => {}
                 Wire::Rename(name) => map.serialize_entry(name, value)?,
                 Wire::Replace(name, value) => map.serialize_entry(name, &value)?,
             }
@@ -737,6 +772,26 @@ mod tests {
         );
         assert_eq!(merged.get("temperature"), Some(&json!(0.1)));
         assert_eq!(merged.to_params()["max_tokens"], 10);
+    }
+
+    #[test]
+    fn a_wire_key_is_sent_once_and_the_override_wins() {
+        let rename = |key: &str, _: &Value| match key {
+            "embedding_dim" => Wire::Rename("dimensions"),
+            _ => Wire::Keep,
+        };
+        let sent = |base: Value, overrides: Option<Value>| {
+            let base = params(base);
+            let overrides = overrides.map(params);
+            let merged = MergedParams::new(&base, overrides.as_ref()).translated(rename);
+            serde_json::to_string(&merged).unwrap()
+        };
+        // The override wins, whichever name each layer used.
+        assert_eq!(sent(json!({"embedding_dim": 256}), Some(json!({"dimensions": 512}))), r#"{"dimensions":512}"#);
+        assert_eq!(sent(json!({"dimensions": 512}), Some(json!({"embedding_dim": 256}))), r#"{"dimensions":256}"#);
+        // Within one layer, the wire name written directly wins.
+        assert_eq!(sent(json!({"embedding_dim": 256, "dimensions": 512}), None), r#"{"dimensions":512}"#);
+        assert_eq!(sent(json!({"embedding_dim": 256}), None), r#"{"dimensions":256}"#);
     }
 
     #[test]
