@@ -364,8 +364,10 @@ impl Hub {
         self.inner.state.load().config.clone()
     }
 
-    /// A hub on the same client, hooks and keys whose typed handles use the slots of
-    /// `roles` (generated code's compiled role table). Fails like [`HubBuilder::compiled_roles`].
+    /// A hub on the same client, hooks, keys and reload settings whose typed handles use the
+    /// slots of `roles` (generated code's compiled role table). It has its own config state:
+    /// reload the returned hub (for generated code, `roles.hub().reload()`), not `self`.
+    /// Fails like [`HubBuilder::compiled_roles`].
     pub fn with_compiled_roles(&self, roles: &[(&str, Mode)]) -> Result<Hub> {
         let inner = &self.inner;
         let config = Config::clone(&self.config());

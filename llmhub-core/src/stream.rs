@@ -417,9 +417,15 @@ impl Stream for ChatStream {
 }
 
 impl Drop for ChatStream {
+    /// A stream dropped before its end is reported to hooks and tracing as unfinished, not as
+    /// a success: the caller did not get the whole reply.
     fn drop(&mut self) {
         if let Some(record) = self.record.take() {
-            record.finish(Ok(self.usage));
+            let dropped = Error::Transport {
+                provider: self.provider.to_string(),
+                message: "the stream was dropped by the caller before the reply ended".into(),
+            };
+            record.finish(Err(&dropped));
         }
     }
 }

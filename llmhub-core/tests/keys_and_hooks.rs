@@ -272,3 +272,28 @@ async fn a_key_echoed_across_the_message_cut_is_masked_before_cutting() {
         "a prefix of the key leaked: {shown}"
     );
 }
+
+#[tokio::test]
+async fn a_stream_dropped_early_is_not_reported_as_a_success() {
+    use futures_util::StreamExt;
+    let body = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n\
+                data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    let server = serve(ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")).await;
+    let outcomes: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let hub = builder(&server.uri(), "http://127.0.0.1:9")
+        .on_after_call({
+            let outcomes = outcomes.clone();
+            move |result| outcomes.lock().unwrap().push(result.success)
+        })
+        .build()
+        .unwrap();
+    let ask_stream = || hub.stream_completion("llm.inference", [Message::user("Hi")], None);
+    let mut stream = ask_stream().await.unwrap();
+    stream.next().await.unwrap().unwrap();
+    drop(stream);
+    let mut stream = ask_stream().await.unwrap();
+    while let Some(chunk) = stream.next().await {
+        chunk.unwrap();
+    }
+    assert_eq!(*outcomes.lock().unwrap(), [false, true]);
+}

@@ -28,13 +28,21 @@ pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 struct MessagesRequest<'a> {
     model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    system: Option<String>,
+    system: Option<System>,
     messages: Vec<Turn<'a>>,
     max_tokens: MaxTokens<'a>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
     #[serde(flatten)]
     params: MergedParams<'a>,
+}
+
+/// Anthropic's `system`: text, or a list of blocks (for prompt caching).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum System {
+    Text(String),
+    Blocks(Vec<Value>),
 }
 
 #[derive(Serialize)]
@@ -227,13 +235,23 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
 
 pub(crate) fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Bytes, String> {
     let params = chat.params;
-    let (mut system, messages) = turns(chat.messages);
-    if let Some(Value::String(extra)) = params.get("system") {
-        system = Some(match system {
-            Some(system) => format!("{extra}\n\n{system}"),
-            None => extra.clone(),
-        });
-    }
+    let (from_messages, messages) = turns(chat.messages);
+    // A `system` param comes first, then the system messages.
+    let system = match (params.get("system"), from_messages) {
+        (None | Some(Value::Null), text) => text.map(System::Text),
+        (Some(Value::String(extra)), Some(text)) => Some(System::Text(format!("{extra}\n\n{text}"))),
+        (Some(Value::String(extra)), None) => Some(System::Text(extra.clone())),
+        (Some(Value::Array(blocks)), text) => {
+            let mut blocks = blocks.clone();
+            blocks.extend(text.map(|text| json!({"type": "text", "text": text})));
+            Some(System::Blocks(blocks))
+        }
+        (Some(other), _) => {
+            return Err(format!(
+                "param `system` must be a string or a list of Anthropic system blocks, found {other}"
+            ));
+        }
+    };
     let max_tokens = params
         .get("max_tokens")
         .or_else(|| params.get("max_completion_tokens"))
@@ -574,6 +592,38 @@ fn stream_error(provider: &str, error: ApiError) -> Error {
         format!("{} ({}) in the stream", error.message, error.kind)
     };
     status_error(provider, status, None, message)
+}
+
+#[cfg(test)]
+mod system_tests {
+    use super::*;
+    use crate::message::Message;
+
+    fn body(system: Value) -> std::result::Result<Value, String> {
+        let params = json!({ "system": system }).as_object().cloned().unwrap();
+        let messages = [Message::system("From messages."), Message::user("Hi")];
+        let chat = ChatInput {
+            model: "claude",
+            messages: &messages,
+            stream: false,
+            params: MergedParams::new(&params, None),
+        };
+        chat_body(chat).map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
+    #[test]
+    fn system_param_as_text_or_blocks() {
+        assert_eq!(body(json!("Be brief.")).unwrap()["system"], "Be brief.\n\nFrom messages.");
+        let blocks = json!([{"type": "text", "text": "Cached.", "cache_control": {"type": "ephemeral"}}]);
+        assert_eq!(
+            body(blocks).unwrap()["system"],
+            json!([
+                {"type": "text", "text": "Cached.", "cache_control": {"type": "ephemeral"}},
+                {"type": "text", "text": "From messages."}
+            ])
+        );
+        assert!(body(json!(7)).unwrap_err().contains("param `system`"));
+    }
 }
 
 #[cfg(test)]
