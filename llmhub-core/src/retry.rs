@@ -47,7 +47,7 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
 }
 
 /// The delay a response asks for: `retry-after-ms` (OpenAI), else `Retry-After` in seconds.
-/// (An HTTP-date `Retry-After` is ignored; the backoff applies.)
+/// `Retry-After` may also be an HTTP date.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number = |name: &str| -> Option<f64> {
         let value = headers
@@ -64,7 +64,13 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(ms) = number("retry-after-ms") {
         return Duration::try_from_secs_f64(ms / 1000.0).ok();
     }
-    number("retry-after").and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+    if let Some(secs) = number("retry-after") {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
+    // The HTTP-date form: the wait is until that time (none if it has passed).
+    let date = headers.get("retry-after")?.to_str().ok()?;
+    let at = httpdate::parse_http_date(date.trim()).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or_default())
 }
 
 /// Sends `body` to `url`, retrying connect errors and retryable statuses with backoff, up to
@@ -174,7 +180,11 @@ mod tests {
             "retry-after",
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
-        assert_eq!(retry_after(&headers), None);
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a past date: retry now");
+        let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
+        headers.insert("retry-after", HeaderValue::from_str(&soon).unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
         headers.insert("retry-after", HeaderValue::from_static("1e20"));
         assert_eq!(retry_after(&headers), None, "a huge value is ignored, not a panic");
     }
