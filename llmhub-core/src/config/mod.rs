@@ -2,7 +2,7 @@
 //!
 //! [`Config::from_yaml_str`] and [`Config::from_path`] parse and validate a file in one step and
 //! report every problem they find together, each with its line and column, in an
-//! [`Error::Config`](crate::Error::Config).
+//! [`Error::Config`].
 
 mod builtin;
 mod validate;
