@@ -272,18 +272,7 @@ impl Sent {
     /// Reads the whole body, then decodes it with `decode`.
     async fn read<T>(
         self,
-        decode: fn(&Provider, Bytes) -> Result<T>,
-        usage: fn(&T) -> Option<crate::Usage>,
-    ) -> Result<T> {
-        self.read_typed(move |provider, body, _| decode(provider, body), usage)
-            .await
-    }
-
-    /// Reads the whole body, then decodes it with `decode`, which also gets the response's
-    /// `Content-Type`.
-    async fn read_typed<T>(
-        self,
-        decode: impl FnOnce(&Provider, Bytes, Option<String>) -> Result<T>,
+        decode: impl FnOnce(&Provider, Bytes) -> Result<T>,
         usage: fn(&T) -> Option<crate::Usage>,
     ) -> Result<T> {
         let Sent {
@@ -293,18 +282,13 @@ impl Sent {
             record,
         } = self;
         let provider = &state.providers[provider];
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let result = async {
             // The request's own timeout (set in `retry::send`) covers this read too.
             let body = response
                 .bytes()
                 .await
                 .map_err(|err| provider.transport_error(&err))?;
-            decode(provider, body, content_type)
+            decode(provider, body)
         }
         .instrument(record.span().clone())
         .await;
@@ -317,8 +301,24 @@ impl Sent {
         let decoder = provider.stream_decoder();
         let id = provider.id.clone();
         let idle = provider.idle_timeout;
-        let secret = provider.secret_text().map(crate::secret::SecretString::new);
-        ChatStream::new(self.response, decoder, id, idle, self.record, secret)
+        let masker = KeyMasker { state: self.state.clone(), provider: self.provider };
+        ChatStream::new(self.response, decoder, id, idle, self.record, masker)
+    }
+}
+
+/// Masks a provider's key in errors raised inside a stream, reaching the key through the state
+/// the call started with (no copy of the key per stream).
+pub(crate) struct KeyMasker {
+    state: Arc<HubState>,
+    provider: usize,
+}
+
+impl KeyMasker {
+    pub(crate) fn mask(&self, err: Error) -> Error {
+        match self.state.providers[self.provider].secret_text() {
+            Some(secret) => err.mask_secret(secret),
+            None => err,
+        }
     }
 }
 
@@ -553,7 +553,15 @@ impl Hub {
         overrides: Option<&Params>,
     ) -> Result<Speech> {
         let sent = self.send(role, Payload::Speech { text }, overrides).await?;
-        sent.read_typed(Provider::decode_speech, |_| None).await
+        // Only speech needs the response's Content-Type; other calls do not copy it.
+        let content_type = sent
+            .response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        sent.read(|p, body| p.decode_speech(body, content_type), |_| None)
+            .await
     }
 
     pub(crate) async fn raw_call(

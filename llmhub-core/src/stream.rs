@@ -197,8 +197,8 @@ pub struct ChatStream {
     done: bool,
     usage: Option<Usage>,
     record: Option<CallRecord>,
-    /// The provider's key, to mask it in errors a server sends inside the stream.
-    secret: Option<crate::secret::SecretString>,
+    /// Masks the provider's key in errors a server sends inside the stream.
+    masker: crate::hub::KeyMasker,
 }
 
 impl std::fmt::Debug for ChatStream {
@@ -217,7 +217,7 @@ impl ChatStream {
         provider: std::sync::Arc<str>,
         idle_timeout: Duration,
         record: CallRecord,
-        secret: Option<crate::secret::SecretString>,
+        masker: crate::hub::KeyMasker,
     ) -> ChatStream {
         ChatStream {
             body: Box::pin(response.bytes_stream()),
@@ -230,7 +230,7 @@ impl ChatStream {
             done: false,
             usage: None,
             record: Some(record),
-            secret,
+            masker,
         }
     }
 
@@ -253,10 +253,7 @@ impl ChatStream {
     }
 
     fn fail(&mut self, err: Error) -> Poll<Option<Result<ChatChunk>>> {
-        let err = match &self.secret {
-            Some(secret) => err.mask_secret(secret.expose()),
-            None => err,
-        };
+        let err = self.masker.mask(err);
         self.finish(Err(&err));
         Poll::Ready(Some(Err(err)))
     }
