@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use llmhub_core::names::method_name;
+use llmhub_core::__private::method_name;
 use llmhub_core::{Config, Mode, RoleConfig};
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;

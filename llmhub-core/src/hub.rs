@@ -13,12 +13,14 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use crate::config::{Config, Mode, Params};
-use crate::error::{ConfigError, ConfigProblem, Error, Result};
+use crate::config::{ConfigError, ConfigProblem};
+use crate::error::{Error, Result};
 use crate::hooks::{CallContext, CallInput, CallRecord, CallResult, Hooks};
 use crate::media::{self, AudioFile, AudioTask, ImageResponse, Speech, Transcription};
 use crate::message::{IntoEmbeddingInput, IntoMessages, Message};
 use crate::providers::{MergedParams, Payload, Provider, Settings};
-use crate::reload::{ReloadOutcome, ReloadSettings, Reloader};
+use crate::config::ReloadOutcome;
+use crate::reload::{ReloadSettings, Reloader};
 use crate::response::{ChatResponse, EmbeddingResponse};
 use crate::secret::SecretString;
 use crate::stream::ChatStream;
@@ -124,7 +126,7 @@ impl HubState {
             .iter()
             .find(|(id, _)| !config.providers.contains_key(id))
         {
-            let hint = match crate::config::closest(id, config.providers.keys()) {
+            let hint = match crate::config::suggest::closest(id, config.providers.keys()) {
                 Some(close) => format!("did you mean `{close}`?"),
                 None => "give keys only for providers listed under `providers:`".to_owned(),
             };
@@ -172,27 +174,10 @@ impl HubState {
         };
         let slots = match compiled {
             None => None,
-            Some(compiled) => Some(
-                compiled
-                    .iter()
-                    .map(|(name, mode)| (name.as_ref(), *mode))
-                    .map(|(name, mode)| match config.roles.get_full(name) {
-                        None => Err(Error::UnknownRole {
-                            role: name.to_owned(),
-                            suggestion: crate::config::closest(name, config.roles.keys()),
-                        }),
-                        Some((_, _, role)) if role.mode != mode => Err(Error::ModeMismatch {
-                            role: name.to_owned(),
-                            mode: role.mode,
-                            call: "a compiled role",
-                            hint: format!(
-                                "the code was generated for mode `{mode}`; rebuild after changing llmhub.yaml, or restore the mode"
-                            ),
-                        }),
-                        Some((index, _, _)) => Ok(index),
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            ),
+            Some(compiled) => Some(crate::config::compiled_slots(
+                &config,
+                compiled.iter().map(|(name, mode)| (name.as_ref(), *mode)),
+            )?),
         };
         Ok(HubState {
             config: Arc::new(config),
@@ -230,27 +215,30 @@ impl HubState {
                         suggestion: None,
                     })
             }
-            RoleRef::Name(name) => {
-                if let Some(index) = self.config.roles.get_index_of(name)
-                    && let Some(target) = self.role_at(index)
-                {
-                    return Ok(target);
-                }
-                match (&self.config.defaults, self.default_provider) {
-                    (Some(defaults), Some(provider_index)) => Ok(Target {
+            RoleRef::Name(name) => match self.config.binding(name)? {
+                (crate::config::Binding::Role(index), _) => self
+                    .role_at(index)
+                    .ok_or_else(|| Error::UnknownRole {
+                        role: name.to_owned(),
+                        suggestion: None,
+                    }),
+                (crate::config::Binding::Defaults, defaults) => {
+                    let provider_index = self.default_provider.ok_or_else(|| {
+                        Error::UnknownProvider {
+                            role: name.to_owned(),
+                            provider: defaults.provider.clone(),
+                        }
+                    })?;
+                    Ok(Target {
                         role: name,
                         provider: &self.providers[provider_index],
                         provider_index,
                         model: &defaults.model,
                         mode: defaults.mode,
                         params: &defaults.params,
-                    }),
-                    _ => Err(Error::UnknownRole {
-                        role: name.to_owned(),
-                        suggestion: crate::config::closest(name, self.config.roles.keys()),
-                    }),
+                    })
                 }
-            }
+            },
         }
     }
 }

@@ -38,8 +38,6 @@ macro_rules! client_modules {
 pub mod blocking;
 pub mod config;
 mod error;
-pub mod names;
-mod resolve;
 
 client_modules! {
     mod compiled;
@@ -57,9 +55,21 @@ client_modules! {
     pub mod watch;
 }
 
-pub use config::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, RoleDefaults, Span};
-pub use error::{ConfigError, ConfigProblem, Error, MissingEnvVar, Result};
-pub use resolve::{ResolvedCall, merge_params};
+pub use config::{
+    Config, ConfigError, ConfigProblem, Mode, Params, Protocol, ProviderConfig, ReloadOutcome,
+    ResolvedCall, RoleConfig, Span, merge_params,
+};
+pub use error::{Error, MissingEnvVar, Result};
+
+/// What only generated code (`llmhub::roles!`, build scripts) and llmhub's own crates use. Not
+/// part of the documented API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::config::names::method_name;
+    /// The keys the validator accepts at the top level, in a provider and in a role (for
+    /// tools that describe the schema, such as the JSON Schema of `llmhub.yaml`).
+    pub use crate::config::validate::{PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS};
+}
 
 /// The runtime (feature `client`).
 #[cfg(feature = "client")]
@@ -78,7 +88,6 @@ pub use {
         ToolCall,
     },
     providers::anthropic::DEFAULT_MAX_TOKENS,
-    reload::ReloadOutcome,
     response::{
         ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, Delta, Embedding,
         EmbeddingResponse, FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,

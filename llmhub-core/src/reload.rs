@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::ReloadOutcome;
 use crate::error::{Error, Result};
 use crate::watch::FileWatcher;
 
@@ -15,94 +15,6 @@ pub const CONFIG_ENV_VAR: &str = "LLMHUB_CONFIG";
 
 /// A callback told of every reload attempt, accepted or refused.
 pub type ReloadHook = Arc<dyn Fn(&Result<ReloadOutcome>) + Send + Sync>;
-
-/// What an accepted reload changed.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct ReloadOutcome {
-    /// The file that was read.
-    pub path: PathBuf,
-    /// Roles present before and after whose provider, model, mode or params changed.
-    pub changed_roles: Vec<String>,
-    /// Roles new in the file (reachable through the dynamic API).
-    pub added_roles: Vec<String>,
-    /// Roles no longer in the file (never a compiled role: that is refused).
-    pub removed_roles: Vec<String>,
-    /// Providers added, removed or changed.
-    pub changed_providers: Vec<String>,
-    /// Whether `defaults:` changed.
-    pub defaults_changed: bool,
-}
-
-impl ReloadOutcome {
-    /// Whether the new config binds everything as before.
-    pub fn is_unchanged(&self) -> bool {
-        self.changed_roles.is_empty()
-            && self.added_roles.is_empty()
-            && self.removed_roles.is_empty()
-            && self.changed_providers.is_empty()
-            && !self.defaults_changed
-    }
-
-    /// Compares the config in force with the new one.
-    pub(crate) fn between(path: &Path, old: &Config, new: &Config) -> ReloadOutcome {
-        let same_role = |a: &crate::RoleConfig, b: &crate::RoleConfig| {
-            (&a.provider, &a.model, a.mode, &a.params) == (&b.provider, &b.model, b.mode, &b.params)
-        };
-        let same_provider = |a: &crate::ProviderConfig, b: &crate::ProviderConfig| {
-            crate::ProviderConfig {
-                span: b.span,
-                ..a.clone()
-            } == *b
-        };
-        let mut outcome = ReloadOutcome {
-            path: path.to_path_buf(),
-            ..ReloadOutcome::default()
-        };
-        for (name, role) in &new.roles {
-            match old.roles.get(name) {
-                None => outcome.added_roles.push(name.clone()),
-                Some(before) if !same_role(before, role) => {
-                    outcome.changed_roles.push(name.clone())
-                }
-                Some(_) => {}
-            }
-        }
-        outcome.removed_roles = old
-            .roles
-            .keys()
-            .filter(|name| !new.roles.contains_key(*name))
-            .cloned()
-            .collect();
-        for (id, provider) in &new.providers {
-            if old
-                .providers
-                .get(id)
-                .is_none_or(|before| !same_provider(before, provider))
-            {
-                outcome.changed_providers.push(id.clone());
-            }
-        }
-        outcome.changed_providers.extend(
-            old.providers
-                .keys()
-                .filter(|id| !new.providers.contains_key(*id))
-                .cloned(),
-        );
-        let binding = |d: &Option<crate::RoleDefaults>| {
-            d.as_ref().map(|d| {
-                (
-                    d.provider.clone(),
-                    d.model.clone(),
-                    d.mode,
-                    d.params.clone(),
-                )
-            })
-        };
-        outcome.defaults_changed = binding(&old.defaults) != binding(&new.defaults);
-        outcome
-    }
-}
 
 /// How a hub reloads: from where, whether it watches, and whom it tells.
 #[derive(Clone, Default)]

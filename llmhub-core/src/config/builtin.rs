@@ -1,6 +1,6 @@
-//! The built-in provider table (SPEC §7): provider ids that need no `base_url` or `api`.
+//! The built-in provider table: provider ids that need no `base_url` or `api`.
 
-use super::Protocol;
+use crate::config::types::Protocol;
 
 /// A provider id llmhub knows, with its protocol and default base URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

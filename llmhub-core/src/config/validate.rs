@@ -1,4 +1,4 @@
-//! Validation of a parsed `llmhub.yaml` (SPEC §3): walks the whole tree, collects every
+//! Validation of a parsed `llmhub.yaml`: walks the whole tree, collects every
 //! problem with its position, and builds a [`Config`] only when there are none.
 
 use std::collections::HashMap;
@@ -7,16 +7,19 @@ use std::fmt;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::yaml::{self, Node, NodeKind, Scalar};
-use super::{
-    BUILTIN_PROVIDERS, Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, RoleDefaults,
-    Span, builtin_provider,
-};
-use crate::error::{ConfigError, ConfigProblem, Error, Result};
-use crate::names::method_name;
+use crate::config::base_url::check_base_url;
+use crate::config::builtin::{BUILTIN_PROVIDERS, builtin_provider};
+use crate::config::names::method_name;
+use crate::config::problem::{ConfigError, ConfigProblem};
+use crate::config::suggest::{closest, did_you_mean};
+use crate::config::types::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, Span};
+use crate::config::yaml::{self, Node, NodeKind, Scalar};
+use crate::error::{Error, Result};
 
-const TOP_KEYS: &[&str] = &["project", "env", "providers", "roles", "defaults"];
-const PROVIDER_KEYS: &[&str] = &[
+/// The keys accepted at the top level of the file.
+pub const TOP_KEYS: &[&str] = &["project", "env", "providers", "roles", "defaults"];
+/// The keys accepted in an entry of `providers:`.
+pub const PROVIDER_KEYS: &[&str] = &[
     "env_key",
     "base_url",
     "api",
@@ -25,7 +28,8 @@ const PROVIDER_KEYS: &[&str] = &[
     "max_retries",
     "allow_insecure_http",
 ];
-const ROLE_KEYS: &[&str] = &["provider", "model", "mode", "params"];
+/// The keys accepted in an entry of `roles:` and in `defaults:`.
+pub const ROLE_KEYS: &[&str] = &["provider", "model", "mode", "params"];
 
 /// Parses and validates `text`; `file` names it in every problem.
 pub(crate) fn parse_and_validate(text: &str, file: &str) -> Result<Config> {
@@ -55,27 +59,6 @@ pub(crate) fn parse_and_validate(text: &str, file: &str) -> Result<Config> {
     } else {
         Err(v.into_error())
     }
-}
-
-/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a String>,
-) -> Option<String> {
-    closest_str(word, candidates.into_iter().map(String::as_str))
-}
-
-fn closest_str<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c.to_owned())
-}
-
-fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
-    closest_str(word, candidates.iter().copied()).map(|c| format!("did you mean `{c}`?"))
 }
 
 fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
@@ -309,14 +292,7 @@ impl<'a> Validator<'a> {
                 .find(|(k, _, _)| *k == "defaults")
                 .map(|(_, k, _)| k.span)
                 .unwrap_or(n.span);
-            self.binding(n, key_span, "`defaults`", &binding_ctx)
-                .map(|b| RoleDefaults {
-                    provider: b.provider,
-                    model: b.model,
-                    mode: b.mode,
-                    params: b.params,
-                    span: key_span,
-                })
+            self.binding(n, "defaults", key_span, "`defaults`", &binding_ctx)
         });
         Some(Config {
             project: project?,
@@ -561,19 +537,9 @@ impl<'a> Validator<'a> {
                 methods.insert(method, (name, key.span.line));
             }
             let what = format!("role `{name}`");
-            match self.binding(value, key.span, &what, ctx) {
-                Some(b) => {
-                    roles.insert(
-                        (*name).to_owned(),
-                        RoleConfig {
-                            name: (*name).to_owned(),
-                            provider: b.provider,
-                            model: b.model,
-                            mode: b.mode,
-                            params: b.params,
-                            span: key.span,
-                        },
-                    );
+            match self.binding(value, name, key.span, &what, ctx) {
+                Some(role) => {
+                    roles.insert((*name).to_owned(), role);
                 }
                 None => ok = false,
             }
@@ -581,14 +547,16 @@ impl<'a> Validator<'a> {
         ok.then_some(roles)
     }
 
-    /// A role or `defaults`: provider, model, mode, params.
+    /// A role or `defaults` (named `name`, its key at `key_span`): provider, model, mode,
+    /// params.
     fn binding(
         &mut self,
         node: &Node<'_>,
+        name: &str,
         key_span: Span,
         what: &str,
         ctx: &BindingContext<'_>,
-    ) -> Option<Binding> {
+    ) -> Option<RoleConfig> {
         let fields = self.mapping(node, &what)?;
         self.unknown_keys(&fields, ROLE_KEYS, what);
         let before = self.problems.len();
@@ -670,11 +638,13 @@ impl<'a> Validator<'a> {
         if self.problems.len() != before {
             return None;
         }
-        Some(Binding {
+        Some(RoleConfig {
+            name: name.to_owned(),
             provider: provider?,
             model: model?,
             mode: mode?,
             params: params?,
+            span: key_span,
         })
     }
 
@@ -691,7 +661,7 @@ impl<'a> Validator<'a> {
         Some(params)
     }
 
-    /// Checks the type and range of the portable params (SPEC §3).
+    /// Checks the type and range of the portable params.
     fn check_well_known(&mut self, name: &str, node: &Node<'_>, value: &Value, owner: &str) {
         let number_in = |lo: f64, hi: f64| value.as_f64().is_some_and(|x| (lo..=hi).contains(&x));
         let positive_int = || value.as_u64().is_some_and(|n| n > 0);
@@ -776,13 +746,6 @@ struct BindingContext<'c> {
     protocols: Option<&'c IndexMap<String, Option<Protocol>>>,
 }
 
-struct Binding {
-    provider: String,
-    model: String,
-    mode: Mode,
-    params: Params,
-}
-
 /// `found X` text for a node: the value as written for scalars, the type otherwise.
 fn describe(node: &Node<'_>) -> String {
     match &node.kind {
@@ -798,51 +761,4 @@ fn describe(node: &Node<'_>) -> String {
         NodeKind::Scalar { raw, .. } => format!("`{raw}`"),
         _ => node.type_name().into(),
     }
-}
-
-/// Checks a base URL's scheme, and refuses plain `http://` to a non-loopback host unless
-/// allowed. Returns the problem and a hint.
-pub(crate) fn check_base_url(url: &str, allow_insecure_http: bool) -> Option<(String, String)> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Some((
-            format!("`base_url` `{url}` is not a URL"),
-            "write it as https://host/path".into(),
-        ));
-    };
-    match scheme {
-        "https" => None,
-        "http" if allow_insecure_http || is_loopback(host_of(rest)) => None,
-        "http" => Some((
-            format!("`base_url` {url} sends the API key in clear text to a non-loopback host"),
-            "use https://, or set `allow_insecure_http: true` on this provider if you must".into(),
-        )),
-        other => Some((
-            format!("`base_url` {url} has scheme `{other}`; only http and https are supported"),
-            "write the URL as https://host/path".into(),
-        )),
-    }
-}
-
-fn host_of(after_scheme: &str) -> &str {
-    // `\` ends the authority too, as in the WHATWG URL parser that sends the request: with
-    // `http://evil.com\@127.0.0.1/` the host is `evil.com`, not the loopback after the `@`.
-    let authority = after_scheme
-        .split(['/', '?', '#', '\\'])
-        .next()
-        .unwrap_or("");
-    let authority = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("");
-    }
-    authority.split(':').next().unwrap_or("")
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }

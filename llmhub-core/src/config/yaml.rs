@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as ParserSpan};
 
-use super::Span;
+use crate::config::types::Span;
 
 /// Deepest nesting accepted. A generated config nests 4 levels; params may add a few more.
 pub(crate) const MAX_DEPTH: usize = 64;

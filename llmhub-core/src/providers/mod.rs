@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
 
 use crate::config::{Params, Protocol, ProviderConfig};
-use crate::error::{ConfigError, ConfigProblem, Error, MissingEnvVar, Result};
+use crate::config::{ConfigError, ConfigProblem};
+use crate::error::{Error, MissingEnvVar, Result};
 use crate::media::{AudioFile, ImageResponse, Speech, Transcription};
 use crate::message::{EmbeddingInput, Message};
 use crate::response::{ChatResponse, EmbeddingResponse};
@@ -138,7 +139,7 @@ impl Provider {
         key: Option<&SecretString>,
         settings: &Settings,
     ) -> Result<Provider> {
-        crate::config::check_base_url(&config.base_url, config.allow_insecure_http).map_or(
+        crate::config::base_url::check_base_url(&config.base_url, config.allow_insecure_http).map_or(
             Ok(()),
             |(message, hint)| {
                 Err(config_error(
@@ -669,7 +670,7 @@ impl<'a> MergedParams<'a> {
 
     /// A merged copy (for hooks).
     pub fn to_params(self) -> Params {
-        crate::resolve::merge_params(self.base, self.overrides)
+        crate::config::merge_params(self.base, self.overrides)
     }
 }
 

@@ -1,5 +1,5 @@
-//! Role names to Rust method names (SPEC §4.1), shared by validation (collisions are a config
-//! error) and code generation.
+//! Role names to Rust method names, shared by validation (two roles with one method name are a
+//! config error) and code generation.
 
 /// Rust keywords (strict and reserved, edition 2024) and the names of the methods every
 /// generated `Roles` struct has; a role mapping to one of these gets a trailing `_`.
@@ -22,7 +22,7 @@ const RESERVED: &[&str] = &[
 /// bytes, so that every role still gets a stable method.
 ///
 /// ```
-/// use llmhub_core::names::method_name;
+/// use llmhub_core::__private::method_name;
 /// assert_eq!(method_name("llm.inference"), "llm_inference");
 /// assert_eq!(method_name("Summarize-v2 (fast)"), "summarize_v2_fast");
 /// assert_eq!(method_name("2nd-pass"), "role_2nd_pass");

@@ -1,7 +1,19 @@
 //! Role resolution (the original `resolve_role`): role name → provider, model, mode, params.
+//! [`Config::binding`] is the one lookup, used by [`Config::resolve`] and by every call of the
+//! runtime.
 
-use crate::config::{Config, Mode, Params};
+use crate::config::suggest::closest;
+use crate::config::types::{Config, Mode, Params, RoleConfig};
 use crate::error::{Error, Result};
+
+/// Which entry of the config serves a role name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// The role itself, at this index of [`Config::roles`].
+    Role(usize),
+    /// The `defaults:` binding (the name is not under `roles:`).
+    Defaults,
+}
 
 /// A role resolved to everything a call needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +43,21 @@ pub fn merge_params(base: &Params, overrides: Option<&Params>) -> Params {
 }
 
 impl Config {
+    /// The entry that serves `role`: the role if the file has it, else `defaults:`, else
+    /// [`Error::UnknownRole`] with the closest role name.
+    pub(crate) fn binding(&self, role: &str) -> Result<(Binding, &RoleConfig)> {
+        if let Some((index, _, config)) = self.roles.get_full(role) {
+            return Ok((Binding::Role(index), config));
+        }
+        match &self.defaults {
+            Some(defaults) => Ok((Binding::Defaults, defaults)),
+            None => Err(Error::UnknownRole {
+                role: role.to_owned(),
+                suggestion: closest(role, self.roles.keys()),
+            }),
+        }
+    }
+
     /// Resolves `role` with the original design's rules: the role if present, else
     /// `defaults:`, else [`Error::UnknownRole`]; its provider must be defined, else
     /// [`Error::UnknownProvider`]; params are the role's params overlaid by `overrides`.
@@ -52,28 +79,19 @@ impl Config {
     /// # Ok::<(), llmhub_core::Error>(())
     /// ```
     pub fn resolve(&self, role: &str, overrides: Option<Params>) -> Result<ResolvedCall> {
-        let (provider, model, mode, params) = match (self.roles.get(role), &self.defaults) {
-            (Some(r), _) => (&r.provider, &r.model, r.mode, &r.params),
-            (None, Some(d)) => (&d.provider, &d.model, d.mode, &d.params),
-            (None, None) => {
-                return Err(Error::UnknownRole {
-                    role: role.to_owned(),
-                    suggestion: crate::config::closest(role, self.roles.keys()),
-                });
-            }
-        };
-        if !self.providers.contains_key(provider.as_str()) {
+        let (_, binding) = self.binding(role)?;
+        if !self.providers.contains_key(binding.provider.as_str()) {
             return Err(Error::UnknownProvider {
                 role: role.to_owned(),
-                provider: provider.clone(),
+                provider: binding.provider.clone(),
             });
         }
         Ok(ResolvedCall {
             role: role.to_owned(),
-            provider: provider.clone(),
-            model: model.clone(),
-            mode,
-            params: merge_params(params, overrides.as_ref()),
+            provider: binding.provider.clone(),
+            model: binding.model.clone(),
+            mode: binding.mode,
+            params: merge_params(&binding.params, overrides.as_ref()),
         })
     }
 }

@@ -1,0 +1,182 @@
+//! The types of a validated `llmhub.yaml`: [`Config`] and its providers, roles, modes and
+//! protocols.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+
+/// Parameters of a call: role params, per-call overrides, `with_params`. Any JSON-like values.
+pub type Params = serde_json::Map<String, serde_json::Value>;
+
+/// A position in the config file: 1-based line and column, and the length of the value in
+/// characters (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Span {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// Length of the spanned text in characters, for underlining (at least 1).
+    pub len: usize,
+}
+
+/// What kind of calls a role serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Chat completions.
+    Chat,
+    /// Embeddings.
+    Embedding,
+    /// Image generation.
+    Image,
+    /// Speech-to-text and text-to-speech.
+    Audio,
+    /// Chat completions with tool calling.
+    Tool,
+    /// Any other endpoint, reached with a raw JSON call.
+    Other,
+}
+
+impl Mode {
+    /// Every mode, in the order the docs list them.
+    pub const ALL: [Mode; 6] = [
+        Mode::Chat,
+        Mode::Embedding,
+        Mode::Image,
+        Mode::Audio,
+        Mode::Tool,
+        Mode::Other,
+    ];
+
+    /// The name used in `llmhub.yaml` (`"chat"`, `"embedding"`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mode::Chat => "chat",
+            Mode::Embedding => "embedding",
+            Mode::Image => "image",
+            Mode::Audio => "audio",
+            Mode::Tool => "tool",
+            Mode::Other => "other",
+        }
+    }
+
+    /// Parses a mode name as written in `llmhub.yaml`.
+    pub fn parse(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|mode| mode.as_str() == name)
+    }
+
+    /// Whether chat calls (`completion`, `stream`) are allowed on a role of this mode.
+    pub const fn is_chat(self) -> bool {
+        matches!(self, Mode::Chat | Mode::Tool)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The wire protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// The OpenAI-compatible API (`/chat/completions`, `/embeddings`, …).
+    OpenAi,
+    /// The Anthropic Messages API (`/v1/messages`).
+    Anthropic,
+}
+
+impl Protocol {
+    /// The name used in `llmhub.yaml`'s `api` field.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Protocol::OpenAi => "openai",
+            Protocol::Anthropic => "anthropic",
+        }
+    }
+
+    /// Parses an `api` value.
+    pub fn parse(name: &str) -> Option<Protocol> {
+        match name {
+            "openai" => Some(Protocol::OpenAi),
+            "anthropic" => Some(Protocol::Anthropic),
+            _ => None,
+        }
+    }
+
+    /// Whether this protocol can serve roles of `mode`. The Anthropic protocol serves only
+    /// `chat` and `tool`.
+    pub const fn serves(self, mode: Mode) -> bool {
+        match self {
+            Protocol::OpenAi => true,
+            Protocol::Anthropic => mode.is_chat(),
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of `providers:`, with `api` and `base_url` already filled in from the built-in
+/// table where the file leaves them out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderConfig {
+    /// The provider id (the key under `providers:`).
+    pub id: String,
+    /// Name of the environment variable that holds the API key (the key itself is never here).
+    pub env_key: Option<String>,
+    /// Base URL, without a trailing `/` (from the file, or the built-in default).
+    pub base_url: String,
+    /// Wire protocol (from the file, or the built-in default).
+    pub api: Protocol,
+    /// Extra headers sent with every request.
+    pub headers: IndexMap<String, String>,
+    /// Whole-request timeout in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// How many times a failed request is retried.
+    pub max_retries: Option<u32>,
+    /// Whether a non-loopback `http://` base URL is allowed.
+    pub allow_insecure_http: bool,
+    /// Where the provider is defined in the file.
+    pub span: Span,
+}
+
+/// One entry of `roles:`, or the `defaults:` binding (then named `defaults`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleConfig {
+    /// The role name (the key under `roles:`), or `defaults`.
+    pub name: String,
+    /// The provider id; always a key of [`Config::providers`] in a validated config.
+    pub provider: String,
+    /// The model name, passed to the provider as is.
+    pub model: String,
+    /// What calls the role serves.
+    pub mode: Mode,
+    /// Default parameters of every call.
+    pub params: Params,
+    /// Where the role's key (or `defaults:`) is in the file.
+    pub span: Span,
+}
+
+/// A validated `llmhub.yaml`.
+///
+/// Roles and providers keep the order of the file; a role's position in [`Config::roles`] is its
+/// index, which typed calls use instead of its name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Logical project name.
+    pub project: String,
+    /// Environment (`dev`, `staging`, `prod`, …).
+    pub env: String,
+    /// Providers by id.
+    pub providers: IndexMap<String, ProviderConfig>,
+    /// Roles by name.
+    pub roles: IndexMap<String, RoleConfig>,
+    /// Fallback binding for roles not in the file (dynamic API only), named `defaults`.
+    pub defaults: Option<RoleConfig>,
+    /// The file name the config was read from, as given (for error messages).
+    pub source_name: String,
+}
