@@ -381,7 +381,7 @@ fn concurrent_64(c: &mut Criterion) {
 }
 
 /// Call throughput while a thread reloads the config every millisecond, against the same calls
-/// without reloads (issue 5's target: within 5%). Each reload reads, parses and validates the file,
+/// without reloads (the target: within 5%). Each reload reads, parses and validates the file,
 /// builds the providers and swaps the state in.
 fn reload_under_load(c: &mut Criterion) {
     use std::sync::atomic::{AtomicBool, Ordering};

@@ -14,7 +14,7 @@
 //! the keys from `OPENAI_API_KEY` and `ANTHROPIC_API_KEY`.
 
 use futures_util::StreamExt;
-use llmhub::{Config, GeneratedRoles, Message};
+use llmhub::{Config, Message};
 
 llmhub::roles!("fixtures/llmhub.yaml");
 
@@ -24,7 +24,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> llmhub::Result<()> {
-    let mut config = Config::from_yaml_str_named(Roles::YAML, Roles::FILE)?;
+    let mut config = Config::from_yaml_str_named(
+        include_str!("../fixtures/llmhub.yaml"),
+        "fixtures/llmhub.yaml",
+    )?;
     // Offline, the providers now point at a local server (kept alive until the end of `run`).
     let server = local::prepare(&mut config).await;
     let mut builder = Roles::builder();

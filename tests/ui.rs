@@ -1,4 +1,4 @@
-//! Compile-time checks of `llmhub::roles!`, with trybuild: every config problem of SPEC §3 and
+//! Compile-time checks of `llmhub::roles!`, with trybuild: every config problem and
 //! §4.1 is a compile error located in the YAML file; an unknown role or a wrong-mode call does
 //! not compile (`tests/ui/`); good configs, odd role names included, compile under
 //! `#![deny(warnings, missing_docs)]` and run (`tests/ui-pass/`).

@@ -1,4 +1,4 @@
-//! The build-script route (SPEC §5): the same checks and the same generated API as the macro,
+//! The build-script route : the same checks and the same generated API as the macro,
 //! written to a file.
 
 use std::path::{Path, PathBuf};

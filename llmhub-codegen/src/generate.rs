@@ -1,7 +1,7 @@
-//! `Config` → `TokenStream`: the generated `Roles` struct (SPEC §4.1, docs/ARCHITECTURE.md).
+//! `Config` → `TokenStream`: the generated `Roles` struct.
 //!
 //! The generated code is small: per role a method and a doc comment. All behaviour lives in
-//! `llmhub-core` (`RolesBuilder`, `GeneratedRoles`, the typed handles), written with fully
+//! `llmhub-core` (`RolesBuilder`, `__private`, the typed handles), written with fully
 //! qualified paths so it works whatever the user has imported.
 
 use std::path::PathBuf;
@@ -93,7 +93,7 @@ pub fn generate_tokens(
             /// building.
             #[must_use]
             pub fn builder() -> ::llmhub::RolesBuilder<Self> {
-                ::llmhub::RolesBuilder::new()
+                ::llmhub::RolesBuilder::default()
             }
 
             /// Wraps a hub built elsewhere, after checking that its config has every compiled
@@ -102,7 +102,7 @@ pub fn generate_tokens(
             /// # Errors
             /// `llmhub::Error::UnknownRole` or `llmhub::Error::ModeMismatch` if it has not.
             pub fn from_hub(hub: ::llmhub::Hub) -> ::llmhub::Result<Self> {
-                <Self as ::llmhub::GeneratedRoles>::checked_from_hub(hub)
+                ::llmhub::__private::checked_from_hub(hub)
             }
 
             /// The hub behind the roles: the dynamic API, the config in force, reload.
@@ -114,7 +114,7 @@ pub fn generate_tokens(
             #(#methods)*
         }
 
-        impl ::llmhub::GeneratedRoles for #struct_name {
+        impl ::llmhub::__private::GeneratedRoles for #struct_name {
             const YAML: &'static str = #yaml;
             const FILE: &'static str = #file;
             const COMPILED: &'static [(&'static str, ::llmhub::Mode)] = &[#(#compiled),*];
@@ -152,7 +152,7 @@ fn role_method(role: &RoleConfig, slot: usize, file: &str) -> Result<TokenStream
         #(#[doc = #doc])*
         #[must_use]
         pub fn #method(&self) -> #handle<'_> {
-            #handle::new(&self.hub, #slot)
+            ::llmhub::__private::handle(&self.hub, #slot)
         }
     })
 }
@@ -179,15 +179,25 @@ fn mode_tokens(mode: Mode) -> TokenStream {
     }
 }
 
-/// The calls a role of `mode` offers, for the doc comments.
-fn calls(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Chat | Mode::Tool => "`.completion(messages)`, `.stream(messages)`",
-        Mode::Embedding => "`.embedding(input)`",
-        Mode::Image => "`.generate(prompt)`",
-        Mode::Audio => "`.transcribe(..)`, `.speech(..)`",
-        Mode::Other => "`.raw(path, json)`",
-    }
+/// The calls a role of `mode` offers, for the doc comments: its methods with their arguments.
+fn calls(mode: Mode) -> String {
+    let call = |method: &str| {
+        let args = match method {
+            "completion" | "stream" => "messages",
+            "embedding" => "input",
+            "generate" => "prompt",
+            "transcribe" => "audio",
+            "speech" => "text",
+            "raw" => "path, json",
+            _ => "..",
+        };
+        format!("`.{method}({args})`")
+    };
+    mode.methods()
+        .iter()
+        .map(|method| call(method))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The doc comment of a role method, one line per `#[doc]`: role, provider, model, mode,

@@ -1,4 +1,4 @@
-//! Turns an `llmhub.yaml` into typed Rust code (SPEC §4.1, §5). Shared by the `roles!` macro
+//! Turns an `llmhub.yaml` into typed Rust code. Shared by the `roles!` macro
 //! (`llmhub-macros`) and by build scripts, in progenitor's manner: this crate is a plain
 //! library; the macro is a thin wrapper over it.
 //!

@@ -61,9 +61,23 @@ fn one_method_per_role_in_file_order_with_slots_and_typed_handles() {
         .find("pub fn llm_a(&self) -> ::llmhub::EmbeddingRole<'_>")
         .unwrap();
     assert!(b < a, "methods follow the file order");
-    assert!(code.contains("::llmhub::ChatRole::new(&self.hub, 0)"));
-    assert!(code.contains("::llmhub::EmbeddingRole::new(&self.hub, 1)"));
-    assert!(code.contains("::llmhub::ToolRole::new(&self.hub, 2)"));
+    // Each method's handle is typed by its return type and reaches its role by slot.
+    for (method, handle, slot) in [
+        ("llm_b", "ChatRole", 0),
+        ("llm_a", "EmbeddingRole", 1),
+        ("t", "ToolRole", 2),
+    ] {
+        let signature = format!("pub fn {method}(&self) -> ::llmhub::{handle}<'_> {{");
+        let at = code
+            .find(&signature)
+            .unwrap_or_else(|| panic!("{signature}"));
+        let body = &code[at + signature.len()..];
+        let body = &body[..body.find('}').unwrap()];
+        assert_eq!(
+            body.trim(),
+            format!("::llmhub::__private::handle(&self.hub, {slot})")
+        );
+    }
     assert!(
         code.contains(
             r#"pub const ROLE_NAMES: &'static [&'static str] = &["llm.b", "llm.a", "t"];"#
@@ -190,7 +204,7 @@ fn struct_name_is_checked_and_used() {
     let code = builder.clone().struct_name("MyRoles").generate().unwrap();
     assert!(
         code.contains("pub struct MyRoles {")
-            && code.contains("impl ::llmhub::GeneratedRoles for MyRoles")
+            && code.contains("impl ::llmhub::__private::GeneratedRoles for MyRoles")
     );
     for bad in ["my roles", "type", "1Roles", ""] {
         let err = builder.clone().struct_name(bad).generate().unwrap_err();

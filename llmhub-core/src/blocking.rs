@@ -20,10 +20,10 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
+use crate::client::message::{IntoEmbeddingInput, IntoMessages};
+use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 use crate::config::{Config, Params};
 use crate::error::{Error, Result};
-use crate::message::{IntoEmbeddingInput, IntoMessages};
-use crate::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 
 /// A blocking hub: [`crate::Hub`]'s calls, each blocking until its reply is in. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -40,8 +40,7 @@ impl Hub {
             .thread_name("llmhub-blocking")
             .enable_all()
             .build()
-            .map_err(|err| Error::Transport {
-                provider: "llmhub".into(),
+            .map_err(|err| Error::Setup {
                 message: format!("cannot start the blocking runtime: {err}"),
             })?;
         Ok(Hub {
@@ -108,15 +107,15 @@ impl Hub {
             .block_on(self.hub.embedding(role, input, overrides))
     }
 
-    /// See [`crate::Hub::generate_image`].
-    pub fn generate_image(
+    /// See [`crate::Hub::generate`].
+    pub fn generate(
         &self,
         role: &str,
         prompt: &str,
         overrides: Option<Params>,
     ) -> Result<crate::ImageResponse> {
         self.runtime
-            .block_on(self.hub.generate_image(role, prompt, overrides))
+            .block_on(self.hub.generate(role, prompt, overrides))
     }
 
     /// See [`crate::Hub::transcribe`].

@@ -147,11 +147,11 @@ pub enum Error {
         message: String,
     },
 
-    /// llmhub was set up or called in a way it cannot serve (a hub builder without a config,
-    /// `watch(true)` without a file, `reload()` on a hub with no file, an HTTP client that
-    /// cannot be built).
+    /// llmhub could not be set up as asked: a hub builder without a config, `watch(true)`
+    /// without a file, `reload()` on a hub with no file, an HTTP client or a runtime that
+    /// cannot be built.
     #[error("{message}")]
-    Usage {
+    Setup {
         /// What is wrong and how to fix it.
         message: String,
     },

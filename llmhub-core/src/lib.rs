@@ -28,32 +28,12 @@
 //! `blocking::Hub`.
 #![deny(missing_docs)]
 
-/// Declares the modules of the runtime, compiled only with the `client` feature (as tokio's
-/// `cfg_rt!` does).
-macro_rules! client_modules {
-    ($($vis:vis mod $name:ident;)*) => { $( #[cfg(feature = "client")] $vis mod $name; )* };
-}
-
 #[cfg(feature = "blocking")]
 pub mod blocking;
+#[cfg(feature = "client")]
+mod client;
 pub mod config;
 mod error;
-
-client_modules! {
-    mod compiled;
-    mod handle;
-    mod hooks;
-    mod hub;
-    pub mod media;
-    mod message;
-    mod providers;
-    pub mod reload;
-    mod response;
-    mod retry;
-    mod secret;
-    mod stream;
-    pub mod watch;
-}
 
 pub use config::{
     Config, ConfigError, ConfigProblem, Mode, Params, Protocol, ProviderConfig, ReloadOutcome,
@@ -61,33 +41,24 @@ pub use config::{
 };
 pub use error::{Error, MissingEnvVar, Result};
 
-/// What only generated code (`llmhub::roles!`, build scripts) and llmhub's own crates use. Not
-/// part of the documented API: it may change in any release.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::config::names::method_name;
-    /// The keys the validator accepts at the top level, in a provider and in a role (for
-    /// tools that describe the schema, such as the JSON Schema of `llmhub.yaml`).
-    pub use crate::config::validate::{PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS};
-}
-
 /// The runtime (feature `client`).
 #[cfg(feature = "client")]
-pub use {
-    compiled::{GeneratedRoles, RolesBuilder},
+pub use client::{
+    builder::{BuildTarget, HubBuilder},
+    generated::RolesBuilder,
     handle::{
         AudioRole, ChatRole, EmbeddingRole, ImageRole, OtherRole, RoleCall, RoleHandle,
         SupportsAudio, SupportsChat, SupportsEmbedding, SupportsImage, SupportsOther, ToolRole,
         mode,
     },
     hooks::{AfterCallHook, BeforeCallHook, CallContext, CallInput, CallResult},
-    hub::{Hub, HubBuilder},
+    hub::Hub,
     media::{AudioFile, GeneratedImage, ImageResponse, Speech, Transcription},
     message::{
         Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Role,
         ToolCall,
     },
-    providers::anthropic::DEFAULT_MAX_TOKENS,
+    protocol::anthropic::DEFAULT_MAX_TOKENS,
     response::{
         ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, Delta, Embedding,
         EmbeddingResponse, FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,
@@ -95,3 +66,19 @@ pub use {
     secret::SecretString,
     stream::ChatStream,
 };
+#[cfg(feature = "client")]
+pub use client::{media, reload, watch};
+
+/// What only generated code (`llmhub::roles!`, build scripts) and llmhub's own crates use. Not
+/// part of the documented API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(feature = "client")]
+    pub use crate::client::generated::{
+        GeneratedRoles, checked_from_hub, compiled_roles, handle, with_compiled_roles,
+    };
+    pub use crate::config::names::method_name;
+    /// The keys the validator accepts at the top level, in a provider and in a role (for
+    /// tools that describe the schema, such as the JSON Schema of `llmhub.yaml`).
+    pub use crate::config::validate::{PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS};
+}

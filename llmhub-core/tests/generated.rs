@@ -2,9 +2,8 @@
 
 mod support;
 
-use llmhub_core::{
-    ChatRole, Config, EmbeddingRole, Error, GeneratedRoles, Hub, Message, Mode, RolesBuilder,
-};
+use llmhub_core::__private::{GeneratedRoles, checked_from_hub, handle};
+use llmhub_core::{ChatRole, Config, EmbeddingRole, Error, Hub, Message, Mode, RolesBuilder, mode};
 use serde_json::json;
 use support::*;
 
@@ -20,15 +19,15 @@ impl Roles {
     ];
 
     fn builder() -> RolesBuilder<Self> {
-        RolesBuilder::new()
+        RolesBuilder::default()
     }
 
     fn llm_embedding(&self) -> EmbeddingRole<'_> {
-        EmbeddingRole::new(&self.hub, 0)
+        handle::<mode::Embedding>(&self.hub, 0)
     }
 
     fn llm_inference(&self) -> ChatRole<'_> {
-        ChatRole::new(&self.hub, 1)
+        handle::<mode::Chat>(&self.hub, 1)
     }
 }
 
@@ -70,7 +69,7 @@ async fn generated_roles_call_through_their_slots() {
     let hub = builder(&server.uri(), "http://127.0.0.1:9")
         .build()
         .unwrap();
-    let roles = Roles::checked_from_hub(hub).unwrap();
+    let roles = checked_from_hub::<Roles>(hub).unwrap();
     roles
         .llm_inference()
         .completion([Message::user("Hi")])
@@ -94,7 +93,7 @@ fn the_compiled_in_config_is_the_default_and_incompatible_hubs_are_refused() {
         "project: p\nenv: dev\nproviders: { openai: {} }\nroles:\n  llm.inference: { provider: openai, model: m, mode: embedding }\n  llm.embedding: { provider: openai, model: e, mode: embedding }\n",
     )
     .unwrap();
-    let err = Roles::checked_from_hub(hub).err().unwrap();
+    let err = checked_from_hub::<Roles>(hub).err().unwrap();
     assert!(
         matches!(err, Error::ModeMismatch { ref role, .. } if role == "llm.inference"),
         "{err}"

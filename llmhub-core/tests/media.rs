@@ -1,11 +1,10 @@
-//! The image, audio and other modes (issue 6) against a loopback server: the exact requests
+//! The image, audio and other modes against a loopback server: the exact requests
 //! (JSON and multipart), the parsed responses, and the inputs refused before any request.
 
 mod support;
 
-use llmhub_core::{
-    AudioFile, AudioRole, Config, Error, Hub, ImageRole, Message, OtherRole, Params,
-};
+use llmhub_core::__private::handle;
+use llmhub_core::{AudioFile, Config, Error, Hub, Message, Params, mode};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -91,7 +90,10 @@ async fn image_generation_sends_prompt_and_params_and_decodes_the_data() {
     )
     .await;
     let hub = hub(&server);
-    let images = ImageRole::new(&hub, 0).generate("a red cat").await.unwrap();
+    let images = handle::<mode::Image>(&hub, 0)
+        .generate("a red cat")
+        .await
+        .unwrap();
     assert_eq!(images.created, 1700000000);
     let image = images.first().unwrap();
     assert_eq!(image.bytes().unwrap(), b"\x89PNG\r\n\x1a\n");
@@ -136,7 +138,7 @@ async fn image_overrides_and_urls_through_the_dynamic_api() {
     overrides.insert("response_format".into(), "url".into());
     overrides.insert("n".into(), 2.into());
     let images = hub
-        .generate_image("llm.image", "a dog", Some(overrides))
+        .generate("llm.image", "a dog", Some(overrides))
         .await
         .unwrap();
     assert_eq!(
@@ -160,7 +162,10 @@ async fn transcription_sends_the_exact_multipart_body() {
     .await;
     let hub = hub(&server);
     let audio = AudioFile::new(&b"RIFF\x00fake-wav"[..], "meeting.wav");
-    let text = AudioRole::new(&hub, 1).transcribe(audio).await.unwrap();
+    let text = handle::<mode::Audio>(&hub, 1)
+        .transcribe(audio)
+        .await
+        .unwrap();
     assert_eq!(text.text, "hello world");
     assert_eq!(text.duration, Some(1.5));
 
@@ -227,7 +232,10 @@ async fn speech_returns_the_audio_bytes() {
     )
     .await;
     let hub = hub(&server);
-    let speech = AudioRole::new(&hub, 2).speech("Hello there").await.unwrap();
+    let speech = handle::<mode::Audio>(&hub, 2)
+        .speech("Hello there")
+        .await
+        .unwrap();
     assert_eq!(&speech.bytes[..], b"ID3\x04fake-mp3");
     assert_eq!(speech.content_type.as_deref(), Some("audio/mpeg"));
     let request = only_request(&server).await;
@@ -245,7 +253,7 @@ async fn raw_calls_post_model_params_and_body_to_the_path() {
     )
     .await;
     let hub = hub(&server);
-    let reply = OtherRole::new(&hub, 3)
+    let reply = handle::<mode::Other>(&hub, 3)
         .raw(
             "/moderations",
             json!({"input": "is this fine?", "threshold": 0.9}),
@@ -278,8 +286,8 @@ async fn bad_inputs_are_refused_before_any_request() {
         }
         other => panic!("expected InvalidInput containing {words:?}, got {other:?}"),
     };
-    let voice = AudioRole::new(&hub, 2);
-    let transcriber = AudioRole::new(&hub, 1);
+    let voice = handle::<mode::Audio>(&hub, 2);
+    let transcriber = handle::<mode::Audio>(&hub, 1);
     expect_invalid(
         transcriber
             .transcribe(AudioFile::new(Vec::new(), "a.wav"))
@@ -306,14 +314,14 @@ async fn bad_inputs_are_refused_before_any_request() {
         "call .transcribe(audio)",
     );
     expect_invalid(
-        ImageRole::new(&hub, 0)
+        handle::<mode::Image>(&hub, 0)
             .generate(&"long ".repeat(20))
             .await
             .map(drop),
         "allows 40",
     );
     expect_invalid(
-        ImageRole::new(&hub, 0).generate("").await.map(drop),
+        handle::<mode::Image>(&hub, 0).generate("").await.map(drop),
         "prompt is empty",
     );
     expect_invalid(
@@ -340,7 +348,7 @@ async fn bad_inputs_are_refused_before_any_request() {
         "must be an object",
     );
     // Wrong-mode dynamic calls say what to call instead.
-    match hub.generate_image("llm.chat", "a cat", None).await {
+    match hub.generate("llm.chat", "a cat", None).await {
         Err(Error::ModeMismatch {
             call: "generate",
             hint,
@@ -371,7 +379,7 @@ async fn provider_errors_come_back_with_the_providers_message() {
     )
     .await;
     let hub = hub(&server);
-    match ImageRole::new(&hub, 0).generate("something").await {
+    match handle::<mode::Image>(&hub, 0).generate("something").await {
         Err(Error::Http {
             status: 400, body, ..
         }) => assert!(body.contains("safety system"), "{body}"),

@@ -3,9 +3,8 @@
 mod support;
 
 use futures_util::StreamExt;
-use llmhub_core::{
-    ChatResponse, ChatRole, EmbeddingRole, Error, FinishReason, Message, Mode, Params,
-};
+use llmhub_core::__private::{compiled_roles, handle};
+use llmhub_core::{ChatResponse, Error, FinishReason, Message, Mode, Params, mode};
 use serde_json::{Value, json};
 use support::*;
 use wiremock::{MockServer, ResponseTemplate};
@@ -88,7 +87,7 @@ async fn typed_handles_reach_roles_by_slot_and_merge_with_params() {
     let server = serve_json(chat_reply()).await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
     // Without a compiled table, slots are config indices: llm.inference is 0.
-    let role = ChatRole::new(&hub, 0)
+    let role = handle::<mode::Chat>(&hub, 0)
         .with_params(params(json!({"temperature": 0.0})))
         .with_params(params(json!({"top_p": 0.5})));
     let reply = role.completion(vec![Message::user("Hi")]).await.unwrap();
@@ -113,19 +112,17 @@ async fn compiled_role_table_maps_slots_to_roles() {
         ("llm.inference", Mode::Chat),
     ];
     let server = serve_json(chat_reply()).await;
-    let hub = builder(&server.uri(), "http://127.0.0.1:9")
-        .compiled_roles(COMPILED)
+    let hub = compiled_roles(builder(&server.uri(), "http://127.0.0.1:9"), COMPILED)
         .build()
         .unwrap();
-    ChatRole::new(&hub, 1)
+    handle::<mode::Chat>(&hub, 1)
         .completion([Message::user("Hi")])
         .await
         .unwrap();
     assert_eq!(body_json(&only_request(&server).await)["model"], "gpt-4.1");
 
     let compiled_error = |roles: &'static [(&'static str, Mode)]| {
-        builder("http://127.0.0.1:9", "http://127.0.0.1:9")
-            .compiled_roles(roles)
+        compiled_roles(builder("http://127.0.0.1:9", "http://127.0.0.1:9"), roles)
             .build()
             .unwrap_err()
     };
@@ -156,7 +153,7 @@ async fn embedding_sends_dimensions_and_parses_vectors() {
     }))
     .await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
-    let vectors = EmbeddingRole::new(&hub, 1)
+    let vectors = handle::<mode::Embedding>(&hub, 1)
         .embedding(&["Hello", "world"][..])
         .await
         .unwrap();

@@ -1,4 +1,4 @@
-//! Run-time reload (SPEC §6, issue 5): what may change, what is refused, watch mode, and
+//! Run-time reload: what may change, what is refused, watch mode, and
 //! reloads racing with calls.
 
 mod support;
@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use llmhub_core::{ChatRole, Error, Hub, HubBuilder, Message, Mode, ReloadOutcome};
+use llmhub_core::__private::{compiled_roles, handle};
+use llmhub_core::{Error, Hub, HubBuilder, Message, Mode, ReloadOutcome, mode};
 use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -58,9 +59,7 @@ fn record_into(
 }
 
 fn builder(path: &Path) -> HubBuilder {
-    Hub::builder()
-        .reload_from(path)
-        .compiled_roles(COMPILED)
+    compiled_roles(Hub::builder().reload_from(path), COMPILED)
         .api_key("openai", support::OPENAI_KEY)
 }
 
@@ -83,7 +82,7 @@ async fn sent_bindings(server: &MockServer) -> Vec<(String, f64)> {
 }
 
 async fn ask(hub: &Hub) -> llmhub_core::Result<()> {
-    ChatRole::new(hub, 0)
+    handle::<mode::Chat>(hub, 0)
         .completion([Message::user("hi")])
         .await
         .map(|_| ())

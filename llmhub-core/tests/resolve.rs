@@ -1,4 +1,4 @@
-//! `Config::resolve` with the original design's semantics (SPEC §4.3).
+//! `Config::resolve` with the original design's semantics.
 
 use llmhub_core::{Config, Error, Mode, Params};
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Role names that are not identifiers still get methods, by the SPEC's rule.
+//! Role names that are not identifiers still get methods, by the method-name rule.
 #![deny(warnings, missing_docs)]
 
 llmhub::roles!("fixtures/ui/odd_names.yaml");

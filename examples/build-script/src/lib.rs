@@ -1,4 +1,4 @@
-//! The build-script route (SPEC §5): `build.rs` runs `llmhub_codegen::Builder`, which writes the
+//! The build-script route : `build.rs` runs `llmhub_codegen::Builder`, which writes the
 //! roles of the workspace's `fixtures/llmhub.yaml` to `$OUT_DIR/llmhub_roles.rs`; this library
 //! includes them. Same checks and same API as `llmhub::roles!`, and the generated file is plain
 //! code that rustc and clippy check like any other (this crate denies warnings, missing docs and
@@ -20,12 +20,12 @@ mod tests {
     fn the_build_script_and_the_macro_give_the_same_roles() {
         assert_eq!(Roles::ROLE_NAMES, by_macro::Roles::ROLE_NAMES);
         assert_eq!(
-            <Roles as llmhub::GeneratedRoles>::COMPILED,
-            <by_macro::Roles as llmhub::GeneratedRoles>::COMPILED
+            <Roles as llmhub::__private::GeneratedRoles>::COMPILED,
+            <by_macro::Roles as llmhub::__private::GeneratedRoles>::COMPILED
         );
         assert_eq!(
-            <Roles as llmhub::GeneratedRoles>::YAML,
-            <by_macro::Roles as llmhub::GeneratedRoles>::YAML
+            <Roles as llmhub::__private::GeneratedRoles>::YAML,
+            <by_macro::Roles as llmhub::__private::GeneratedRoles>::YAML
         );
     }
 

@@ -35,7 +35,7 @@ impl Roles {
     /// building.
     #[must_use]
     pub fn builder() -> ::llmhub::RolesBuilder<Self> {
-        ::llmhub::RolesBuilder::new()
+        ::llmhub::RolesBuilder::default()
     }
     /// Wraps a hub built elsewhere, after checking that its config has every compiled
     /// role with the same mode.
@@ -43,7 +43,7 @@ impl Roles {
     /// # Errors
     /// `llmhub::Error::UnknownRole` or `llmhub::Error::ModeMismatch` if it has not.
     pub fn from_hub(hub: ::llmhub::Hub) -> ::llmhub::Result<Self> {
-        <Self as ::llmhub::GeneratedRoles>::checked_from_hub(hub)
+        ::llmhub::__private::checked_from_hub(hub)
     }
     /// The hub behind the roles: the dynamic API, the config in force, reload.
     #[must_use]
@@ -60,7 +60,7 @@ impl Roles {
     /// Defined at `fixtures/llmhub.yaml:17`.
     #[must_use]
     pub fn llm_preprocess(&self) -> ::llmhub::ChatRole<'_> {
-        ::llmhub::ChatRole::new(&self.hub, 0)
+        ::llmhub::__private::handle(&self.hub, 0)
     }
     /// Role `llm.memwrite`: `.completion(messages)`, `.stream(messages)`.
     ///
@@ -72,7 +72,7 @@ impl Roles {
     /// Defined at `fixtures/llmhub.yaml:25`.
     #[must_use]
     pub fn llm_memwrite(&self) -> ::llmhub::ChatRole<'_> {
-        ::llmhub::ChatRole::new(&self.hub, 1)
+        ::llmhub::__private::handle(&self.hub, 1)
     }
     /// Role `llm.memread`: `.completion(messages)`, `.stream(messages)`.
     ///
@@ -84,7 +84,7 @@ impl Roles {
     /// Defined at `fixtures/llmhub.yaml:33`.
     #[must_use]
     pub fn llm_memread(&self) -> ::llmhub::ChatRole<'_> {
-        ::llmhub::ChatRole::new(&self.hub, 2)
+        ::llmhub::__private::handle(&self.hub, 2)
     }
     /// Role `llm.inference`: `.completion(messages)`, `.stream(messages)`.
     ///
@@ -96,7 +96,7 @@ impl Roles {
     /// Defined at `fixtures/llmhub.yaml:41`.
     #[must_use]
     pub fn llm_inference(&self) -> ::llmhub::ChatRole<'_> {
-        ::llmhub::ChatRole::new(&self.hub, 3)
+        ::llmhub::__private::handle(&self.hub, 3)
     }
     /// Role `llm.embedding`: `.embedding(input)`.
     ///
@@ -108,10 +108,10 @@ impl Roles {
     /// Defined at `fixtures/llmhub.yaml:49`.
     #[must_use]
     pub fn llm_embedding(&self) -> ::llmhub::EmbeddingRole<'_> {
-        ::llmhub::EmbeddingRole::new(&self.hub, 4)
+        ::llmhub::__private::handle(&self.hub, 4)
     }
 }
-impl ::llmhub::GeneratedRoles for Roles {
+impl ::llmhub::__private::GeneratedRoles for Roles {
     const YAML: &'static str = ::std::include_str!(
         ::std::concat!(::std::env!("CARGO_MANIFEST_DIR"), "/fixtures/llmhub.yaml")
     );

@@ -65,6 +65,23 @@ impl Mode {
         Mode::ALL.into_iter().find(|mode| mode.as_str() == name)
     }
 
+    /// The methods a role of this mode has, on its typed handle and in the dynamic API (where
+    /// `stream` is `stream_completion`).
+    ///
+    /// ```
+    /// use llmhub_core::Mode;
+    /// assert_eq!(Mode::Audio.methods(), ["transcribe", "speech"]);
+    /// ```
+    pub const fn methods(self) -> &'static [&'static str] {
+        match self {
+            Mode::Chat | Mode::Tool => &["completion", "stream"],
+            Mode::Embedding => &["embedding"],
+            Mode::Image => &["generate"],
+            Mode::Audio => &["transcribe", "speech"],
+            Mode::Other => &["raw"],
+        }
+    }
+
     /// Whether chat calls (`completion`, `stream`) are allowed on a role of this mode.
     pub const fn is_chat(self) -> bool {
         matches!(self, Mode::Chat | Mode::Tool)

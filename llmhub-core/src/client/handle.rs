@@ -6,13 +6,15 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
+use crate::client::call;
+use crate::client::hub::Hub;
+use crate::client::media::{AudioFile, ImageResponse, Speech, Transcription};
+use crate::client::message::{IntoEmbeddingInput, IntoMessages};
+use crate::client::response::{ChatResponse, EmbeddingResponse};
+use crate::client::state::RoleRef;
+use crate::client::stream::ChatStream;
 use crate::config::Params;
 use crate::error::Result;
-use crate::hub::{Hub, RoleRef};
-use crate::media::{AudioFile, ImageResponse, Speech, Transcription};
-use crate::message::{IntoEmbeddingInput, IntoMessages};
-use crate::response::{ChatResponse, EmbeddingResponse};
-use crate::stream::ChatStream;
 
 /// Mode marker types, one per [`Mode`](crate::Mode), for [`RoleHandle`]'s type parameter.
 pub mod mode {
@@ -95,26 +97,25 @@ pub type RoleCall<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 ///
 /// ```compile_fail,E0277
 /// # async fn demo(hub: llmhub_core::Hub) {
-/// let role = llmhub_core::EmbeddingRole::new(&hub, 0);
+/// let role: llmhub_core::EmbeddingRole = llmhub_core::__private::handle(&hub, 0);
 /// role.completion([llmhub_core::Message::user("Hi")]).await;
 /// # }
 /// ```
 ///
 /// ```compile_fail,E0277
 /// # async fn demo(hub: llmhub_core::Hub) {
-/// llmhub_core::ChatRole::new(&hub, 0).embedding("text").await;
+/// let role: llmhub_core::ChatRole = llmhub_core::__private::handle(&hub, 0);
+/// role.embedding("text").await;
 /// # }
 /// ```
 ///
-/// `slot` is the role's index in the hub's compiled role table (see
-/// [`HubBuilder::compiled_roles`](crate::HubBuilder::compiled_roles)), or, for a hub built
-/// without one, in [`Config::roles`](crate::Config::roles).
+/// Generated code creates the handles (`roles.llm_inference()`); each reaches its role by its
+/// slot in the hub's compiled role table, never by hashing its name.
 ///
 /// ```no_run
-/// use llmhub_core::{ChatRole, Hub, Message, Params};
+/// use llmhub_core::{ChatRole, Message, Params};
 ///
-/// # async fn demo(hub: Hub) -> llmhub_core::Result<()> {
-/// let role = ChatRole::new(&hub, 0);
+/// # async fn demo(role: ChatRole<'_>) -> llmhub_core::Result<()> {
 /// let reply = role.completion([Message::user("Hello")]).await?;
 /// let mut cold = Params::new();
 /// cold.insert("temperature".into(), 0.0.into());
@@ -163,8 +164,8 @@ pub type AudioRole<'h> = RoleHandle<'h, mode::Audio>;
 pub type OtherRole<'h> = RoleHandle<'h, mode::Other>;
 
 impl<'h, M> RoleHandle<'h, M> {
-    /// The handle on slot `slot` of `hub`.
-    pub fn new(hub: &'h Hub, slot: usize) -> Self {
+    /// The handle on slot `slot` of `hub` (generated code reaches it through `__private`).
+    pub(crate) fn new(hub: &'h Hub, slot: usize) -> Self {
         RoleHandle {
             hub,
             slot,
@@ -197,7 +198,12 @@ impl<'h, M> RoleHandle<'h, M> {
         M: SupportsChat,
     {
         let role = RoleRef::Slot(self.slot);
-        Box::pin(self.hub.chat(role, messages, self.params.as_ref()))
+        Box::pin(call::completion(
+            &self.hub.shared,
+            role,
+            messages,
+            self.params.as_ref(),
+        ))
     }
 
     /// A streamed chat completion.
@@ -206,7 +212,12 @@ impl<'h, M> RoleHandle<'h, M> {
         M: SupportsChat,
     {
         let role = RoleRef::Slot(self.slot);
-        Box::pin(self.hub.chat_stream(role, messages, self.params.as_ref()))
+        Box::pin(call::stream(
+            &self.hub.shared,
+            role,
+            messages,
+            self.params.as_ref(),
+        ))
     }
 
     /// Embeddings of one text or a batch.
@@ -218,16 +229,26 @@ impl<'h, M> RoleHandle<'h, M> {
         M: SupportsEmbedding,
     {
         let role = RoleRef::Slot(self.slot);
-        Box::pin(self.hub.embed(role, input, self.params.as_ref()))
+        Box::pin(call::embedding(
+            &self.hub.shared,
+            role,
+            input,
+            self.params.as_ref(),
+        ))
     }
 
-    /// Images generated from `prompt` (see [`Hub::generate_image`]).
+    /// Images generated from `prompt` (see [`Hub::generate`]).
     pub fn generate<'a>(&'a self, prompt: &'a str) -> RoleCall<'a, ImageResponse>
     where
         M: SupportsImage,
     {
         let role = RoleRef::Slot(self.slot);
-        Box::pin(self.hub.image(role, prompt, self.params.as_ref()))
+        Box::pin(call::generate(
+            &self.hub.shared,
+            role,
+            prompt,
+            self.params.as_ref(),
+        ))
     }
 
     /// The text of an audio file (see [`Hub::transcribe`]).
@@ -237,9 +258,7 @@ impl<'h, M> RoleHandle<'h, M> {
     {
         let role = RoleRef::Slot(self.slot);
         Box::pin(async move {
-            self.hub
-                .transcription(role, &audio, self.params.as_ref())
-                .await
+            call::transcribe(&self.hub.shared, role, &audio, self.params.as_ref()).await
         })
     }
 
@@ -249,7 +268,12 @@ impl<'h, M> RoleHandle<'h, M> {
         M: SupportsAudio,
     {
         let role = RoleRef::Slot(self.slot);
-        Box::pin(self.hub.speak(role, text, self.params.as_ref()))
+        Box::pin(call::speech(
+            &self.hub.shared,
+            role,
+            text,
+            self.params.as_ref(),
+        ))
     }
 
     /// A POST of `body` to the provider's base URL + `path` (see [`Hub::raw`]).
@@ -263,9 +287,7 @@ impl<'h, M> RoleHandle<'h, M> {
     {
         let role = RoleRef::Slot(self.slot);
         Box::pin(async move {
-            self.hub
-                .raw_call(role, path, &body, self.params.as_ref())
-                .await
+            call::raw(&self.hub.shared, role, path, &body, self.params.as_ref()).await
         })
     }
 }

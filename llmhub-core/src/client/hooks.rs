@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::client::media::AudioFile;
+use crate::client::message::{EmbeddingInput, Message};
+use crate::client::response::Usage;
 use crate::config::{Mode, Params};
 use crate::error::Error;
-use crate::message::{EmbeddingInput, Message};
-use crate::response::Usage;
 
 /// A hook run before each call.
 pub type BeforeCallHook = Arc<dyn Fn(&CallContext<'_>) + Send + Sync>;
@@ -41,7 +42,7 @@ pub enum CallInput<'a> {
     /// The prompt of an image call, or the text of a speech call.
     Text(&'a str),
     /// The audio file of a transcription call.
-    Audio(&'a crate::media::AudioFile),
+    Audio(&'a AudioFile),
     /// The path and JSON body of a raw call (`other` roles).
     Raw {
         /// The path under the provider's base URL.
@@ -63,6 +64,9 @@ pub struct CallContext<'a> {
     pub model: &'a str,
     /// The role's mode.
     pub mode: Mode,
+    /// The call, by its method name: `completion`, `stream`, `embedding`, `generate`,
+    /// `transcribe`, `speech` or `raw`.
+    pub call: &'static str,
     /// The call's params: the role's, overlaid by the overrides.
     pub params: &'a Params,
     /// The messages or texts sent.
@@ -83,6 +87,8 @@ pub struct CallResult<'a> {
     pub model: &'a str,
     /// The role's mode.
     pub mode: Mode,
+    /// The call, by its method name (as in [`CallContext::call`]).
+    pub call: &'static str,
     /// Time from the start of the call to its end (for a stream, to its last chunk).
     pub duration: Duration,
     /// Whether the call succeeded.
@@ -101,6 +107,7 @@ struct Called {
     provider: Arc<str>,
     model: Box<str>,
     mode: Mode,
+    call: &'static str,
 }
 
 /// One call in flight: its span, and what the after-call hooks need (only kept, and the clock
@@ -124,6 +131,7 @@ impl CallRecord {
             provider: provider.clone(),
             model: ctx.model.into(),
             mode: ctx.mode,
+            call: ctx.call,
         });
         CallRecord { span, called }
     }
@@ -158,6 +166,7 @@ impl CallRecord {
                 provider: &called.provider,
                 model: &called.model,
                 mode: called.mode,
+                call: called.call,
                 duration: called.started.elapsed(),
                 success: error.is_none(),
                 error,

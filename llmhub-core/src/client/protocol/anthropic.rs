@@ -9,20 +9,89 @@
 //! blocks. Other params are passed through as given.
 
 use bytes::Bytes;
+use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ChatInput, MergedParams, Wire, status_error};
-use crate::error::{Error, Result};
-use crate::message::{Content, FunctionCall, Message, Role, ToolCall, null_as_default};
-use crate::response::{
+use crate::client::kind::Payload;
+use crate::client::message::{Content, FunctionCall, Message, Role, ToolCall, null_as_default};
+use crate::client::params::{MergedParams, Wire};
+use crate::client::protocol::{
+    Body, ChatInput, Endpoints, Step, StreamDecode, StreamDecoder, WireProtocol,
+};
+use crate::client::response::{
     ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, FinishReason, FunctionDelta,
     ResponseMessage, ToolCallDelta, Usage,
 };
-use crate::stream::{SseEvent, Step};
+use crate::client::sse::SseEvent;
+use crate::client::status::{decode_error, status_error};
+use crate::error::{Error, Result};
 
 /// `max_tokens` sent when the params have none (the Messages API requires it).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// The Messages API version every request names.
+const API_VERSION: &str = "2023-06-01";
+
+/// The Anthropic Messages protocol.
+pub(crate) struct Anthropic;
+
+impl WireProtocol for Anthropic {
+    /// Only chat: `{base_url}/v1/messages` (the base URL has no version segment, as in
+    /// Anthropic's SDKs; any path prefix is kept).
+    fn endpoints(&self, base_url: &str) -> std::result::Result<Endpoints, String> {
+        let url = |path: &str| Url::parse(&format!("{base_url}{path}")).map_err(|e| e.to_string());
+        Ok(Endpoints {
+            base: url("")?,
+            chat: Some(url("/v1/messages")?),
+            embeddings: None,
+            images: None,
+            speech: None,
+            transcriptions: None,
+        })
+    }
+
+    fn auth_header(&self) -> HeaderName {
+        HeaderName::from_static("x-api-key")
+    }
+
+    fn auth_value(&self, key: &str) -> String {
+        key.to_owned()
+    }
+
+    fn fixed_headers(&self, headers: &mut HeaderMap) {
+        headers.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static(API_VERSION),
+        );
+    }
+
+    fn encode(
+        &self,
+        model: &str,
+        payload: Payload<'_>,
+        params: MergedParams<'_>,
+    ) -> std::result::Result<Body, String> {
+        match payload {
+            Payload::Chat { messages, stream } => chat_body(ChatInput {
+                model,
+                messages,
+                stream,
+                params,
+            }),
+            _ => Err("the anthropic protocol serves only chat (and tool) roles; bind this role to an OpenAI-compatible provider".into()),
+        }
+    }
+
+    fn decode_chat(&self, body: Bytes) -> serde_json::Result<ChatResponse> {
+        parse_chat(body)
+    }
+
+    fn stream_decoder(&self) -> StreamDecoder {
+        Box::new(StreamState::default())
+    }
+}
 
 #[derive(Serialize)]
 struct MessagesRequest<'a> {
@@ -233,13 +302,15 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
     (system, turns)
 }
 
-pub(crate) fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Bytes, String> {
+fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
     let params = chat.params;
     let (from_messages, messages) = turns(chat.messages);
     // A `system` param comes first, then the system messages.
     let system = match (params.get("system"), from_messages) {
         (None | Some(Value::Null), text) => text.map(System::Text),
-        (Some(Value::String(extra)), Some(text)) => Some(System::Text(format!("{extra}\n\n{text}"))),
+        (Some(Value::String(extra)), Some(text)) => {
+            Some(System::Text(format!("{extra}\n\n{text}")))
+        }
         (Some(Value::String(extra)), None) => Some(System::Text(extra.clone())),
         (Some(Value::Array(blocks)), text) => {
             let mut blocks = blocks.clone();
@@ -256,7 +327,7 @@ pub(crate) fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Bytes, Strin
         .get("max_tokens")
         .or_else(|| params.get("max_completion_tokens"))
         .map_or(MaxTokens::Default(DEFAULT_MAX_TOKENS), MaxTokens::Given);
-    super::to_body(&MessagesRequest {
+    Body::json(&MessagesRequest {
         model: chat.model,
         system,
         messages,
@@ -332,7 +403,7 @@ fn arguments(input: &Value) -> String {
     }
 }
 
-pub(crate) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
+fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
     let reply: MessagesResponse = serde_json::from_slice(&body)?;
     let mut text: Option<String> = None;
     let mut tool_calls = Vec::new();
@@ -472,10 +543,12 @@ impl StreamState {
             .find(|(b, _)| *b == block)
             .map(|(_, tool)| *tool)
     }
+}
 
-    pub fn on_event(&mut self, event: SseEvent, provider: &str) -> Result<Step> {
-        let parsed: Event = serde_json::from_slice(&event.data)
-            .map_err(|err| super::decode_error(provider, &err))?;
+impl StreamDecode for StreamState {
+    fn on_event(&mut self, event: SseEvent, provider: &str) -> Result<Step> {
+        let parsed: Event =
+            serde_json::from_slice(&event.data).map_err(|err| decode_error(provider, &err))?;
         let raw = event.data;
         let step = match parsed {
             Event::MessageStart { message } => {
@@ -565,7 +638,7 @@ impl StreamState {
         Ok(step)
     }
 
-    pub fn at_end(&self) -> std::result::Result<(), &'static str> {
+    fn at_end(&self) -> std::result::Result<(), &'static str> {
         if self.stopped {
             Ok(())
         } else {
@@ -597,7 +670,6 @@ fn stream_error(provider: &str, error: ApiError) -> Error {
 #[cfg(test)]
 mod system_tests {
     use super::*;
-    use crate::message::Message;
 
     fn body(system: Value) -> std::result::Result<Value, String> {
         let params = json!({ "system": system }).as_object().cloned().unwrap();
@@ -608,13 +680,17 @@ mod system_tests {
             stream: false,
             params: MergedParams::new(&params, None),
         };
-        chat_body(chat).map(|b| serde_json::from_slice(&b).unwrap())
+        chat_body(chat).map(|b| serde_json::from_slice(&b.bytes).unwrap())
     }
 
     #[test]
     fn system_param_as_text_or_blocks() {
-        assert_eq!(body(json!("Be brief.")).unwrap()["system"], "Be brief.\n\nFrom messages.");
-        let blocks = json!([{"type": "text", "text": "Cached.", "cache_control": {"type": "ephemeral"}}]);
+        assert_eq!(
+            body(json!("Be brief.")).unwrap()["system"],
+            "Be brief.\n\nFrom messages."
+        );
+        let blocks =
+            json!([{"type": "text", "text": "Cached.", "cache_control": {"type": "ephemeral"}}]);
         assert_eq!(
             body(blocks).unwrap()["system"],
             json!([
@@ -663,7 +739,7 @@ mod tests {
             params: MergedParams::new(&params, None),
         })
         .unwrap();
-        let body: Value = serde_json::from_slice(&body).unwrap();
+        let body: Value = serde_json::from_slice(&body.bytes).unwrap();
         assert_eq!(
             body,
             json!({

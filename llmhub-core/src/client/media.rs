@@ -1,8 +1,9 @@
-//! Inputs and responses of the image and audio modes (SPEC §4.2, issue 6): generated images,
+//! Inputs and responses of the image and audio modes: generated images,
 //! audio files to transcribe, transcriptions and synthesized speech, and the checks made before
 //! any request is sent.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -22,9 +23,21 @@ pub struct ImageResponse {
     /// The response body as received, for fields llmhub does not model.
     #[serde(skip)]
     pub raw: Bytes,
+    /// The provider that answered, for error messages.
+    #[serde(skip)]
+    provider: Option<Arc<str>>,
 }
 
 impl ImageResponse {
+    /// Marks the reply and each image as coming from `provider`.
+    pub(crate) fn answered_by(mut self, provider: &Arc<str>) -> ImageResponse {
+        self.provider = Some(provider.clone());
+        for image in &mut self.data {
+            image.provider = Some(provider.clone());
+        }
+        self
+    }
+
     /// The first image, if any.
     pub fn first(&self) -> Option<&GeneratedImage> {
         self.data.first()
@@ -38,7 +51,7 @@ impl ImageResponse {
     /// The provider's raw JSON.
     pub fn raw_json(&self) -> Result<serde_json::Value> {
         serde_json::from_slice(&self.raw).map_err(|err| Error::Decode {
-            provider: "image".into(),
+            provider: provider_name(&self.provider),
             message: err.to_string(),
         })
     }
@@ -57,6 +70,17 @@ pub struct GeneratedImage {
     /// The prompt the model actually used, if it rewrote it.
     #[serde(default)]
     pub revised_prompt: Option<String>,
+    /// The provider that answered, for error messages.
+    #[serde(skip)]
+    provider: Option<Arc<str>>,
+}
+
+/// The provider of a reply, for an error message about it.
+fn provider_name(provider: &Option<Arc<str>>) -> String {
+    provider
+        .as_deref()
+        .unwrap_or("the image provider")
+        .to_owned()
 }
 
 impl GeneratedImage {
@@ -66,14 +90,14 @@ impl GeneratedImage {
         use base64::Engine as _;
         let Some(data) = &self.b64_json else {
             return Err(Error::Decode {
-                provider: "image".into(),
+                provider: provider_name(&self.provider),
                 message: "this image was returned as a URL, not as data; set `response_format: b64_json` in the role's params to get the bytes".into(),
             });
         };
         base64::engine::general_purpose::STANDARD
             .decode(data.trim())
             .map_err(|err| Error::Decode {
-                provider: "image".into(),
+                provider: provider_name(&self.provider),
                 message: format!("the image's base64 data is invalid: {err}"),
             })
     }

@@ -1,4 +1,4 @@
-//! Run-time reload (SPEC §6): re-read the config file, check it against the compiled roles, and
+//! Run-time reload: re-read the config file, check it against the compiled roles, and
 //! swap it in with one atomic pointer store. Calls never block on a reload and never see a
 //! half-applied config; a call in flight finishes with the config it started with.
 
@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::client::watch::FileWatcher;
 use crate::config::ReloadOutcome;
 use crate::error::{Error, Result};
-use crate::watch::FileWatcher;
 
 /// The environment variable naming the file to reload from, when the builder is given none.
 pub const CONFIG_ENV_VAR: &str = "LLMHUB_CONFIG";
@@ -44,8 +44,7 @@ impl ReloadSettings {
             self.path = Some(PathBuf::from(path));
         }
         if self.watch && self.path.is_none() {
-            return Err(Error::InvalidInput {
-                role: "(hub builder)".into(),
+            return Err(Error::Setup {
                 message: format!(
                     "`watch(true)` needs a file to watch: call `reload_from(path)` or set {CONFIG_ENV_VAR}"
                 ),
@@ -90,14 +89,10 @@ impl Reloader {
 
     /// The error of `reload()` on a hub built without a reload path.
     pub fn no_path() -> Error {
-        Error::Reload {
-            path: String::new(),
-            reason: Box::new(Error::InvalidInput {
-                role: "(hub)".into(),
-                message: format!(
-                    "this hub has no file to reload: build it with `reload_from(path)` or set {CONFIG_ENV_VAR}"
-                ),
-            }),
+        Error::Setup {
+            message: format!(
+                "this hub has no file to reload: build it with `reload_from(path)` or set {CONFIG_ENV_VAR}"
+            ),
         }
     }
 

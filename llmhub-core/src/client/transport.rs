@@ -1,44 +1,14 @@
-//! Retries: which failures are retried, how long to wait (exponential backoff with jitter, or
-//! the provider's `Retry-After`), and the send loop that applies them.
+//! Sending: the request with its retries (exponential backoff with jitter, or the provider's
+//! `Retry-After`), and the mapping of what came back (an error status, a failed connection, a
+//! timeout) to llmhub errors, with the provider's key masked should a server echo it.
 
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use crate::error::Result;
-use crate::providers::{Encoded, Provider};
-
-/// How a provider's requests are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: u32,
-    /// The wait before the first retry; doubled for each further retry.
-    pub base_delay: Duration,
-    /// The longest wait between two attempts (also caps `Retry-After`).
-    pub max_delay: Duration,
-}
-
-impl RetryPolicy {
-    /// The wait before retry number `retry` (0-based): `base * 2^retry`, capped, less a random
-    /// part of up to a quarter so that many clients do not retry in step.
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX));
-        let capped = exp.min(self.max_delay);
-        capped.mul_f64(1.0 - 0.25 * fastrand::f64())
-    }
-
-    /// The wait before retry number `retry`, honouring the provider's `Retry-After` when it
-    /// gave one (capped at `max_delay`).
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        match retry_after {
-            Some(asked) => asked.min(self.max_delay),
-            None => self.backoff(retry),
-        }
-    }
-}
+use crate::client::provider::{Encoded, Provider};
+use crate::client::status::{describe_reqwest, error_message, status_error};
+use crate::error::{Error, Result};
 
 /// Whether an HTTP status is worth retrying: 408, 429, 5xx (with
 /// Anthropic's 529 "overloaded").
@@ -70,7 +40,10 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     // The HTTP-date form: the wait is until that time (none if it has passed).
     let date = headers.get("retry-after")?.to_str().ok()?;
     let at = httpdate::parse_http_date(date.trim()).ok()?;
-    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
 }
 
 /// Sends `body` to `url`, retrying connect errors and retryable statuses with backoff, up to
@@ -97,7 +70,7 @@ pub(crate) async fn send(
             tokio::time::timeout(provider.timeout, client.execute(request)).await
         };
         let (err, asked) = match attempt {
-            Err(_) => return Err(provider.timeout_error("request")),
+            Err(_) => return Err(timeout_error(provider, "request")),
             Ok(Ok(response)) if response.status().is_success() => return Ok(response),
             Ok(Ok(response)) => {
                 let status = response.status().as_u16();
@@ -107,7 +80,7 @@ pub(crate) async fn send(
                     .ok()
                     .and_then(|body| body.ok())
                     .unwrap_or_default();
-                let err = provider.http_error(status, asked, &body);
+                let err = http_error(provider, status, asked, &body);
                 if !is_retryable_status(status) {
                     return Err(err);
                 }
@@ -115,7 +88,7 @@ pub(crate) async fn send(
             }
             Ok(Err(err)) => {
                 let connect = err.is_connect();
-                let err = provider.transport_error(&err);
+                let err = transport_error(provider, &err);
                 if !connect {
                     return Err(err);
                 }
@@ -138,9 +111,63 @@ pub(crate) async fn send(
     }
 }
 
+/// The error for an unsuccessful status, with the provider's own message (with the key
+/// masked, should a server echo it).
+pub(crate) fn http_error(
+    provider: &Provider,
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Error {
+    // Masked before the message is cut to length, so no prefix of a key survives the cut.
+    let masked;
+    let body = match provider.secret_text() {
+        Some(key) if !key.is_empty() && body.windows(key.len()).any(|w| w == key.as_bytes()) => {
+            masked = String::from_utf8_lossy(body).replace(key, "***");
+            masked.as_bytes()
+        }
+        _ => body,
+    };
+    status_error(&provider.id, status, retry_after, error_message(body))
+}
+
+/// The error for a failed send or body read.
+pub(crate) fn transport_error(provider: &Provider, err: &reqwest::Error) -> Error {
+    if err.is_timeout() {
+        let connect = err.is_connect();
+        return Error::Timeout {
+            provider: provider.id.to_string(),
+            what: if connect { "connect" } else { "request" },
+            after: if connect {
+                provider.connect_timeout
+            } else {
+                provider.timeout
+            },
+        };
+    }
+    let mut message = describe_reqwest(err);
+    if err.is_connect() {
+        message.push_str("; check the provider's `base_url` and that its server is reachable");
+    }
+    Error::Transport {
+        provider: provider.id.to_string(),
+        message,
+    }
+}
+
+/// The error for `what` (a request, a stream's first byte) taking longer than the timeout.
+pub(crate) fn timeout_error(provider: &Provider, what: &'static str) -> Error {
+    Error::Timeout {
+        provider: provider.id.to_string(),
+        what,
+        after: provider.timeout,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::settings::RetryPolicy;
     use reqwest::header::HeaderValue;
 
     fn policy() -> RetryPolicy {
@@ -180,13 +207,24 @@ mod tests {
             "retry-after",
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a past date: retry now");
+        assert_eq!(
+            retry_after(&headers),
+            Some(Duration::ZERO),
+            "a past date: retry now"
+        );
         let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
         headers.insert("retry-after", HeaderValue::from_str(&soon).unwrap());
         let wait = retry_after(&headers).unwrap();
-        assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(27) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
         headers.insert("retry-after", HeaderValue::from_static("1e20"));
-        assert_eq!(retry_after(&headers), None, "a huge value is ignored, not a panic");
+        assert_eq!(
+            retry_after(&headers),
+            None,
+            "a huge value is ignored, not a panic"
+        );
     }
 
     #[test]

@@ -1,16 +1,78 @@
-//! The OpenAI-compatible protocol: `POST {base_url}/chat/completions` (plain and SSE) and
-//! `POST {base_url}/embeddings`, `Authorization: Bearer <key>`.
+//! The OpenAI-compatible protocol: `{base_url}/chat/completions` (plain and SSE),
+//! `/embeddings`, `/images/generations`, `/audio/speech`, `/audio/transcriptions` (multipart),
+//! and raw calls under `base_url`; the key as `Authorization: Bearer <key>`.
 
 use bytes::Bytes;
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderName};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ChatInput, MergedParams, Wire, status_error};
+use crate::client::kind::Payload;
+use crate::client::media::{AudioFile, ImageResponse, PROMPT_LIMIT_PARAM, Transcription};
+use crate::client::message::{EmbeddingInput, Message};
+use crate::client::params::{MergedParams, Wire};
+use crate::client::protocol::{
+    Body, ChatInput, Endpoints, Step, StreamDecode, StreamDecoder, WireProtocol,
+};
+use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
+use crate::client::sse::SseEvent;
+use crate::client::status::{decode_error, error_message, status_error};
 use crate::error::{Error, Result};
-use crate::media::{AudioFile, ImageResponse, PROMPT_LIMIT_PARAM, Transcription};
-use crate::message::{EmbeddingInput, Message};
-use crate::response::{ChatChunk, ChatResponse, EmbeddingResponse};
-use crate::stream::{SseEvent, Step};
+
+/// The OpenAI-compatible protocol.
+pub(crate) struct OpenAi;
+
+impl WireProtocol for OpenAi {
+    fn endpoints(&self, base_url: &str) -> std::result::Result<Endpoints, String> {
+        let url = |path: &str| Url::parse(&format!("{base_url}{path}")).map_err(|e| e.to_string());
+        Ok(Endpoints {
+            base: url("")?,
+            chat: Some(url("/chat/completions")?),
+            embeddings: Some(url("/embeddings")?),
+            images: Some(url("/images/generations")?),
+            speech: Some(url("/audio/speech")?),
+            transcriptions: Some(url("/audio/transcriptions")?),
+        })
+    }
+
+    fn auth_header(&self) -> HeaderName {
+        AUTHORIZATION
+    }
+
+    fn auth_value(&self, key: &str) -> String {
+        format!("Bearer {key}")
+    }
+
+    fn encode(
+        &self,
+        model: &str,
+        payload: Payload<'_>,
+        params: MergedParams<'_>,
+    ) -> std::result::Result<Body, String> {
+        match payload {
+            Payload::Chat { messages, stream } => chat_body(ChatInput {
+                model,
+                messages,
+                stream,
+                params,
+            }),
+            Payload::Embedding(input) => embedding_body(model, input, params),
+            Payload::Image { prompt } => image_body(model, prompt, params),
+            Payload::Speech { text } => speech_body(model, text, params),
+            Payload::Transcription { audio } => transcription_body(model, audio, params),
+            Payload::Raw { body, .. } => raw_body(model, body, params),
+        }
+    }
+
+    fn decode_chat(&self, body: Bytes) -> serde_json::Result<ChatResponse> {
+        parse_chat(body)
+    }
+
+    fn stream_decoder(&self) -> StreamDecoder {
+        Box::new(StreamState::default())
+    }
+}
 
 #[derive(Serialize)]
 struct ChatRequest<'a> {
@@ -53,8 +115,8 @@ fn embedding_param(key: &str, _: &Value) -> Wire {
     }
 }
 
-pub(crate) fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Bytes, String> {
-    super::to_body(&ChatRequest {
+fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
+    Body::json(&ChatRequest {
         model: chat.model,
         messages: chat.messages,
         stream: chat.stream,
@@ -65,17 +127,17 @@ pub(crate) fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Bytes, Strin
     })
 }
 
-pub(crate) fn embedding_body(
+fn embedding_body(
     model: &str,
     input: &EmbeddingInput,
     params: MergedParams<'_>,
-) -> std::result::Result<Bytes, String> {
+) -> std::result::Result<Body, String> {
     let request = EmbeddingRequest {
         model,
         input,
         params: params.translated(embedding_param),
     };
-    super::to_body(&request)
+    Body::json(&request)
 }
 
 #[derive(Serialize)]
@@ -108,26 +170,26 @@ fn speech_param(key: &str, _: &Value) -> Wire {
     }
 }
 
-pub(crate) fn image_body(
+fn image_body(
     model: &str,
     prompt: &str,
     params: MergedParams<'_>,
-) -> std::result::Result<Bytes, String> {
+) -> std::result::Result<Body, String> {
     let params = params.translated(image_param);
-    super::to_body(&ImageRequest {
+    Body::json(&ImageRequest {
         model,
         prompt,
         params,
     })
 }
 
-pub(crate) fn speech_body(
+fn speech_body(
     model: &str,
     input: &str,
     params: MergedParams<'_>,
-) -> std::result::Result<Bytes, String> {
+) -> std::result::Result<Body, String> {
     let params = params.translated(speech_param);
-    super::to_body(&SpeechRequest {
+    Body::json(&SpeechRequest {
         model,
         input,
         params,
@@ -136,11 +198,11 @@ pub(crate) fn speech_body(
 
 /// The body of a raw call: the role's model and params, then the caller's JSON object, whose
 /// keys win (a raw call says exactly what it sends).
-pub(crate) fn raw_body(
+fn raw_body(
     model: &str,
     body: &Value,
     params: MergedParams<'_>,
-) -> std::result::Result<Bytes, String> {
+) -> std::result::Result<Body, String> {
     let empty = serde_json::Map::new();
     let body = match body {
         Value::Object(map) => map,
@@ -155,17 +217,17 @@ pub(crate) fn raw_body(
     merged.insert("model".into(), Value::from(model));
     merged.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
     merged.extend(body.iter().map(|(k, v)| (k.clone(), v.clone())));
-    super::to_body(&merged)
+    Body::json(&merged)
 }
 
 /// A `multipart/form-data` transcription request: the file, the model, and each param as a
 /// text field (a list as repeated `name[]` fields, an object as JSON). Returns the content
 /// type (with its boundary) and the body.
-pub(crate) fn transcription_body(
+fn transcription_body(
     model: &str,
     audio: &AudioFile,
     params: MergedParams<'_>,
-) -> std::result::Result<(reqwest::header::HeaderValue, Bytes), String> {
+) -> std::result::Result<Body, String> {
     let boundary = format!(
         "llmhub-{:016x}{:016x}",
         fastrand::u64(..),
@@ -213,7 +275,10 @@ pub(crate) fn transcription_body(
         "multipart/form-data; boundary={boundary}"
     ))
     .map_err(|err| err.to_string())?;
-    Ok((content_type, Bytes::from(body)))
+    Ok(Body {
+        bytes: Bytes::from(body),
+        content_type: Some(content_type),
+    })
 }
 
 pub(crate) fn parse_image(body: Bytes) -> serde_json::Result<ImageResponse> {
@@ -238,7 +303,7 @@ pub(crate) fn parse_transcription(body: Bytes) -> serde_json::Result<Transcripti
     Ok(reply)
 }
 
-pub(crate) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
+fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
     let mut reply: ChatResponse = serde_json::from_slice(&body)?;
     reply.raw = body;
     Ok(reply)
@@ -257,8 +322,8 @@ pub(crate) struct StreamState {
     finished: bool,
 }
 
-impl StreamState {
-    pub fn on_event(&mut self, event: SseEvent, provider: &str) -> Result<Step> {
+impl StreamDecode for StreamState {
+    fn on_event(&mut self, event: SseEvent, provider: &str) -> Result<Step> {
         let data = event.data.trim_ascii();
         if data == b"[DONE]" {
             return Ok(Step::Done);
@@ -275,7 +340,7 @@ impl StreamState {
             return Err(err);
         }
         let mut chunk: ChatChunk =
-            serde_json::from_slice(data).map_err(|err| super::decode_error(provider, &err))?;
+            serde_json::from_slice(data).map_err(|err| decode_error(provider, &err))?;
         if chunk.choices.is_empty() && chunk.usage.is_none() && chunk.id.is_empty() {
             return Ok(Step::Skip);
         }
@@ -286,7 +351,7 @@ impl StreamState {
         Ok(Step::Chunk(chunk))
     }
 
-    pub fn at_end(&self) -> std::result::Result<(), &'static str> {
+    fn at_end(&self) -> std::result::Result<(), &'static str> {
         if self.finished {
             Ok(())
         } else {
@@ -296,7 +361,9 @@ impl StreamState {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 /// An `{"error": {..}}` event, which some OpenAI-compatible servers send mid-stream.
@@ -313,10 +380,5 @@ fn stream_error(provider: &str, data: &[u8]) -> Option<Error> {
         .and_then(|code| u16::try_from(code).ok())
         .filter(|code| (400..600).contains(code))
         .unwrap_or(500);
-    Some(status_error(
-        provider,
-        status,
-        None,
-        super::error_message(data),
-    ))
+    Some(status_error(provider, status, None, error_message(data)))
 }

@@ -1,0 +1,301 @@
+//! The one path of every call, typed or dynamic: find the role (by slot or by name), check
+//! that its mode serves the call, check the input, encode the body with the provider's
+//! protocol, run the before-call hooks, send with retries, then read the reply, the stream or
+//! the embeddings (running the after-call hooks and closing the span).
+//!
+//! Each call kind has one function here, named after its method: the typed handle and the
+//! dynamic API both call it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tracing::Instrument;
+
+use crate::client::hooks::{CallContext, CallRecord};
+use crate::client::kind::{CallKind, Payload};
+use crate::client::media::{self, AudioFile, AudioTask, ImageResponse, Speech, Transcription};
+use crate::client::message::{IntoEmbeddingInput, IntoMessages, Message};
+use crate::client::params::MergedParams;
+use crate::client::provider::Provider;
+use crate::client::response::{ChatResponse, EmbeddingResponse, Usage};
+use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
+use crate::client::status::decode_error;
+use crate::client::stream::ChatStream;
+use crate::client::transport::{self, transport_error};
+use crate::config::{Mode, Params};
+use crate::error::{Error, Result};
+
+pub(crate) async fn completion(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    messages: impl IntoMessages,
+    overrides: Option<&Params>,
+) -> Result<ChatResponse> {
+    let messages = messages_of(shared, role, messages)?;
+    let payload = Payload::Chat {
+        messages: &messages,
+        stream: false,
+    };
+    let sent = send(shared, role, payload, overrides).await?;
+    sent.read(|p, body| p.wire.decode_chat(body), |r| r.usage)
+        .await
+}
+
+pub(crate) async fn stream(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    messages: impl IntoMessages,
+    overrides: Option<&Params>,
+) -> Result<ChatStream> {
+    let messages = messages_of(shared, role, messages)?;
+    let payload = Payload::Chat {
+        messages: &messages,
+        stream: true,
+    };
+    Ok(send(shared, role, payload, overrides).await?.stream())
+}
+
+pub(crate) async fn embedding(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    input: impl IntoEmbeddingInput,
+    overrides: Option<&Params>,
+) -> Result<EmbeddingResponse> {
+    let input = input.into_embedding_input();
+    let sent = send(shared, role, Payload::Embedding(&input), overrides).await?;
+    sent.read(|p, body| p.wire.decode_embedding(body), |r| r.usage)
+        .await
+}
+
+pub(crate) async fn generate(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    prompt: &str,
+    overrides: Option<&Params>,
+) -> Result<ImageResponse> {
+    let sent = send(shared, role, Payload::Image { prompt }, overrides).await?;
+    sent.read(
+        |p, body| p.wire.decode_image(body).map(|r| r.answered_by(&p.id)),
+        |_| None,
+    )
+    .await
+}
+
+pub(crate) async fn transcribe(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    audio: &AudioFile,
+    overrides: Option<&Params>,
+) -> Result<Transcription> {
+    let sent = send(shared, role, Payload::Transcription { audio }, overrides).await?;
+    sent.read(|p, body| p.wire.decode_transcription(body), |_| None)
+        .await
+}
+
+pub(crate) async fn speech(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    text: &str,
+    overrides: Option<&Params>,
+) -> Result<Speech> {
+    let sent = send(shared, role, Payload::Speech { text }, overrides).await?;
+    // Only speech needs the response's Content-Type; other calls do not copy it.
+    let content_type = sent
+        .response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    sent.read(
+        |_, bytes| {
+            Ok(Speech {
+                bytes,
+                content_type,
+            })
+        },
+        |_| None,
+    )
+    .await
+}
+
+pub(crate) async fn raw(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    path: &str,
+    body: &serde_json::Value,
+    overrides: Option<&Params>,
+) -> Result<serde_json::Value> {
+    let sent = send(shared, role, Payload::Raw { path, body }, overrides).await?;
+    sent.read(|_, body| serde_json::from_slice(&body), |_| None)
+        .await
+}
+
+fn messages_of(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    messages: impl IntoMessages,
+) -> Result<Vec<Message>> {
+    messages
+        .into_messages()
+        .map_err(|message| Error::InvalidInput {
+            role: shared.state.load().role_name(role),
+            message,
+        })
+}
+
+/// A request that got a successful status; the caller reads it as a reply, a stream or
+/// embeddings.
+struct Sent {
+    response: reqwest::Response,
+    state: Arc<HubState>,
+    provider: usize,
+    record: CallRecord,
+}
+
+impl Sent {
+    /// Reads the whole body, then decodes it with `decode`.
+    async fn read<T>(
+        self,
+        decode: impl FnOnce(&Provider, Bytes) -> serde_json::Result<T>,
+        usage: fn(&T) -> Option<Usage>,
+    ) -> Result<T> {
+        let Sent {
+            response,
+            state,
+            provider,
+            record,
+        } = self;
+        let provider = &state.providers[provider];
+        let result = async {
+            // The request's own timeout (set by the send loop) covers this read too.
+            let body = response
+                .bytes()
+                .await
+                .map_err(|err| transport_error(provider, &err))?;
+            decode(provider, body).map_err(|err| decode_error(&provider.id, &err))
+        }
+        .instrument(record.span().clone())
+        .await;
+        record.finish(result.as_ref().map(usage));
+        result
+    }
+
+    fn stream(self) -> ChatStream {
+        let provider = &self.state.providers[self.provider];
+        let decoder = provider.wire.stream_decoder();
+        let id = provider.id.clone();
+        let idle = provider.idle_timeout;
+        let masker = KeyMasker {
+            state: self.state.clone(),
+            provider: self.provider,
+        };
+        ChatStream::new(self.response, decoder, id, idle, self.record, masker)
+    }
+}
+
+/// The error for a call the role's mode does not serve, naming the methods it does.
+fn mode_mismatch(role: &str, mode: Mode, kind: CallKind) -> Error {
+    let methods: Vec<String> = mode.methods().iter().map(|m| format!("`{m}`")).collect();
+    Error::ModeMismatch {
+        role: role.to_owned(),
+        mode,
+        call: kind.name(),
+        hint: format!("call {} on it instead", methods.join(" or ")),
+    }
+}
+
+/// The one path of every call, up to a successful status.
+async fn send(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    payload: Payload<'_>,
+    overrides: Option<&Params>,
+) -> Result<Sent> {
+    let state = shared.state.load_full();
+    let target = state.target(role)?;
+    let kind = payload.kind();
+    if !kind.serves(target.mode) {
+        return Err(mode_mismatch(target.role, target.mode, kind));
+    }
+    let params = MergedParams::new(target.params, overrides);
+    check_input(&target, payload, &params)?;
+    let provider = target.provider;
+    let auth = provider.auth()?;
+    let encoded = provider
+        .encode(target.model, payload, params)
+        .map_err(|message| Error::InvalidInput {
+            role: target.role.to_owned(),
+            message,
+        })?;
+
+    let span = tracing::info_span!(
+        "gen_ai.client.call",
+        gen_ai.operation.name = kind.operation(),
+        gen_ai.system = &*provider.id,
+        gen_ai.request.model = target.model,
+        llmhub.role = target.role,
+        llmhub.call = kind.name(),
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
+    let hooks = &shared.hooks;
+    let merged;
+    let ctx = CallContext {
+        role: target.role,
+        provider: &provider.id,
+        model: target.model,
+        mode: target.mode,
+        call: kind.name(),
+        params: if hooks.before.is_empty() {
+            target.params
+        } else {
+            merged = params.to_params();
+            &merged
+        },
+        input: payload.hook_input(),
+        stream: kind.is_stream(),
+    };
+    for hook in &hooks.before {
+        hook(&ctx);
+    }
+    let record = CallRecord::new(span, hooks, &ctx, &provider.id);
+    let response = transport::send(&shared.client, provider, &encoded, auth, !kind.is_stream())
+        .instrument(record.span().clone())
+        .await;
+    match response {
+        Ok(response) => Ok(Sent {
+            response,
+            provider: target.provider_index,
+            state: state.clone(),
+            record,
+        }),
+        Err(err) => {
+            record.finish(Err(&err));
+            Err(err)
+        }
+    }
+}
+
+/// The checks of a call's input that can be made before any request.
+fn check_input(target: &Target<'_>, payload: Payload<'_>, params: &MergedParams<'_>) -> Result<()> {
+    let has_voice = || params.get("voice").is_some();
+    let prompt_limit = || params.get(media::PROMPT_LIMIT_PARAM);
+    match payload {
+        Payload::Image { prompt } => media::check_prompt(target.role, prompt, prompt_limit()),
+        Payload::Speech { text } => {
+            AudioTask::check(target.role, target.model, has_voice(), AudioTask::Speech)?;
+            media::check_prompt(target.role, text, prompt_limit())
+        }
+        Payload::Transcription { audio } => {
+            AudioTask::check(
+                target.role,
+                target.model,
+                has_voice(),
+                AudioTask::Transcribe,
+            )?;
+            audio.check(target.role).map(|_| ())
+        }
+        Payload::Chat { .. } | Payload::Embedding(_) | Payload::Raw { .. } => Ok(()),
+    }
+}

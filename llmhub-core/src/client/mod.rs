@@ -1,0 +1,47 @@
+//! The runtime (feature `client`): [`Hub`](crate::Hub), typed role handles, the wire
+//! protocols, streaming, retries, hooks and reload.
+//!
+//! | file | job |
+//! |---|---|
+//! | `hub.rs` | [`Hub`](crate::Hub) and the dynamic, string-keyed API |
+//! | `builder.rs` | [`HubBuilder`](crate::HubBuilder) (also `Roles::builder()`) |
+//! | `generated.rs` | what generated code builds on (`__private`) |
+//! | `handle.rs` | typed role handles, the mode in the type |
+//! | `kind.rs` | the call kinds and their table: name, operation, modes, hook input |
+//! | `call.rs` | the one path of every call: mode check, input checks, encode, hooks, send, decode |
+//! | `state.rs` | what a hub shares, and the state derived from one config (swapped by reload) |
+//! | `provider.rs` | a provider ready to send: URLs, headers, auth, timeouts |
+//! | `protocol/` | the wire protocols, each in its own file; registered in `protocol/mod.rs` |
+//! | `params.rs` | role params overlaid by overrides, translated to wire names |
+//! | `transport.rs` | the send loop with retries, and failures as errors |
+//! | `status.rs` | HTTP statuses and error bodies as errors |
+//! | `settings.rs` | timeouts, retries and their defaults |
+//! | `sse.rs` | the byte-level server-sent events parser |
+//! | `stream.rs` | [`ChatStream`](crate::ChatStream) |
+//! | `hooks.rs` | before/after-call hooks and the per-call record and span |
+//! | `reload.rs`, `watch.rs` | reload settings and the file watcher |
+//! | `message.rs`, `response.rs`, `media.rs` | what calls send and receive |
+//! | `secret.rs` | [`SecretString`](crate::SecretString) |
+
+pub(crate) mod builder;
+pub(crate) mod call;
+pub(crate) mod generated;
+pub(crate) mod handle;
+pub(crate) mod hooks;
+pub(crate) mod hub;
+pub(crate) mod kind;
+pub mod media;
+pub(crate) mod message;
+pub(crate) mod params;
+pub(crate) mod protocol;
+pub(crate) mod provider;
+pub mod reload;
+pub(crate) mod response;
+pub(crate) mod secret;
+pub(crate) mod settings;
+pub(crate) mod sse;
+pub(crate) mod state;
+pub(crate) mod status;
+pub(crate) mod stream;
+pub(crate) mod transport;
+pub mod watch;

@@ -1,0 +1,180 @@
+//! A call's params: the role's params overlaid by the per-call overrides, serialized straight
+//! into the request body (no merged copy), each param mapped to its wire name by the
+//! protocol's translation.
+
+use serde::{Serialize, Serializer, ser::SerializeMap};
+use serde_json::Value;
+
+use crate::config::{Params, merge_params};
+
+/// What happens to one param on the wire.
+pub(crate) enum Wire {
+    /// Sent as is.
+    Keep,
+    /// Not sent (the request sets it itself, or the protocol has no such field).
+    Skip,
+    /// Sent under another name.
+    Rename(&'static str),
+    /// Sent under a name with a translated value.
+    Replace(&'static str, Value),
+}
+
+/// The role's params overlaid by the overrides, serialized as a map without building a merged
+/// copy; `translate` maps each param to the protocol's field.
+#[derive(Clone, Copy)]
+pub(crate) struct MergedParams<'a> {
+    base: &'a Params,
+    overrides: Option<&'a Params>,
+    translate: fn(&str, &Value) -> Wire,
+}
+
+impl<'a> MergedParams<'a> {
+    pub fn new(base: &'a Params, overrides: Option<&'a Params>) -> MergedParams<'a> {
+        MergedParams {
+            base,
+            overrides,
+            translate: |_, _| Wire::Keep,
+        }
+    }
+
+    pub fn translated(self, translate: fn(&str, &Value) -> Wire) -> MergedParams<'a> {
+        MergedParams { translate, ..self }
+    }
+
+    /// The value of `key` (the override's if there is one).
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.overrides
+            .and_then(|o| o.get(key))
+            .or_else(|| self.base.get(key))
+    }
+
+    /// Every param, the role's first (unless overridden), then the overrides.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + use<'a> {
+        let overrides = self.overrides;
+        self.base
+            .iter()
+            .filter(move |(key, _)| overrides.is_none_or(|o| !o.contains_key(key.as_str())))
+            .chain(overrides.into_iter().flatten())
+    }
+
+    /// A merged copy (for hooks).
+    pub fn to_params(self) -> Params {
+        merge_params(self.base, self.overrides)
+    }
+}
+
+impl MergedParams<'_> {
+    /// The wire name `key` is sent under, when it is translated to another one.
+    fn renamed(&self, key: &str, value: &Value) -> Option<&'static str> {
+        match (self.translate)(key, value) {
+            Wire::Rename(name) | Wire::Replace(name, _) => Some(name),
+            Wire::Keep | Wire::Skip => None,
+        }
+    }
+
+    fn in_overrides(&self, key: &str) -> bool {
+        self.overrides.is_some_and(|o| o.contains_key(key))
+    }
+
+    /// Whether an override of another param is sent under `wire` (so that it wins over a
+    /// role param written under that wire name directly).
+    fn override_renamed_to(&self, wire: &str) -> bool {
+        self.overrides.is_some_and(|o| {
+            o.iter()
+                .any(|(key, value)| key != wire && self.renamed(key, value) == Some(wire))
+        })
+    }
+}
+
+impl Serialize for MergedParams<'_> {
+    /// Each wire key is sent once. When a portable param (`embedding_dim`) and its wire name
+    /// (`dimensions`) are both given, the override layer wins over the role's params, and
+    /// within one layer the wire name written directly wins.
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.iter() {
+            let from_override = self.in_overrides(key);
+            match (self.translate)(key, value) {
+                Wire::Keep => {
+                    if from_override || !self.override_renamed_to(key) {
+                        map.serialize_entry(key, value)?;
+                    }
+                }
+                Wire::Skip => {}
+                Wire::Rename(name) | Wire::Replace(name, _)
+                    if name != key.as_str()
+                        && (self.in_overrides(name)
+                            || (!from_override && self.base.contains_key(name))) => {}
+                Wire::Rename(name) => map.serialize_entry(name, value)?,
+                Wire::Replace(name, value) => map.serialize_entry(name, &value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(value: Value) -> Params {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn merged_params_override_and_translate() {
+        let base = params(json!({"temperature": 0.7, "max_tokens": 10, "embedding_dim": 3}));
+        let overrides = params(json!({"temperature": 0.1, "seed": 7}));
+        let merged = MergedParams::new(&base, Some(&overrides)).translated(|key, _| match key {
+            "max_tokens" => Wire::Skip,
+            "embedding_dim" => Wire::Rename("dimensions"),
+            "seed" => Wire::Replace("seed", json!(8)),
+            _ => Wire::Keep,
+        });
+        assert_eq!(
+            serde_json::to_value(merged).unwrap(),
+            json!({"temperature": 0.1, "dimensions": 3, "seed": 8})
+        );
+        assert_eq!(merged.get("temperature"), Some(&json!(0.1)));
+        assert_eq!(merged.to_params()["max_tokens"], 10);
+    }
+
+    #[test]
+    fn a_wire_key_is_sent_once_and_the_override_wins() {
+        let rename = |key: &str, _: &Value| match key {
+            "embedding_dim" => Wire::Rename("dimensions"),
+            _ => Wire::Keep,
+        };
+        let sent = |base: Value, overrides: Option<Value>| {
+            let base = params(base);
+            let overrides = overrides.map(params);
+            let merged = MergedParams::new(&base, overrides.as_ref()).translated(rename);
+            serde_json::to_string(&merged).unwrap()
+        };
+        // The override wins, whichever name each layer used.
+        assert_eq!(
+            sent(
+                json!({"embedding_dim": 256}),
+                Some(json!({"dimensions": 512}))
+            ),
+            r#"{"dimensions":512}"#
+        );
+        assert_eq!(
+            sent(
+                json!({"dimensions": 512}),
+                Some(json!({"embedding_dim": 256}))
+            ),
+            r#"{"dimensions":256}"#
+        );
+        // Within one layer, the wire name written directly wins.
+        assert_eq!(
+            sent(json!({"embedding_dim": 256, "dimensions": 512}), None),
+            r#"{"dimensions":512}"#
+        );
+        assert_eq!(
+            sent(json!({"embedding_dim": 256}), None),
+            r#"{"dimensions":256}"#
+        );
+    }
+}

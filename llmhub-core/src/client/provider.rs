@@ -1,0 +1,265 @@
+//! [`Provider`]: one entry of `providers:`, ready to send. Everything that does not change
+//! between calls is computed once when the hub is built: the URLs, the headers, the auth
+//! value, the timeouts and the retry policy.
+
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+
+use crate::client::kind::Payload;
+use crate::client::params::MergedParams;
+use crate::client::protocol::{Body, Endpoints, WireProtocol, wire};
+use crate::client::secret::SecretString;
+use crate::client::settings::{DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RetryPolicy, Settings};
+use crate::config::base_url::{check_base_url, is_loopback_host};
+use crate::config::{Protocol, ProviderConfig};
+use crate::error::{Error, MissingEnvVar, Result};
+
+/// A provider, ready to send.
+pub(crate) struct Provider {
+    pub id: Arc<str>,
+    pub api: Protocol,
+    pub wire: &'static dyn WireProtocol,
+    endpoints: Endpoints,
+    headers: HeaderMap,
+    auth_header: HeaderName,
+    env_key: Option<String>,
+    /// The auth header value, once the key is known (marked sensitive: `Debug` hides it).
+    auth: OnceLock<HeaderValue>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("id", &self.id)
+            .field("api", &self.api)
+            .field("base_url", &self.endpoints.base.as_str())
+            .field("headers", &self.headers)
+            .field("env_key", &self.env_key)
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// Builds a provider. `key` is a key given to the builder; without one the key is read
+    /// from `env_key` now, or at the first call if it is not set yet.
+    pub fn new(
+        config: &ProviderConfig,
+        file: &str,
+        key: Option<&SecretString>,
+        settings: &Settings,
+    ) -> Result<Provider> {
+        let problem = |message: String, hint: &str| {
+            Error::config_file(file, format!("provider `{}`: {message}", config.id), hint)
+        };
+        if let Some((message, hint)) = check_base_url(&config.base_url, config.allow_insecure_http)
+        {
+            return Err(problem(message, &hint));
+        }
+        let wire = wire(config.api);
+        let endpoints = wire.endpoints(&config.base_url).map_err(|err| {
+            problem(
+                format!("`base_url` {} is not a valid URL: {err}", config.base_url),
+                "write it as https://host/path",
+            )
+        })?;
+        // The base URL rule again, on the host as the HTTP client parsed it, so that no
+        // spelling of a remote host can pass for loopback.
+        let host = endpoints.base.host_str().unwrap_or("");
+        if endpoints.base.scheme() == "http"
+            && !is_loopback_host(host)
+            && !config.allow_insecure_http
+        {
+            return Err(problem(
+                format!(
+                    "`base_url` {} sends the API key in clear text to the non-loopback host `{host}`",
+                    config.base_url
+                ),
+                "use https://, or set `allow_insecure_http: true` on this provider if you must",
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        wire.fixed_headers(&mut headers);
+        for (name, value) in &config.headers {
+            let bad = |what: &str| {
+                problem(
+                    format!("header `{name}` has an invalid {what}"),
+                    "header names are ASCII tokens; values are visible ASCII",
+                )
+            };
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
+            let value = HeaderValue::from_str(value).map_err(|_| bad("value"))?;
+            headers.insert(name, value);
+        }
+        let timeout = settings
+            .timeout
+            .or(config.timeout_ms.map(Duration::from_millis))
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let provider = Provider {
+            id: config.id.as_str().into(),
+            api: config.api,
+            wire,
+            endpoints,
+            headers,
+            auth_header: wire.auth_header(),
+            env_key: config.env_key.clone(),
+            auth: OnceLock::new(),
+            timeout,
+            connect_timeout: settings.connect_timeout,
+            idle_timeout: settings.stream_idle_timeout.unwrap_or(timeout),
+            retry: RetryPolicy {
+                max_retries: settings
+                    .max_retries
+                    .or(config.max_retries)
+                    .unwrap_or(DEFAULT_MAX_RETRIES),
+                base_delay: settings.retry_base_delay,
+                max_delay: settings.retry_max_delay,
+            },
+        };
+        let key = key.cloned().or_else(|| provider.key_from_env());
+        if let Some(key) = key {
+            let value = provider.auth_value(&key)?;
+            let _ = provider.auth.set(value);
+        }
+        Ok(provider)
+    }
+
+    fn key_from_env(&self) -> Option<SecretString> {
+        let var = self.env_key.as_deref()?;
+        std::env::var(var)
+            .ok()
+            .filter(|key| !key.is_empty())
+            .map(SecretString::from)
+    }
+
+    /// The environment variable this provider needs and lacks, if any.
+    pub fn missing_key(&self) -> Option<MissingEnvVar> {
+        match (&self.env_key, self.auth.get()) {
+            (Some(var), None) if self.key_from_env().is_none() => Some(MissingEnvVar {
+                provider: self.id.to_string(),
+                var: var.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn auth_value(&self, key: &SecretString) -> Result<HeaderValue> {
+        let mut value =
+            HeaderValue::from_str(&self.wire.auth_value(key.expose())).map_err(|_| Error::Auth {
+                provider: self.id.to_string(),
+                status: 0,
+                message:
+                    "the API key contains characters that cannot be sent in an HTTP header (a newline?)"
+                        .into(),
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    /// The auth header value: the key given or found at build time, else read from the
+    /// environment now. A provider without `env_key` and key sends no auth header (local
+    /// servers). A missing key fails here, before any request.
+    pub fn auth(&self) -> Result<Option<&HeaderValue>> {
+        if let Some(value) = self.auth.get() {
+            return Ok(Some(value));
+        }
+        let Some(var) = &self.env_key else {
+            return Ok(None);
+        };
+        let Some(key) = self.key_from_env() else {
+            return Err(Error::EnvVarMissing {
+                missing: vec![MissingEnvVar {
+                    provider: self.id.to_string(),
+                    var: var.clone(),
+                }],
+            });
+        };
+        let value = self.auth_value(&key)?;
+        Ok(Some(self.auth.get_or_init(|| value)))
+    }
+
+    /// The key this provider sends, if known (to mask it should a server echo it back).
+    pub fn secret_text(&self) -> Option<&str> {
+        let value = self.auth.get()?.to_str().ok()?;
+        Some(value.strip_prefix("Bearer ").unwrap_or(value))
+    }
+
+    /// The request of `payload`: its URL and body. An `Err` says why it cannot be sent.
+    pub fn encode(
+        &self,
+        model: &str,
+        payload: Payload<'_>,
+        params: MergedParams<'_>,
+    ) -> std::result::Result<Encoded<'_>, String> {
+        let url = match payload {
+            Payload::Raw { path, .. } => Cow::Owned(self.raw_url(path)?),
+            _ => match self.endpoints.url(payload.kind()) {
+                Some(url) => Cow::Borrowed(url),
+                None => {
+                    return Err(format!(
+                        "the {} protocol does not serve `{}` calls; bind this role to a provider whose protocol does",
+                        self.api,
+                        payload.kind().name()
+                    ));
+                }
+            },
+        };
+        let body = self.wire.encode(model, payload, params)?;
+        Ok(Encoded { url, body })
+    }
+
+    /// `base_url` + `path`, refusing a path that would leave the provider's base URL (the key
+    /// must only ever go there).
+    fn raw_url(&self, path: &str) -> std::result::Result<Url, String> {
+        let base = &self.endpoints.base;
+        let path = path.trim_start_matches('/');
+        let joined = format!("{}/{path}", base.as_str().trim_end_matches('/'));
+        match Url::parse(&joined) {
+            Ok(url)
+                if !path.contains("://")
+                    && !path.split(['/', '?', '#']).any(|segment| segment == "..")
+                    && url.origin() == base.origin() =>
+            {
+                Ok(url)
+            }
+            _ => Err(format!(
+                "`{path}` is not a path under the provider's base URL; give a relative path such as `/moderations`"
+            )),
+        }
+    }
+
+    /// A POST of `encoded` with this provider's headers and `auth`.
+    pub fn request(&self, encoded: &Encoded<'_>, auth: Option<&HeaderValue>) -> reqwest::Request {
+        let mut request = reqwest::Request::new(Method::POST, encoded.url.as_ref().clone());
+        *request.headers_mut() = self.headers.clone();
+        if let Some(content_type) = &encoded.body.content_type {
+            request
+                .headers_mut()
+                .insert(CONTENT_TYPE, content_type.clone());
+        }
+        if let Some(auth) = auth {
+            request
+                .headers_mut()
+                .insert(self.auth_header.clone(), auth.clone());
+        }
+        *request.body_mut() = Some(encoded.body.bytes.clone().into());
+        request
+    }
+}
+
+/// A request ready to send: where (the provider's own URL, or a raw call's), and what.
+pub(crate) struct Encoded<'p> {
+    pub url: Cow<'p, Url>,
+    pub body: Body,
+}

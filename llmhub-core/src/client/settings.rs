@@ -1,0 +1,65 @@
+//! Timeouts and retries: the defaults, what the builder overrides for every provider, and
+//! each provider's retry policy.
+
+use std::time::Duration;
+
+/// Timeouts and retries chosen in the builder; each `Some` overrides every provider's config.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub timeout: Option<Duration>,
+    pub max_retries: Option<u32>,
+    pub connect_timeout: Duration,
+    pub stream_idle_timeout: Option<Duration>,
+    pub retry_base_delay: Duration,
+    pub retry_max_delay: Duration,
+}
+
+/// Whole-request timeout when neither the config nor the builder sets one.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// Retries when neither the config nor the builder sets them.
+pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            timeout: None,
+            max_retries: None,
+            connect_timeout: Duration::from_secs(10),
+            stream_idle_timeout: None,
+            retry_base_delay: Duration::from_millis(500),
+            retry_max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How a provider's requests are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// The wait before the first retry; doubled for each further retry.
+    pub base_delay: Duration,
+    /// The longest wait between two attempts (also caps `Retry-After`).
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based): `base * 2^retry`, capped, less a random
+    /// part of up to a quarter so that many clients do not retry in step.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX));
+        let capped = exp.min(self.max_delay);
+        capped.mul_f64(1.0 - 0.25 * fastrand::f64())
+    }
+
+    /// The wait before retry number `retry`, honouring the provider's `Retry-After` when it
+    /// gave one (capped at `max_delay`).
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(asked) => asked.min(self.max_delay),
+            None => self.backoff(retry),
+        }
+    }
+}

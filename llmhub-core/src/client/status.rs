@@ -1,0 +1,126 @@
+//! Provider failures as llmhub errors: an HTTP status and its error body, a decode failure,
+//! a reqwest error. Shared by the send loop and the protocols' stream decoders (which meet the
+//! same failures inside a stream).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// The error for a body that does not parse as the protocol's reply.
+pub(crate) fn decode_error(provider: &str, err: &serde_json::Error) -> Error {
+    Error::Decode {
+        provider: provider.to_owned(),
+        message: format!("{err}; the provider may not speak the protocol set by `api`"),
+    }
+}
+
+/// The error for an unsuccessful status (or an error event of that kind).
+pub(crate) fn status_error(
+    provider: &str,
+    status: u16,
+    retry_after: Option<Duration>,
+    message: String,
+) -> Error {
+    let provider = provider.to_owned();
+    match status {
+        401 | 403 => Error::Auth {
+            provider,
+            status,
+            message,
+        },
+        429 => Error::RateLimited {
+            provider,
+            retry_after,
+            message,
+        },
+        _ => Error::Http {
+            provider,
+            status,
+            body: message,
+            retry_after,
+        },
+    }
+}
+
+/// The provider's error message from an error body: `error.message` (OpenAI and Anthropic),
+/// `message`, `error` as a string, else the start of the body.
+pub(crate) fn error_message(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        error: Option<Detail>,
+        #[serde(default)]
+        message: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Detail {
+        Object {
+            #[serde(default)]
+            message: Option<String>,
+            #[serde(default, rename = "type")]
+            kind: Option<String>,
+        },
+        Text(String),
+    }
+    if let Ok(envelope) = serde_json::from_slice::<Envelope>(body) {
+        match envelope.error {
+            Some(Detail::Object {
+                message: Some(message),
+                kind,
+            }) => {
+                return match kind {
+                    Some(kind) => format!("{message} ({kind})"),
+                    None => message,
+                };
+            }
+            Some(Detail::Text(message)) => return message,
+            _ => {}
+        }
+        if let Some(message) = envelope.message {
+            return message;
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(500) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// A reqwest error with its causes, on one line.
+pub(crate) fn describe_reqwest(err: &reqwest::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_error_messages_are_extracted() {
+        assert_eq!(
+            error_message(br#"{"error":{"message":"bad model","type":"invalid_request_error"}}"#),
+            "bad model (invalid_request_error)"
+        );
+        assert_eq!(
+            error_message(
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
+            "Overloaded (overloaded_error)"
+        );
+        assert_eq!(error_message(br#"{"error":"nope"}"#), "nope");
+        assert_eq!(error_message(b"upstream down"), "upstream down");
+        assert_eq!(error_message(&[b'x'; 600]).chars().count(), 501);
+    }
+}
