@@ -1,11 +1,11 @@
-//! [`Hub`]: the runtime that calls the providers, and its dynamic, string-keyed API.
+//! [`Hub`]: the runtime that calls the providers, and its dynamic, string-keyed API. Its
+//! constructors (`Hub::builder()`, `Hub::from_path`, …) are in `builder.rs`.
 //!
 //! Every call, dynamic (`hub.completion("llm.inference", ..)`) or typed
 //! (`roles.llm_inference().completion(..)`), goes through the one path of the `call` module.
 
 use std::sync::Arc;
 
-use crate::client::builder::HubBuilder;
 use crate::client::call;
 use crate::client::media::{AudioFile, ImageResponse, Speech, Transcription};
 use crate::client::message::{IntoEmbeddingInput, IntoMessages};
@@ -39,26 +39,6 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A builder, for strict env checks, hooks, keys, an HTTP client, timeouts and retries.
-    pub fn builder() -> HubBuilder {
-        HubBuilder::default()
-    }
-
-    /// A hub for the config file at `path`, keys from the environment.
-    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Hub> {
-        Hub::from_config(Config::from_path(path)?)
-    }
-
-    /// A hub for a config held in memory.
-    pub fn from_yaml_str(text: &str) -> Result<Hub> {
-        Hub::from_config(Config::from_yaml_str(text)?)
-    }
-
-    /// A hub for a config already loaded.
-    pub fn from_config(config: Config) -> Result<Hub> {
-        Hub::builder().config(config).build()
-    }
-
     /// The config in force now.
     pub fn config(&self) -> Arc<Config> {
         self.shared.state.load().config.clone()
@@ -89,7 +69,7 @@ impl Hub {
         Ok(())
     }
 
-    /// Re-reads the config file given to [`HubBuilder::reload_from`] (or named by
+    /// Re-reads the config file given to [`reload_from`](crate::HubBuilder::reload_from) (or named by
     /// `LLMHUB_CONFIG`) and, if it is valid and keeps every compiled role with its mode, swaps
     /// it in with one atomic store. Providers, models and params may change; new roles are
     /// reachable through the dynamic API.

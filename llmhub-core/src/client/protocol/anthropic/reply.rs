@@ -1,0 +1,369 @@
+//! Anthropic replies, whole and streamed, translated to the OpenAI shapes.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::client::message::{FunctionCall, ToolCall, null_as_default};
+use crate::client::protocol::{Step, StreamDecode};
+use crate::client::response::{
+    ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, FinishReason, FunctionDelta,
+    ResponseMessage, ToolCallDelta, Usage,
+};
+use crate::client::sse::SseEvent;
+use crate::client::status::{decode_error, status_error};
+use crate::error::{Error, Result};
+
+#[derive(Deserialize)]
+struct MessagesResponse {
+    #[serde(default, deserialize_with = "null_as_default")]
+    id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    model: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    content: Vec<Block>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: Option<AnthropicUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block {
+    Text {
+        #[serde(default)]
+        text: String,
+    },
+    ToolUse {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        input: Value,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct AnthropicUsage {
+    #[serde(default, deserialize_with = "null_as_default")]
+    input_tokens: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    output_tokens: u64,
+}
+
+fn usage(input: u64, output: u64) -> Usage {
+    Usage {
+        prompt_tokens: input,
+        completion_tokens: output,
+        total_tokens: input + output,
+    }
+}
+
+fn finish_reason(stop_reason: &str) -> FinishReason {
+    match stop_reason {
+        "end_turn" | "stop_sequence" | "pause_turn" => FinishReason::Stop,
+        "max_tokens" => FinishReason::Length,
+        "tool_use" => FinishReason::ToolCalls,
+        "refusal" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_owned()),
+    }
+}
+
+fn arguments(input: &Value) -> String {
+    match input {
+        Value::Null => "{}".to_owned(),
+        input => input.to_string(),
+    }
+}
+
+pub(super) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
+    let reply: MessagesResponse = serde_json::from_slice(&body)?;
+    let mut text: Option<String> = None;
+    let mut tool_calls = Vec::new();
+    for block in reply.content {
+        match block {
+            Block::Text { text: more } => text.get_or_insert_with(String::new).push_str(&more),
+            Block::ToolUse { id, name, input } => tool_calls.push(ToolCall {
+                id,
+                kind: "function".into(),
+                function: FunctionCall {
+                    name,
+                    arguments: arguments(&input),
+                },
+            }),
+            Block::Other => {}
+        }
+    }
+    Ok(ChatResponse {
+        id: reply.id,
+        model: reply.model,
+        created: None,
+        choices: vec![Choice {
+            index: 0,
+            message: ResponseMessage {
+                role: Some("assistant".into()),
+                content: text,
+                tool_calls,
+                refusal: None,
+            },
+            finish_reason: reply.stop_reason.as_deref().map(finish_reason),
+        }],
+        usage: reply.usage.map(|u| usage(u.input_tokens, u.output_tokens)),
+        raw: body,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Event {
+    MessageStart {
+        message: StartMessage,
+    },
+    ContentBlockStart {
+        #[serde(default)]
+        index: u32,
+        content_block: Block,
+    },
+    ContentBlockDelta {
+        #[serde(default)]
+        index: u32,
+        delta: BlockDelta,
+    },
+    MessageDelta {
+        #[serde(default)]
+        delta: MessageDeltaBody,
+        #[serde(default)]
+        usage: Option<AnthropicUsage>,
+    },
+    MessageStop {},
+    Error {
+        #[serde(default)]
+        error: ApiError,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct StartMessage {
+    #[serde(default, deserialize_with = "null_as_default")]
+    id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    model: String,
+    #[serde(default)]
+    usage: Option<AnthropicUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum BlockDelta {
+    TextDelta {
+        #[serde(default)]
+        text: String,
+    },
+    InputJsonDelta {
+        #[serde(default)]
+        partial_json: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize, Default)]
+struct MessageDeltaBody {
+    #[serde(default)]
+    stop_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct ApiError {
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// The state of an Anthropic stream.
+#[derive(Debug, Default)]
+pub(super) struct StreamState {
+    id: String,
+    model: String,
+    input_tokens: u64,
+    /// Content-block index → OpenAI tool-call index, for `tool_use` blocks.
+    tool_blocks: Vec<(u32, u32)>,
+    stopped: bool,
+}
+
+impl StreamState {
+    fn chunk(&self, delta: Delta, finish_reason: Option<FinishReason>, raw: Bytes) -> ChatChunk {
+        ChatChunk {
+            id: self.id.clone(),
+            model: self.model.clone(),
+            created: None,
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason,
+            }],
+            usage: None,
+            raw,
+        }
+    }
+
+    fn tool_index(&self, block: u32) -> Option<u32> {
+        self.tool_blocks
+            .iter()
+            .find(|(b, _)| *b == block)
+            .map(|(_, tool)| *tool)
+    }
+}
+
+impl StreamDecode for StreamState {
+    fn on_event(&mut self, event: SseEvent, provider: &str) -> Result<Step> {
+        let parsed: Event =
+            serde_json::from_slice(&event.data).map_err(|err| decode_error(provider, &err))?;
+        let raw = event.data;
+        let step = match parsed {
+            Event::MessageStart { message } => {
+                self.id = message.id;
+                self.model = message.model;
+                self.input_tokens = message.usage.unwrap_or_default().input_tokens;
+                let delta = Delta {
+                    role: Some("assistant".into()),
+                    ..Delta::default()
+                };
+                Step::Chunk(self.chunk(delta, None, raw))
+            }
+            Event::ContentBlockStart {
+                index,
+                content_block,
+            } => match content_block {
+                Block::Text { text } if !text.is_empty() => {
+                    let delta = Delta {
+                        content: Some(text),
+                        ..Delta::default()
+                    };
+                    Step::Chunk(self.chunk(delta, None, raw))
+                }
+                Block::ToolUse { id, name, .. } => {
+                    let tool = self.tool_blocks.len() as u32;
+                    self.tool_blocks.push((index, tool));
+                    let delta = Delta {
+                        tool_calls: vec![ToolCallDelta {
+                            index: tool,
+                            id: Some(id),
+                            kind: Some("function".into()),
+                            function: Some(FunctionDelta {
+                                name: Some(name),
+                                arguments: Some(String::new()),
+                            }),
+                        }],
+                        ..Delta::default()
+                    };
+                    Step::Chunk(self.chunk(delta, None, raw))
+                }
+                _ => Step::Skip,
+            },
+            Event::ContentBlockDelta { index, delta } => match delta {
+                BlockDelta::TextDelta { text } => {
+                    let delta = Delta {
+                        content: Some(text),
+                        ..Delta::default()
+                    };
+                    Step::Chunk(self.chunk(delta, None, raw))
+                }
+                BlockDelta::InputJsonDelta { partial_json } => match self.tool_index(index) {
+                    Some(tool) => {
+                        let delta = Delta {
+                            tool_calls: vec![ToolCallDelta {
+                                index: tool,
+                                function: Some(FunctionDelta {
+                                    name: None,
+                                    arguments: Some(partial_json),
+                                }),
+                                ..ToolCallDelta::default()
+                            }],
+                            ..Delta::default()
+                        };
+                        Step::Chunk(self.chunk(delta, None, raw))
+                    }
+                    None => Step::Skip,
+                },
+                BlockDelta::Other => Step::Skip,
+            },
+            Event::MessageDelta { delta, usage: out } => {
+                self.stopped = true;
+                let reason = delta
+                    .stop_reason
+                    .as_deref()
+                    .map_or(FinishReason::Stop, finish_reason);
+                let mut chunk = self.chunk(Delta::default(), Some(reason), raw);
+                chunk.usage = Some(usage(
+                    self.input_tokens,
+                    out.unwrap_or_default().output_tokens,
+                ));
+                Step::Chunk(chunk)
+            }
+            Event::MessageStop {} => Step::Done,
+            Event::Error { error } => return Err(stream_error(provider, error)),
+            Event::Other => Step::Skip,
+        };
+        Ok(step)
+    }
+
+    fn at_end(&self) -> std::result::Result<(), &'static str> {
+        if self.stopped {
+            Ok(())
+        } else {
+            Err("no message_delta and no message_stop")
+        }
+    }
+}
+
+/// An `error` event, classified like the HTTP status Anthropic uses for that error type.
+fn stream_error(provider: &str, error: ApiError) -> Error {
+    let status = match error.kind.as_str() {
+        "invalid_request_error" => 400,
+        "authentication_error" => 401,
+        "permission_error" => 403,
+        "not_found_error" => 404,
+        "request_too_large" => 413,
+        "rate_limit_error" => 429,
+        "overloaded_error" => 529,
+        _ => 500,
+    };
+    let message = if error.kind.is_empty() {
+        error.message
+    } else {
+        format!("{} ({}) in the stream", error.message, error.kind)
+    };
+    status_error(provider, status, None, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_with_tool_use_and_unknown_blocks_parses() {
+        let body = Bytes::from_static(
+            br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude",
+            "content":[{"type":"thinking","thinking":"hm"},{"type":"text","text":"Let me check."},
+            {"type":"tool_use","id":"t1","name":"weather","input":{"city":"Paris"}}],
+            "stop_reason":"tool_use","usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":0}}"#,
+        );
+        let reply = parse_chat(body).unwrap();
+        assert_eq!(reply.text(), Some("Let me check."));
+        assert_eq!(
+            reply.tool_calls()[0].function.arguments,
+            r#"{"city":"Paris"}"#
+        );
+        assert_eq!(reply.finish_reason(), Some(&FinishReason::ToolCalls));
+        assert_eq!(reply.usage.unwrap().total_tokens, 15);
+        assert_eq!(reply.raw_json().unwrap()["id"], "msg_1");
+    }
+}
