@@ -37,12 +37,34 @@ pub fn run(old_path: &Path, new_path: &Path) -> CommandResult {
                 out,
                 "refused: a program compiled against {old_name} would keep its config instead of reloading {new_name}"
             )?;
-            writeln!(out, "  reason: {reason}")?;
+            writeln!(out, "  reason: {}", refusal(&reason, &old))?;
             EXIT_PROBLEMS
         }
     };
     out.flush()?;
     Ok(ExitCode::from(code))
+}
+
+/// Why the reload is refused, in terms of the two files.
+fn refusal(reason: &llmhub_core::Error, old: &Config) -> String {
+    use llmhub_core::Error;
+    match reason {
+        Error::UnknownRole { role, suggestion } => format!(
+            "role `{role}` is compiled into the program but missing from the new file{}",
+            suggestion
+                .as_deref()
+                .map(|s| format!(" (renamed to `{s}`?)"))
+                .unwrap_or_default()
+        ),
+        Error::ModeMismatch { role, mode, .. } => match old.role(role) {
+            Some(compiled) => format!(
+                "role `{role}` has mode `{mode}` in the new file; the program was compiled for mode `{}`",
+                compiled.mode
+            ),
+            None => reason.to_string(),
+        },
+        other => other.to_string(),
+    }
 }
 
 fn load_or_report(path: &Path) -> Option<Config> {

@@ -420,7 +420,12 @@ fn diff_refuses_a_removed_role_and_a_changed_mode() {
     assert_exit(&output, 1);
     let text = stdout(&output);
     assert!(text.starts_with("refused"), "{text}");
-    assert!(text.contains("llm.memread"), "{text}");
+    assert!(
+        text.contains(
+            "role `llm.memread` is compiled into the program but missing from the new file"
+        ),
+        "{text}"
+    );
 
     let mode = canonical_with(
         "model: text-embedding-3-small\n    mode: embedding",
@@ -429,7 +434,9 @@ fn diff_refuses_a_removed_role_and_a_changed_mode() {
     let output = llmhub(&["diff", CANONICAL, path_str(&mode)]);
     assert_exit(&output, 1);
     assert!(
-        stdout(&output).contains("llm.embedding"),
+        stdout(&output).contains(
+            "role `llm.embedding` has mode `other` in the new file; the program was compiled for mode `embedding`"
+        ),
         "{}",
         stdout(&output)
     );
