@@ -240,6 +240,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn line_index_splits_lines_as_yaml_does() {
+        let lines = LineIndex::new("a: 1\r\nb: 2\rc: 3\n\nd\n");
+        assert_eq!(lines.count(), 5);
+        let all: Vec<_> = (1..=6).map(|n| lines.line(n)).collect();
+        assert_eq!(
+            all,
+            [
+                Some("a: 1"),
+                Some("b: 2"),
+                Some("c: 3"),
+                Some(""),
+                Some("d"),
+                None
+            ]
+        );
+        assert_eq!(lines.line(0), None);
+        assert_eq!(LineIndex::new("").count(), 0);
+        assert_eq!(LineIndex::new("x").line(1), Some("x"));
+    }
+
+    #[test]
+    fn a_position_past_the_end_is_clamped_to_the_last_line() {
+        let lines = LineIndex::new("a: [1\nb: é\n");
+        let past = Span {
+            line: 3,
+            column: 1,
+            len: 1,
+        };
+        let clamped = lines.clamp(past);
+        assert_eq!((clamped.line, clamped.column), (2, 5));
+        let problem = ConfigProblem::located("x.yaml", &lines, past, "m".into(), None, true);
+        assert_eq!(problem.source_line.as_deref(), Some("b: é"));
+        let hidden = ConfigProblem::located("x.yaml", &lines, past, "m".into(), None, false);
+        assert_eq!((hidden.line, hidden.source_line), (2, None));
+    }
+
+    #[test]
     fn located_message_is_the_display_without_its_error_prefix() {
         let text = "roles:\n  llm.inference:\n    provider: opneai\n";
         let span = Span {
