@@ -294,13 +294,19 @@ fn problems_in_headers_and_env_key_show_no_source_line() {
 fn missing_required_fields_are_all_reported() {
     let p = problems("missing_field.yaml");
     assert_eq!(p.len(), 2, "{p:#?}");
-    assert_problem(&p[0], 1, 1, &["missing the required field `env`"], &[]);
+    assert_problem(
+        &p[0],
+        1,
+        1,
+        &["missing the required field `env`"],
+        &["add `env: dev` to the config"],
+    );
     assert_problem(
         &p[1],
         5,
         3,
         &["role `llm.inference`", "required field `model`"],
-        &[],
+        &["add `model: <model name>` to role `llm.inference`"],
     );
 }
 
@@ -412,7 +418,7 @@ fn well_known_params_are_type_and_range_checked() {
         11,
         20,
         &["`temperature`", "from 0 to 2", "`2.5`"],
-        &[],
+        &["`temperature` is a number from 0 to 2, e.g. 0.7"],
     );
     assert_problem(&p[1], 12, 14, &["`top_p`", "from 0 to 1", "`-0.1`"], &[]);
     assert_problem(
@@ -420,7 +426,7 @@ fn well_known_params_are_type_and_range_checked() {
         13,
         19,
         &["`max_tokens`", "positive integer", "`0`"],
-        &[],
+        &["whole number above 0", "e.g. 1024"],
     );
     assert_problem(
         &p[3],

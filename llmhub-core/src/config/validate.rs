@@ -255,10 +255,27 @@ impl<'a> Validator<'a> {
     ) -> Option<&'n Node<'n>> {
         let node = fields.get(key);
         if node.is_none() {
+            let hint = match key {
+                "providers" => format!(
+                    "add `providers:` to {what}, with an entry per provider, e.g. `openai: {{ env_key: OPENAI_API_KEY }}`"
+                ),
+                "roles" => format!("add `roles:` to {what}, with an entry per role"),
+                _ => {
+                    let example = match key {
+                        "project" => "project: <project name>",
+                        "env" => "env: dev",
+                        "provider" => "provider: <provider id>",
+                        "model" => "model: <model name>",
+                        "mode" => "mode: chat",
+                        _ => key,
+                    };
+                    format!("add `{example}` to {what}")
+                }
+            };
             self.problem(
                 at,
                 format!("{what} is missing the required field `{key}`"),
-                None,
+                Some(hint),
             );
         }
         node
@@ -775,18 +792,33 @@ impl<'a> Validator<'a> {
     fn check_well_known(&mut self, name: &str, node: &Node<'_>, value: &Value, owner: &str) {
         let number_in = |lo: f64, hi: f64| value.as_f64().is_some_and(|x| (lo..=hi).contains(&x));
         let positive_int = || value.as_u64().is_some_and(|n| n > 0);
-        let expected = match name {
-            "temperature" if !number_in(0.0, 2.0) => "a number from 0 to 2",
-            "top_p" if !number_in(0.0, 1.0) => "a number from 0 to 1",
-            "max_tokens" if !positive_int() => "a positive integer",
-            "embedding_dim" if !positive_int() => "a positive integer",
+        let (expected, hint) = match name {
+            "temperature" if !number_in(0.0, 2.0) => (
+                "a number from 0 to 2",
+                "`temperature` is a number from 0 to 2, e.g. 0.7",
+            ),
+            "top_p" if !number_in(0.0, 1.0) => (
+                "a number from 0 to 1",
+                "`top_p` is a number from 0 to 1, e.g. 0.9",
+            ),
+            "max_tokens" if !positive_int() => (
+                "a positive integer",
+                "`max_tokens` is a whole number above 0, without quotes, e.g. 1024",
+            ),
+            "embedding_dim" if !positive_int() => (
+                "a positive integer",
+                "`embedding_dim` is a whole number above 0, without quotes, e.g. 1536",
+            ),
             "stop"
                 if !(value.is_string()
                     || value
                         .as_array()
                         .is_some_and(|a| a.iter().all(Value::is_string))) =>
             {
-                "a string or a list of strings"
+                (
+                    "a string or a list of strings",
+                    "`stop` is a string or a list of strings, e.g. [\"END\", \"###\"]",
+                )
             }
             _ => return,
         };
@@ -796,7 +828,7 @@ impl<'a> Validator<'a> {
                 "param `{name}` of {owner} must be {expected}, found {}",
                 describe(node)
             ),
-            None,
+            Some(hint.into()),
         );
     }
 
