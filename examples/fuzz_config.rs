@@ -77,7 +77,7 @@ fn check(text: &str) -> Result<bool, String> {
     match Config::from_yaml_str_named(text, "llmhub.yaml") {
         Ok(_) => Ok(true),
         Err(Error::Config(err)) => {
-            let lines = text.lines().count();
+            let lines = yaml_line_count(text);
             for problem in &err.problems {
                 if problem.line > lines.max(1) {
                     return Err(format!(
@@ -90,6 +90,18 @@ fn check(text: &str) -> Result<bool, String> {
         }
         Err(other) => Err(format!("not a config error: {other:?}")),
     }
+}
+
+/// How many lines `text` has, counting line breaks as YAML does: `\n`, `\r\n` and a lone `\r`.
+fn yaml_line_count(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let breaks = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count();
+    let ends_with_break = matches!(bytes.last(), Some(b'\n' | b'\r'));
+    breaks + usize::from(!bytes.is_empty() && !ends_with_break)
 }
 
 fn main() {
@@ -105,7 +117,9 @@ fn main() {
         match arg.as_str() {
             "--seed" => seed = value("--seed").parse().expect("--seed takes a number"),
             "--seconds" => {
-                let secs: u64 = value("--seconds").parse().expect("--seconds takes a number");
+                let secs: u64 = value("--seconds")
+                    .parse()
+                    .expect("--seconds takes a number");
                 limit = Some(Duration::from_secs(secs));
             }
             n => count = n.parse().expect("COUNT is a number"),

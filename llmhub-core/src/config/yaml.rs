@@ -356,9 +356,8 @@ fn scan_brackets(
                     open.push((span, c));
                 }
                 (None, ']' | '}') if in_flow || !open.is_empty() => {
-                    if open.pop().is_none() {
-                        closed += 1;
-                    }
+                    // With none open here, it closes one opened before `from`.
+                    closed += usize::from(open.pop().is_none());
                 }
                 _ => {}
             }
