@@ -29,6 +29,51 @@ fn alias_bomb_is_refused() {
     assert!(problems[0].message.contains("alias bomb"), "{err}");
 }
 
+/// A document under 1 MiB whose aliases repeat one 600 KB string 100,000 times: ~60 GB of
+/// text if it were expanded.
+fn long_alias_document() -> String {
+    let mut text = format!("project: &long \"{}\"\nenv: [", "x".repeat(600_000));
+    text.push_str(&"*long, ".repeat(55_000));
+    text.push_str("*long]\n");
+    assert!(text.len() < llmhub_core::config::MAX_CONFIG_BYTES);
+    text
+}
+
+#[test]
+fn aliases_of_a_long_value_are_refused_by_their_size() {
+    let text = long_alias_document();
+    let err = Config::from_yaml_str(&text).unwrap_err();
+    let problems = err.config_problems();
+    assert_eq!(problems.len(), 1);
+    let p = &problems[0];
+    // The anchored value and 13 aliases of it pass 8 MiB: 14 * 600,000 > 8,388,608. The
+    // aliases start at column 7, one every 7 columns.
+    assert_eq!((p.line, p.column), (2, 7 + 7 * 12), "{}", p.message);
+    assert!(p.message.contains("8388608 bytes (8 MiB)"), "{}", p.message);
+    assert!(p.message.contains("alias"), "{}", p.message);
+}
+
+#[test]
+fn a_flood_of_problems_is_cut_at_one_hundred() {
+    // 100,000 entries, each a problem: the first is not a mapping, the others repeat its key.
+    let mut text = String::from("project: p\nenv: dev\nproviders: {openai: }\nroles:\n");
+    text.push_str(&"  a: 1\n".repeat(100_000));
+    assert!(text.len() < llmhub_core::config::MAX_CONFIG_BYTES);
+    let err = Config::from_yaml_str(&text).unwrap_err();
+    let problems = err.config_problems();
+    assert_eq!(problems.len(), 101);
+    assert!(problems[0].message.contains("role `a` must be a mapping"));
+    assert_eq!(problems[0].line, 5);
+    assert!(problems[1].message.contains("duplicate key `a`"));
+    assert!(problems[1].message.contains("first defined on line 5"));
+    assert_eq!(problems[99].line, 104);
+    assert_eq!(problems[99].source_line.as_deref(), Some("  a: 1"));
+    let last = &problems[100];
+    assert_eq!(last.line, 0, "a whole-file problem");
+    assert!(last.message.contains("and 99900 more problems"), "{last}");
+    assert!(err.to_string().contains("99900 more"));
+}
+
 #[test]
 fn aliases_within_budget_work() {
     let config = Config::from_yaml_str(

@@ -72,20 +72,241 @@ fn canonical_fixture_is_valid() {
 fn yaml_syntax_error() {
     let p = problems("syntax_error.yaml");
     assert_eq!(p.len(), 1);
-    assert_problem(&p[0], 5, 6, &["YAML syntax error", "flow mapping"], &[]);
+    assert_problem(
+        &p[0],
+        4,
+        11,
+        &["YAML syntax error", "flow mapping", "line 5, column 6"],
+        &["close the `{` with `}`"],
+    );
+    assert_eq!(
+        p[0].source_line.as_deref(),
+        Some("  openai: { env_key: OPENAI_API_KEY")
+    );
+}
+
+/// The one problem of `text`, which must be refused.
+#[track_caller]
+fn only_problem(text: &str) -> ConfigProblem {
+    let err = Config::from_yaml_str_named(text, "llmhub.yaml").unwrap_err();
+    let mut problems = err.config_problems().to_vec();
+    assert_eq!(problems.len(), 1, "{err}");
+    let problem = problems.remove(0);
+    assert!(
+        problem.line >= 1 && problem.line <= text.lines().count(),
+        "inside the file: {problem}"
+    );
+    problem
+}
+
+/// The canonical fixture with its first `from` replaced by `to`.
+fn canonical_with(from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(fixture("llmhub.yaml")).unwrap();
+    assert!(text.contains(from), "{from:?} is in the fixture");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn an_unclosed_flow_mapping_is_reported_where_it_opens() {
+    // The file ends inside the mapping: the parser gives up past the last line.
+    let text = std::fs::read_to_string(fixture("ui/yaml_syntax.yaml")).unwrap();
+    let p = only_problem(&text);
+    assert_problem(
+        &p,
+        14,
+        13,
+        &[
+            "flow mapping started here",
+            "expected ',' or '}'",
+            "end of the file",
+        ],
+        &["close the `{` with `}`"],
+    );
+    assert_eq!(
+        p.source_line.as_deref(),
+        Some("    params: { temperature: 0.7, max_tokens: 2048")
+    );
+}
+
+#[test]
+fn an_unclosed_flow_sequence_is_reported_where_it_opens() {
+    // Line 38 of the 63-line fixture; the parser gives up on line 39.
+    let text = canonical_with("      temperature: 0.5", "      temperature: [0.5");
+    let p = only_problem(&text);
+    assert_problem(
+        &p,
+        38,
+        20,
+        &[
+            "flow sequence started here",
+            "expected ',' or ']'",
+            "line 39, column 17",
+        ],
+        &["close the `[` with `]`"],
+    );
+    assert_eq!(p.source_line.as_deref(), Some("      temperature: [0.5"));
+
+    // A list whose items swallow the lines after it until the indentation breaks (line 45 to 48).
+    let p = only_problem(&canonical_with(
+        "    params:\n      temperature: 0.7",
+        "    params: [0.7,",
+    ));
+    assert_problem(
+        &p,
+        45,
+        13,
+        &["flow sequence", "line 48, column 16"],
+        &["`[`"],
+    );
+
+    // The parser fails before it reports the `[`: found in the text between its last event
+    // and the error.
+    let p = only_problem("a:\n  - [1, 2\n  - 3\nb: 4\n");
+    assert_problem(&p, 2, 5, &["flow sequence", "line 4, column 2"], &["`]`"]);
+
+    // Nested: the innermost unclosed one, not the outer closed by the end of the line.
+    let p = only_problem("a: [1, {b: 2\nc: 3\n");
+    assert_problem(&p, 1, 8, &["flow mapping", "line 2, column 2"], &["`}`"]);
+    let p = only_problem("a: &x [1, {b: 2}\n");
+    assert_problem(&p, 1, 7, &["flow sequence", "end of the file"], &["`]`"]);
+    // Brackets inside quotes, comments and plain text are not openers.
+    let p = only_problem("a: gpt[4]\nb: ['[', \"{\", c # ]\n");
+    assert_problem(&p, 2, 4, &["flow sequence"], &["`]`"]);
+}
+
+#[test]
+fn an_unclosed_quote_is_reported_where_it_opens() {
+    let p = only_problem(&canonical_with("model: gpt-4.1", "model: \"gpt-4.1"));
+    assert_problem(
+        &p,
+        43,
+        12,
+        &["quoted string started here is not closed"],
+        &["close the `\"` with a matching `\"`"],
+    );
+    assert_eq!(p.source_line.as_deref(), Some("    model: \"gpt-4.1"));
+    let p = only_problem("project: p\nenv: 'dev\n");
+    assert_problem(&p, 2, 6, &["not closed", "end of stream"], &["`'`"]);
+}
+
+#[test]
+fn a_pasted_key_in_env_key_is_refused_without_echoing_it() {
+    let p = problems("env_key_value.yaml");
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_problem(
+        &p[0],
+        7,
+        14,
+        &[
+            "`env_key` of provider `openai`",
+            "not an environment variable name",
+        ],
+        &[
+            "`env_key` names the environment variable that holds the key, e.g. OPENAI_API_KEY",
+            "never put the key itself in this file",
+        ],
+    );
+    assert_eq!(p[0].source_line, None, "the line holds the key");
+    assert!(!p[0].to_string().contains("sk-proj"), "{}", p[0]);
+
+    for name in ["OPENAI_API_KEY", "_KEY", "key2", "K"] {
+        let yaml = format!(
+            "project: p\nenv: dev\nproviders:\n  openai: {{ env_key: '{name}' }}\nroles: {{}}\n"
+        );
+        let config = Config::from_yaml_str(&yaml).unwrap();
+        assert_eq!(config.providers["openai"].env_key.as_deref(), Some(name));
+    }
+    for value in [
+        "2KEY",
+        "MY-KEY",
+        "MY KEY",
+        "sk-ant-api03-xyz",
+        "$OPENAI_API_KEY",
+        "KEY\u{e9}",
+    ] {
+        let yaml = format!(
+            "project: p\nenv: dev\nproviders:\n  openai: {{ env_key: \"{value}\" }}\nroles: {{}}\n"
+        );
+        let p = only_problem(&yaml);
+        assert_eq!((p.line, p.column), (4, 22), "{p}");
+        assert!(
+            p.message.contains("not an environment variable name"),
+            "{p}"
+        );
+        assert!(!p.to_string().contains(value), "{p}");
+    }
+}
+
+#[test]
+fn problems_in_headers_and_env_key_show_no_source_line() {
+    let text = "project: p\nenv: dev\nproviders:\n  openai:\n    env_key: [sk-secret-0]\n    headers:\n      \
+                X-Token: [Bearer, sk-secret-1]\n      X-Other: \"sk-secret-2\\nX\"\n      \
+                'Authorization: Bearer sk-secret-3': x\n      X-Null:\n  anthropic:\n    headers: Bearer sk-secret-4\nroles: {}\n";
+    let err = Config::from_yaml_str(text).unwrap_err();
+    let p = err.config_problems();
+    let at: Vec<(usize, usize)> = p.iter().map(|p| (p.line, p.column)).collect();
+    assert_eq!(
+        at,
+        [(5, 14), (7, 16), (8, 16), (9, 7), (10, 13), (12, 14)],
+        "{err}"
+    );
+    assert!(
+        p[0].message
+            .contains("`env_key` of provider `openai` must be a string")
+    );
+    assert!(p[1].message.contains("header `X-Token` must be a string"));
+    assert!(p[2].message.contains("line break"));
+    assert!(p[3].message.contains("not a valid HTTP header name"));
+    assert!(p[4].message.contains("header `X-Null` has no value"));
+    assert!(
+        p[5].message
+            .contains("`headers` of provider `anthropic` must be a mapping")
+    );
+    for problem in p {
+        assert_eq!(problem.source_line, None, "{problem}");
+    }
+    assert!(!err.to_string().contains("sk-secret"), "{err}");
+
+    // A syntax error inside `headers` or `env_key` does not show its line either.
+    for (text, at) in [
+        (
+            "project: p\nenv: dev\nproviders:\n  openai:\n    headers:\n      Authorization: \"Bearer sk-secret-5\n",
+            (6, 22),
+        ),
+        (
+            "project: p\nenv: dev\nproviders:\n  openai:\n    headers: { Authorization: Bearer sk-secret-6\nroles: {}\n",
+            (5, 14),
+        ),
+        (
+            "project: p\nenv: dev\nproviders:\n  openai:\n    env_key: 'sk-secret-7\n",
+            (5, 14),
+        ),
+    ] {
+        let p = only_problem(text);
+        assert_eq!((p.line, p.column), at, "{p}");
+        assert!(p.message.contains("YAML syntax error"), "{p}");
+        assert_eq!(p.source_line, None, "{p}");
+        assert!(!p.to_string().contains("sk-secret"), "{p}");
+    }
 }
 
 #[test]
 fn missing_required_fields_are_all_reported() {
     let p = problems("missing_field.yaml");
     assert_eq!(p.len(), 2, "{p:#?}");
-    assert_problem(&p[0], 1, 1, &["missing the required field `env`"], &[]);
+    assert_problem(
+        &p[0],
+        1,
+        1,
+        &["missing the required field `env`"],
+        &["add `env: dev` to the config"],
+    );
     assert_problem(
         &p[1],
         5,
         3,
         &["role `llm.inference`", "required field `model`"],
-        &[],
+        &["add `model: <model name>` to role `llm.inference`"],
     );
 }
 
@@ -197,7 +418,7 @@ fn well_known_params_are_type_and_range_checked() {
         11,
         20,
         &["`temperature`", "from 0 to 2", "`2.5`"],
-        &[],
+        &["`temperature` is a number from 0 to 2, e.g. 0.7"],
     );
     assert_problem(&p[1], 12, 14, &["`top_p`", "from 0 to 1", "`-0.1`"], &[]);
     assert_problem(
@@ -205,7 +426,7 @@ fn well_known_params_are_type_and_range_checked() {
         13,
         19,
         &["`max_tokens`", "positive integer", "`0`"],
-        &[],
+        &["whole number above 0", "e.g. 1024"],
     );
     assert_problem(
         &p[3],
@@ -450,6 +671,7 @@ fn provider_fields_are_typed() {
     let p = err.config_problems();
     assert_eq!(p.len(), 3, "{p:#?}");
     assert!(p[0].message.contains("not a valid HTTP header name"));
+    assert!(p[0].hint.as_deref().unwrap().contains("X-Org-Id"));
     assert!(p[1].message.contains("at most 100"));
     assert!(p[2].message.contains("`true` or `false`"));
 }

@@ -85,11 +85,94 @@ impl ConfigProblem {
             column: span.column,
             len: span.len.max(1),
             message: message.into(),
-            source_line: text
-                .lines()
-                .nth(span.line.saturating_sub(1))
+            source_line: LineIndex::new(text)
+                .line(span.line)
                 .map(|line| line.trim_end().to_owned()),
             hint,
+        }
+    }
+
+    /// A problem at `span`, its source line looked up in `lines`; with `show_line` false the
+    /// line is left out (a line that may hold a secret, such as a header value). A position
+    /// past the end of the file is moved to the end of its last line.
+    pub(crate) fn located(
+        file: &str,
+        lines: &LineIndex<'_>,
+        span: Span,
+        message: String,
+        hint: Option<String>,
+        show_line: bool,
+    ) -> ConfigProblem {
+        let span = lines.clamp(span);
+        ConfigProblem {
+            file: file.to_owned(),
+            line: span.line,
+            column: span.column,
+            len: span.len.max(1),
+            message,
+            source_line: if show_line {
+                lines.line(span.line).map(|line| line.trim_end().to_owned())
+            } else {
+                None
+            },
+            hint,
+        }
+    }
+}
+
+/// Most problems listed for one file; the rest are counted in one last problem.
+pub(crate) const MAX_PROBLEMS: usize = 100;
+
+/// The start of every line of a config text, built once so that each problem finds its line
+/// without rescanning the text. Lines end at `\n`, `\r\n` or a lone `\r`, as in YAML.
+pub(crate) struct LineIndex<'t> {
+    text: &'t str,
+    /// Byte offset of the start of each line; a text ending in a line break has no line after
+    /// it.
+    starts: Vec<usize>,
+}
+
+impl<'t> LineIndex<'t> {
+    /// Indexes the lines of `text`.
+    pub(crate) fn new(text: &'t str) -> LineIndex<'t> {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        for (i, &byte) in bytes.iter().enumerate() {
+            let ends_line = byte == b'\n' || (byte == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+            if ends_line && i + 1 < bytes.len() {
+                starts.push(i + 1);
+            }
+        }
+        if text.is_empty() {
+            starts.clear();
+        }
+        LineIndex { text, starts }
+    }
+
+    /// How many lines the text has.
+    pub(crate) fn count(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The 1-based line `line`, without its line break.
+    pub(crate) fn line(&self, line: usize) -> Option<&'t str> {
+        let start = *self.starts.get(line.checked_sub(1)?)?;
+        let end = self.starts.get(line).copied().unwrap_or(self.text.len());
+        Some(self.text[start..end].trim_end_matches(['\n', '\r']))
+    }
+
+    /// `span`, moved to just after the end of the last line if it lies past it (a parser
+    /// reports an unexpected end of the file on the line after the last one).
+    pub(crate) fn clamp(&self, span: Span) -> Span {
+        let last = self.count();
+        if last == 0 || span.line <= last {
+            return span;
+        }
+        let width = self.line(last).map_or(0, |line| line.chars().count());
+        Span {
+            line: last,
+            column: width + 1,
+            len: 1,
         }
     }
 }
@@ -155,6 +238,43 @@ impl fmt::Display for LocatedMessage<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_index_splits_lines_as_yaml_does() {
+        let lines = LineIndex::new("a: 1\r\nb: 2\rc: 3\n\nd\n");
+        assert_eq!(lines.count(), 5);
+        let all: Vec<_> = (1..=6).map(|n| lines.line(n)).collect();
+        assert_eq!(
+            all,
+            [
+                Some("a: 1"),
+                Some("b: 2"),
+                Some("c: 3"),
+                Some(""),
+                Some("d"),
+                None
+            ]
+        );
+        assert_eq!(lines.line(0), None);
+        assert_eq!(LineIndex::new("").count(), 0);
+        assert_eq!(LineIndex::new("x").line(1), Some("x"));
+    }
+
+    #[test]
+    fn a_position_past_the_end_is_clamped_to_the_last_line() {
+        let lines = LineIndex::new("a: [1\nb: é\n");
+        let past = Span {
+            line: 3,
+            column: 1,
+            len: 1,
+        };
+        let clamped = lines.clamp(past);
+        assert_eq!((clamped.line, clamped.column), (2, 5));
+        let problem = ConfigProblem::located("x.yaml", &lines, past, "m".into(), None, true);
+        assert_eq!(problem.source_line.as_deref(), Some("b: é"));
+        let hidden = ConfigProblem::located("x.yaml", &lines, past, "m".into(), None, false);
+        assert_eq!((hidden.line, hidden.source_line), (2, None));
+    }
 
     #[test]
     fn located_message_is_the_display_without_its_error_prefix() {

@@ -2,6 +2,7 @@
 //! problem with its position, and builds a [`Config`] only when there are none.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 
 use indexmap::IndexMap;
@@ -10,7 +11,7 @@ use serde_json::Value;
 use crate::config::base_url::check_base_url;
 use crate::config::builtin::{BUILTIN_PROVIDERS, builtin_provider};
 use crate::config::names::method_name;
-use crate::config::problem::{ConfigError, ConfigProblem};
+use crate::config::problem::{ConfigError, ConfigProblem, LineIndex, MAX_PROBLEMS};
 use crate::config::suggest::{closest, did_you_mean};
 use crate::config::types::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, Span};
 use crate::config::yaml::{self, Node, NodeKind, Scalar};
@@ -31,24 +32,32 @@ pub const PROVIDER_KEYS: &[&str] = &[
 /// The keys accepted in an entry of `roles:` and in `defaults:`.
 pub const ROLE_KEYS: &[&str] = &["provider", "model", "mode", "params"];
 
+/// Most names a suggestion is chosen from.
+const MAX_SUGGESTION_CANDIDATES: usize = 256;
+/// Most names a hint lists.
+const MAX_LISTED: usize = 16;
+
 /// Parses and validates `text`; `file` names it in every problem.
 pub(crate) fn parse_and_validate(text: &str, file: &str) -> Result<Config> {
     let mut v = Validator {
         file,
-        text,
+        lines: LineIndex::new(text),
         problems: Vec::new(),
+        secret: false,
     };
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
         Ok(None) => {
-            v.problems.push(ConfigProblem::whole_file(
-                file,
-                "the config is empty",
-                Some("a config needs `project`, `env`, `providers` and `roles`"),
-            ));
-            return Err(v.into_error());
+            return Err(Error::Config(ConfigError::new(vec![
+                ConfigProblem::whole_file(
+                    file,
+                    "the config is empty",
+                    Some("a config needs `project`, `env`, `providers` and `roles`"),
+                ),
+            ])));
         }
         Err(err) => {
+            v.secret = err.secret;
             v.problem(err.span, err.message, err.hint);
             return Err(v.into_error());
         }
@@ -61,6 +70,26 @@ pub(crate) fn parse_and_validate(text: &str, file: &str) -> Result<Config> {
     }
 }
 
+/// What `env_key` is, for the hint of a value that is not a variable name.
+const ENV_KEY_HINT: &str = "`env_key` names the environment variable that holds the key, e.g. OPENAI_API_KEY; never put the key itself in this file";
+
+/// Whether `name` is a plausible environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_env_var_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Whether `name` is an HTTP header name (an RFC 9110 token).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     items
         .into_iter()
@@ -71,8 +100,19 @@ fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 
 struct Validator<'a> {
     file: &'a str,
-    text: &'a str,
-    problems: Vec<ConfigProblem>,
+    lines: LineIndex<'a>,
+    problems: Vec<Pending>,
+    /// Set while checking a value that may hold a secret (`env_key`, `headers`): problems found
+    /// then are located but do not show their source line.
+    secret: bool,
+}
+
+/// A problem found, made into a [`ConfigProblem`] only if it is among those listed.
+struct Pending {
+    span: Span,
+    message: String,
+    hint: Option<String>,
+    secret: bool,
 }
 
 /// The fields of one mapping, checked for unknown and duplicate keys.
@@ -91,13 +131,37 @@ impl<'n> Fields<'n> {
 
 impl<'a> Validator<'a> {
     fn problem(&mut self, span: Span, message: impl Into<String>, hint: Option<String>) {
-        self.problems
-            .push(ConfigProblem::at(self.file, self.text, span, message, hint));
+        self.problems.push(Pending {
+            span,
+            message: message.into(),
+            hint,
+            secret: self.secret,
+        });
     }
 
+    /// The problems in file order: the first [`MAX_PROBLEMS`], then one that counts the rest.
     fn into_error(mut self) -> Error {
-        self.problems.sort_by_key(|p| (p.line, p.column));
-        Error::Config(ConfigError::new(self.problems))
+        self.problems.sort_by_key(|p| (p.span.line, p.span.column));
+        let total = self.problems.len();
+        let mut problems: Vec<ConfigProblem> = self
+            .problems
+            .into_iter()
+            .take(MAX_PROBLEMS)
+            .map(|p| {
+                ConfigProblem::located(self.file, &self.lines, p.span, p.message, p.hint, !p.secret)
+            })
+            .collect();
+        if total > MAX_PROBLEMS {
+            problems.push(ConfigProblem::whole_file(
+                self.file,
+                format!(
+                    "… and {} more problems (only the first {MAX_PROBLEMS} are listed)",
+                    total - MAX_PROBLEMS
+                ),
+                Some("fix the problems above, then check the file again for the rest"),
+            ));
+        }
+        Error::Config(ConfigError::new(problems))
     }
 
     /// The entries of a mapping with string keys; reports a non-mapping, non-string keys and
@@ -132,12 +196,23 @@ impl<'a> Validator<'a> {
                     .find(|(k, _, _)| *k == raw.as_ref())
                     .map(|(_, k, _)| k.span.line)
             } else {
-                seen.insert(raw.as_ref(), key.span.line)
+                match seen.entry(raw.as_ref()) {
+                    Entry::Occupied(first) => Some(*first.get()),
+                    Entry::Vacant(slot) => {
+                        slot.insert(key.span.line);
+                        None
+                    }
+                }
             };
             if let Some(first) = duplicate_of {
+                let message = if self.secret && !is_header_name(raw) {
+                    format!("duplicate key in {what} (first defined on line {first})")
+                } else {
+                    format!("duplicate key `{raw}` in {what} (first defined on line {first})")
+                };
                 self.problem(
                     key.span,
-                    format!("duplicate key `{raw}` in {what} (first defined on line {first})"),
+                    message,
                     Some("remove one of the two entries".into()),
                 );
                 continue;
@@ -180,10 +255,27 @@ impl<'a> Validator<'a> {
     ) -> Option<&'n Node<'n>> {
         let node = fields.get(key);
         if node.is_none() {
+            let hint = match key {
+                "providers" => format!(
+                    "add `providers:` to {what}, with an entry per provider, e.g. `openai: {{ env_key: OPENAI_API_KEY }}`"
+                ),
+                "roles" => format!("add `roles:` to {what}, with an entry per role"),
+                _ => {
+                    let example = match key {
+                        "project" => "project: <project name>",
+                        "env" => "env: dev",
+                        "provider" => "provider: <provider id>",
+                        "model" => "model: <model name>",
+                        "mode" => "mode: chat",
+                        _ => key,
+                    };
+                    format!("add `{example}` to {what}")
+                }
+            };
             self.problem(
                 at,
                 format!("{what} is missing the required field `{key}`"),
-                None,
+                Some(hint),
             );
         }
         node
@@ -379,9 +471,7 @@ impl<'a> Validator<'a> {
         };
         self.unknown_keys(&fields, PROVIDER_KEYS, &what);
         let before = self.problems.len();
-        let env_key = fields
-            .get("env_key")
-            .and_then(|n| self.string(n, format_args!("`env_key` of {what}")));
+        let env_key = fields.get("env_key").and_then(|n| self.env_key(n, &what));
         let base_url_node = fields.get("base_url");
         let base_url =
             base_url_node.and_then(|n| self.string(n, format_args!("`base_url` of {what}")));
@@ -399,7 +489,7 @@ impl<'a> Validator<'a> {
         });
         let headers = fields
             .get("headers")
-            .and_then(|n| self.headers(n, &what))
+            .and_then(|n| self.secretly(|v| v.headers(n, &what)))
             .unwrap_or_default();
         let timeout_ms = fields
             .get("timeout_ms")
@@ -473,19 +563,46 @@ impl<'a> Validator<'a> {
         })
     }
 
+    /// Runs `check` on a value that may hold a secret: its problems do not show their line.
+    fn secretly<T>(&mut self, check: impl FnOnce(&mut Self) -> T) -> T {
+        let outer = std::mem::replace(&mut self.secret, true);
+        let out = check(self);
+        self.secret = outer;
+        out
+    }
+
+    /// `env_key`: the name of a variable, never the key itself. Neither the message nor the
+    /// rendered problem shows the value, in case it is a pasted key.
+    fn env_key(&mut self, node: &Node<'_>, provider: &str) -> Option<String> {
+        self.secretly(|v| {
+            let name = v.string(node, format_args!("`env_key` of {provider}"))?;
+            if is_env_var_name(&name) {
+                return Some(name);
+            }
+            v.problem(
+                node.span,
+                format!(
+                    "`env_key` of {provider} is not an environment variable name (letters, digits and `_`, not starting with a digit)"
+                ),
+                Some(ENV_KEY_HINT.into()),
+            );
+            None
+        })
+    }
+
+    /// `headers`: checked with [`Validator::secretly`], since a header often holds a token.
     fn headers(&mut self, node: &Node<'_>, provider: &str) -> Option<IndexMap<String, String>> {
         let what = format!("`headers` of {provider}");
         let fields = self.mapping(node, &what)?;
         let mut headers = IndexMap::with_capacity(fields.entries.len());
         for (name, key, value) in &fields.entries {
-            if !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-            {
+            if !is_header_name(name) {
+                // The name is not echoed: a line such as `Authorization: Bearer …` pasted as
+                // a key would put the token in the message.
                 self.problem(
                     key.span,
-                    format!("`{name}` is not a valid HTTP header name"),
-                    None,
+                    format!("a key of {what} is not a valid HTTP header name"),
+                    Some("a header name is letters, digits and `-`, e.g. `X-Org-Id`".into()),
                 );
                 continue;
             }
@@ -563,19 +680,29 @@ impl<'a> Validator<'a> {
         let provider_node = self.required(&fields, "provider", what, key_span);
         let provider =
             provider_node.and_then(|n| self.string(n, format_args!("`provider` of {what}")));
-        if let (Some(id), Some(n)) = (&provider, provider_node)
-            && ctx.protocols.is_some()
-            && !ctx.provider_ids.contains(id)
+        if let (Some(id), Some(n), Some(protocols)) = (&provider, provider_node, ctx.protocols)
+            && !protocols.contains_key(id.as_str())
         {
-            let hint = closest(id, ctx.provider_ids)
+            // A suggestion compares the id with every provider; past a few hundred providers
+            // that would make each such problem cost as much as the whole file.
+            let ids = ctx.provider_ids;
+            let suggestion = if ids.len() <= MAX_SUGGESTION_CANDIDATES {
+                closest(id, ids)
+            } else {
+                None
+            };
+            let hint = suggestion
                 .map(|c| format!("did you mean `{c}`?"))
                 .unwrap_or_else(|| {
-                    if ctx.provider_ids.is_empty() {
+                    if ids.is_empty() {
                         format!("add `{id}` under `providers:`")
+                    } else if ids.len() <= MAX_LISTED {
+                        format!("add `{id}` under `providers:`, or use one of {}", list(ids))
                     } else {
                         format!(
-                            "add `{id}` under `providers:`, or use one of {}",
-                            list(ctx.provider_ids)
+                            "add `{id}` under `providers:`, or use one of {} (and {} more)",
+                            list(&ids[..MAX_LISTED]),
+                            ids.len() - MAX_LISTED
                         )
                     }
                 });
@@ -665,18 +792,33 @@ impl<'a> Validator<'a> {
     fn check_well_known(&mut self, name: &str, node: &Node<'_>, value: &Value, owner: &str) {
         let number_in = |lo: f64, hi: f64| value.as_f64().is_some_and(|x| (lo..=hi).contains(&x));
         let positive_int = || value.as_u64().is_some_and(|n| n > 0);
-        let expected = match name {
-            "temperature" if !number_in(0.0, 2.0) => "a number from 0 to 2",
-            "top_p" if !number_in(0.0, 1.0) => "a number from 0 to 1",
-            "max_tokens" if !positive_int() => "a positive integer",
-            "embedding_dim" if !positive_int() => "a positive integer",
+        let (expected, hint) = match name {
+            "temperature" if !number_in(0.0, 2.0) => (
+                "a number from 0 to 2",
+                "`temperature` is a number from 0 to 2, e.g. 0.7",
+            ),
+            "top_p" if !number_in(0.0, 1.0) => (
+                "a number from 0 to 1",
+                "`top_p` is a number from 0 to 1, e.g. 0.9",
+            ),
+            "max_tokens" if !positive_int() => (
+                "a positive integer",
+                "`max_tokens` is a whole number above 0, without quotes, e.g. 1024",
+            ),
+            "embedding_dim" if !positive_int() => (
+                "a positive integer",
+                "`embedding_dim` is a whole number above 0, without quotes, e.g. 1536",
+            ),
             "stop"
                 if !(value.is_string()
                     || value
                         .as_array()
                         .is_some_and(|a| a.iter().all(Value::is_string))) =>
             {
-                "a string or a list of strings"
+                (
+                    "a string or a list of strings",
+                    "`stop` is a string or a list of strings, e.g. [\"END\", \"###\"]",
+                )
             }
             _ => return,
         };
@@ -686,7 +828,7 @@ impl<'a> Validator<'a> {
                 "param `{name}` of {owner} must be {expected}, found {}",
                 describe(node)
             ),
-            None,
+            Some(hint.into()),
         );
     }
 
