@@ -184,7 +184,7 @@ async fn incompatible_or_invalid_files_are_refused_and_the_old_binding_stays() {
             Box::new(|e| {
                 e.config_problems()
                     .first()
-                    .is_some_and(|p| p.line == 11 && p.column == 11)
+                    .is_some_and(|p| p.line == 10 && p.column == 11)
             }),
         ),
     ];
