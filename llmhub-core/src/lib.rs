@@ -34,6 +34,8 @@ pub mod blocking;
 mod client;
 pub mod config;
 mod error;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{
     Config, ConfigError, ConfigProblem, Mode, Params, Protocol, ProviderConfig, ReloadOutcome,

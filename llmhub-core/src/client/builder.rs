@@ -48,6 +48,9 @@ pub struct HubBuilder<R = Hub> {
     hooks: Hooks,
     settings: Settings,
     reload: ReloadSettings,
+    /// Whether requests carry their role in a header, for the test kit's mock.
+    #[cfg(feature = "testing")]
+    tag_roles: bool,
     built: PhantomData<fn() -> R>,
 }
 
@@ -62,6 +65,8 @@ impl<R> Default for HubBuilder<R> {
             hooks: Hooks::default(),
             settings: Settings::default(),
             reload: ReloadSettings::default(),
+            #[cfg(feature = "testing")]
+            tag_roles: false,
             built: PhantomData,
         }
     }
@@ -253,8 +258,16 @@ impl<R> HubBuilder<R> {
             hooks: self.hooks,
             settings: self.settings,
             reload: self.reload,
+            #[cfg(feature = "testing")]
+            tag_roles: self.tag_roles,
             built: PhantomData,
         }
+    }
+
+    /// Makes requests carry their role in a header, for the test kit's mock.
+    #[cfg(feature = "testing")]
+    pub(crate) fn set_tag_roles(&mut self) {
+        self.tag_roles = true;
     }
 
     /// Builds the hub: checks base URLs, headers, the compiled roles and (with
@@ -301,6 +314,8 @@ impl<R> HubBuilder<R> {
             }),
             strict_env: self.strict_env,
             reload: Reloader::new(reload),
+            #[cfg(feature = "testing")]
+            tag_roles: self.tag_roles,
         });
         let hub = Hub { shared };
         if try_reload {

@@ -221,12 +221,19 @@ async fn send(
     check_input(&target, payload, &params)?;
     let provider = target.provider;
     let auth = provider.auth()?;
-    let encoded = provider
+    #[cfg_attr(not(feature = "testing"), allow(unused_mut))]
+    let mut encoded = provider
         .encode(target.model, payload, params)
         .map_err(|message| Error::InvalidInput {
             role: target.role.to_owned(),
             message,
         })?;
+    #[cfg(feature = "testing")]
+    if shared.tag_roles {
+        // A role name outside ASCII is sent as its UTF-8 bytes (obs-text), which the mock
+        // reads back whole.
+        encoded.role = reqwest::header::HeaderValue::from_bytes(target.role.as_bytes()).ok();
+    }
 
     let span = tracing::info_span!(
         "gen_ai.client.call",

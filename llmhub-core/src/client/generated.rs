@@ -82,6 +82,8 @@ pub fn with_compiled_roles(hub: &Hub, roles: &[(&str, Mode)]) -> Result<Hub> {
         ),
         strict_env: shared.strict_env,
         reload: Reloader::new(shared.reload.settings.clone()),
+        #[cfg(feature = "testing")]
+        tag_roles: shared.tag_roles,
     });
     let hub = Hub { shared };
     hub.start_watching()?;

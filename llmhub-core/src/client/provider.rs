@@ -216,7 +216,12 @@ impl Provider {
             },
         };
         let body = self.wire.encode(model, payload, params)?;
-        Ok(Encoded { url, body })
+        Ok(Encoded {
+            url,
+            body,
+            #[cfg(feature = "testing")]
+            role: None,
+        })
     }
 
     /// `base_url` + `path`, refusing a path that would leave the provider's base URL (the key
@@ -253,6 +258,13 @@ impl Provider {
                 .headers_mut()
                 .insert(self.auth_header.clone(), auth.clone());
         }
+        #[cfg(feature = "testing")]
+        if let Some(role) = &encoded.role {
+            request.headers_mut().insert(
+                HeaderName::from_static(crate::testing::ROLE_HEADER),
+                role.clone(),
+            );
+        }
         *request.body_mut() = Some(encoded.body.bytes.clone().into());
         request
     }
@@ -262,4 +274,7 @@ impl Provider {
 pub(crate) struct Encoded<'p> {
     pub url: Cow<'p, Url>,
     pub body: Body,
+    /// The role, sent in a header to the test kit's mock.
+    #[cfg(feature = "testing")]
+    pub role: Option<HeaderValue>,
 }

@@ -26,6 +26,9 @@ pub(crate) struct Shared {
     pub compiled: Option<Arc<[(String, Mode)]>>,
     pub strict_env: bool,
     pub reload: Reloader,
+    /// Whether requests carry their role in a header, for the test kit's mock.
+    #[cfg(feature = "testing")]
+    pub tag_roles: bool,
 }
 
 impl Shared {
