@@ -1,4 +1,4 @@
-//! Every validation rule of SPEC §3, checked against `fixtures/invalid/`: the exact line and
+//! Every validation rule, checked against `fixtures/invalid/`: the exact line and
 //! column of each problem and the key words of its message and hint.
 
 use llmhub_core::{Config, ConfigProblem, Error, Mode, Protocol};
