@@ -55,11 +55,13 @@ struct AnthropicUsage {
     output_tokens: u64,
 }
 
+/// The OpenAI-shaped usage of Anthropic's counts. The counts come from the network: their sum
+/// saturates rather than overflow.
 fn usage(input: u64, output: u64) -> Usage {
     Usage {
         prompt_tokens: input,
         completion_tokens: output,
-        total_tokens: input + output,
+        total_tokens: input.saturating_add(output),
     }
 }
 
@@ -365,5 +367,37 @@ mod tests {
         assert_eq!(reply.finish_reason(), Some(&FinishReason::ToolCalls));
         assert_eq!(reply.usage.unwrap().total_tokens, 15);
         assert_eq!(reply.raw_json().unwrap()["id"], "msg_1");
+    }
+
+    #[test]
+    fn huge_token_counts_saturate() {
+        let body = Bytes::from(format!(
+            r#"{{"id":"m","content":[],"usage":{{"input_tokens":{max},"output_tokens":{max}}}}}"#,
+            max = u64::MAX
+        ));
+        let usage = parse_chat(body).unwrap().usage.unwrap();
+        assert_eq!(usage.prompt_tokens, u64::MAX);
+        assert_eq!(usage.total_tokens, u64::MAX);
+
+        let mut state = StreamState::default();
+        let event = |data: String| SseEvent {
+            event: None,
+            data: Bytes::from(data),
+        };
+        let start = format!(
+            r#"{{"type":"message_start","message":{{"id":"m","model":"c","usage":{{"input_tokens":{}}}}}}}"#,
+            u64::MAX
+        );
+        state.on_event(event(start), "anthropic").unwrap();
+        let delta = format!(
+            r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn"}},"usage":{{"output_tokens":{}}}}}"#,
+            u64::MAX - 1
+        );
+        let Step::Chunk(chunk) = state.on_event(event(delta), "anthropic").unwrap() else {
+            panic!("message_delta gives a chunk")
+        };
+        let usage = chunk.usage.unwrap();
+        assert_eq!(usage.completion_tokens, u64::MAX - 1);
+        assert_eq!(usage.total_tokens, u64::MAX);
     }
 }
