@@ -75,3 +75,133 @@ async fn anthropic_usage_at_u64_max_saturates_in_a_stream() {
         (MAX, MAX, MAX)
     );
 }
+
+/// An OpenAI-compatible chunk of `choices`.
+fn chunk(choices: serde_json::Value) -> String {
+    json!({"id": "c1", "object": "chat.completion.chunk", "model": "gpt-4.1", "choices": choices})
+        .to_string()
+}
+
+/// A tool-call piece of choice 0.
+fn tool_piece(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> String {
+    chunk(json!([{"index": 0, "delta": {"tool_calls": [{
+        "index": index, "id": id, "type": id.map(|_| "function"),
+        "function": {"name": name, "arguments": arguments}
+    }]}}]))
+}
+
+async fn collect(events: &[String]) -> (llmhub_core::ChatResponse, wiremock::MockServer) {
+    let server = serve(sse_reply(events)).await;
+    let hub = hub(&server.uri(), "http://127.0.0.1:9");
+    let reply = hub
+        .stream_completion("llm.tools", [llmhub_core::Message::user("Hi")], None)
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    (reply, server)
+}
+
+#[tokio::test]
+async fn tool_call_pieces_join_by_index_when_indices_do_not_start_at_zero() {
+    let events = [
+        tool_piece(7, Some("call_a"), Some("weather"), ""),
+        tool_piece(7, None, None, "{\"city\":"),
+        tool_piece(9, Some("call_b"), Some("time"), "{}"),
+        tool_piece(7, None, None, "\"Paris\"}"),
+        chunk(json!([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])),
+        "[DONE]".to_owned(),
+    ];
+    let (reply, server) = collect(&events).await;
+    let request = only_request(&server).await;
+    assert_eq!(request.url.path(), "/prefix/v1/chat/completions");
+    assert_eq!(body_json(&request)["stream"], true);
+    let calls: Vec<(&str, &str, &str, &str)> = reply
+        .tool_calls()
+        .iter()
+        .map(|c| {
+            (
+                c.id.as_str(),
+                c.kind.as_str(),
+                c.function.name.as_str(),
+                c.function.arguments.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("call_a", "function", "weather", "{\"city\":\"Paris\"}"),
+            ("call_b", "function", "time", "{}"),
+        ]
+    );
+    assert_eq!(
+        reply.finish_reason(),
+        Some(&llmhub_core::FinishReason::ToolCalls)
+    );
+}
+
+#[tokio::test]
+async fn a_stream_with_100_000_distinct_indices_is_joined_in_linear_time() {
+    const N: u32 = 100_000;
+    // Descending, sparse indices: none is a position in the list they end up in.
+    let index = |k: u32| (N - k) * 2 + 1;
+    // Written by hand: building 300,000 `json!` values is slow in a debug build.
+    let list = |item: &dyn Fn(u32) -> String, range: std::ops::Range<u32>| {
+        range.map(item).collect::<Vec<_>>().join(",")
+    };
+    let tool_pieces = list(
+        &|k| {
+            format!(
+                r#"{{"index":{},"id":"t{k}","function":{{"name":"f","arguments":"{{"}}}}"#,
+                index(k)
+            )
+        },
+        0..N,
+    );
+    let tool_ends = list(
+        &|k| {
+            format!(
+                r#"{{"index":{},"function":{{"arguments":"}}"}}}}"#,
+                index(k)
+            )
+        },
+        0..N,
+    );
+    let choices = list(
+        &|k| {
+            format!(
+                r#"{{"index":{},"delta":{{"content":"x"}},"finish_reason":"stop"}}"#,
+                index(k)
+            )
+        },
+        1..N + 1,
+    );
+    let events = [
+        format!(
+            r#"{{"id":"c1","choices":[{{"index":0,"delta":{{"tool_calls":[{tool_pieces}]}}}}]}}"#
+        ),
+        format!(
+            r#"{{"id":"c1","choices":[{{"index":0,"delta":{{"tool_calls":[{tool_ends}]}},"finish_reason":"tool_calls"}}]}}"#
+        ),
+        format!(r#"{{"id":"c1","choices":[{choices}]}}"#),
+        "[DONE]".to_owned(),
+    ];
+    let (reply, _server) = collect(&events).await;
+    assert_eq!(reply.choices.len(), N as usize + 1);
+    let calls = reply.tool_calls();
+    assert_eq!(calls.len(), N as usize);
+    for k in [0, 1, 7, 8, 9, N / 2, N - 1] {
+        let call = &calls[k as usize];
+        assert_eq!(
+            (call.id.as_str(), call.function.arguments.as_str()),
+            (format!("t{k}").as_str(), "{}")
+        );
+    }
+    let last = reply.choices.last().unwrap();
+    assert_eq!(
+        (last.index, last.message.content.as_deref()),
+        (index(N), Some("x"))
+    );
+}

@@ -12,6 +12,7 @@ use crate::client::response::{
 };
 use crate::client::sse::SseEvent;
 use crate::client::status::{decode_error, status_error};
+use crate::client::stream::Positions;
 use crate::error::{Error, Result};
 
 #[derive(Deserialize)]
@@ -196,7 +197,7 @@ pub(super) struct StreamState {
     model: String,
     input_tokens: u64,
     /// Content-block index → OpenAI tool-call index, for `tool_use` blocks.
-    tool_blocks: Vec<(u32, u32)>,
+    tool_blocks: Positions,
     stopped: bool,
 }
 
@@ -216,11 +217,9 @@ impl StreamState {
         }
     }
 
+    /// The tool-call index of a `tool_use` content block, numbered in order of appearance.
     fn tool_index(&self, block: u32) -> Option<u32> {
-        self.tool_blocks
-            .iter()
-            .find(|(b, _)| *b == block)
-            .map(|(_, tool)| *tool)
+        self.tool_blocks.get(block).map(tool_number)
     }
 }
 
@@ -252,8 +251,7 @@ impl StreamDecode for StreamState {
                     Step::Chunk(self.chunk(delta, None, raw))
                 }
                 Block::ToolUse { id, name, .. } => {
-                    let tool = self.tool_blocks.len() as u32;
-                    self.tool_blocks.push((index, tool));
+                    let tool = tool_number(self.tool_blocks.position(index, || ()));
                     let delta = Delta {
                         tool_calls: vec![ToolCallDelta {
                             index: tool,
@@ -324,6 +322,12 @@ impl StreamDecode for StreamState {
             Err("no message_delta and no message_stop")
         }
     }
+}
+
+/// A tool call's position as a wire index (a stream cannot send 2^32 blocks; it saturates if
+/// one tried).
+fn tool_number(position: usize) -> u32 {
+    u32::try_from(position).unwrap_or(u32::MAX)
 }
 
 /// An `error` event, classified like the HTTP status Anthropic uses for that error type.
