@@ -3,6 +3,11 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use llmhub_core::{Error, Hub, Message};
 use serde_json::json;
 use support::*;
 use wiremock::ResponseTemplate;
@@ -56,7 +61,7 @@ async fn anthropic_usage_at_u64_max_saturates_in_a_stream() {
     let server = serve(sse_reply(&events)).await;
     let hub = hub("http://127.0.0.1:9", &server.uri());
     let reply = hub
-        .stream_completion("llm.memwrite", [llmhub_core::Message::user("Hi")], None)
+        .stream_completion("llm.memwrite", [Message::user("Hi")], None)
         .await
         .unwrap()
         .collect_response()
@@ -94,7 +99,7 @@ async fn collect(events: &[String]) -> (llmhub_core::ChatResponse, wiremock::Moc
     let server = serve(sse_reply(events)).await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");
     let reply = hub
-        .stream_completion("llm.tools", [llmhub_core::Message::user("Hi")], None)
+        .stream_completion("llm.tools", [Message::user("Hi")], None)
         .await
         .unwrap()
         .collect_response()
@@ -204,4 +209,68 @@ async fn a_stream_with_100_000_distinct_indices_is_joined_in_linear_time() {
         (last.index, last.message.content.as_deref()),
         (index(N), Some("x"))
     );
+}
+
+/// What the after-call hooks saw: (call, success, error as `{:?}`).
+type AfterCalls = Arc<Mutex<Vec<(&'static str, bool, Option<String>)>>>;
+
+const CANCELLED: &str = r#"Cancelled { provider: "openai" }"#;
+
+fn hub_recording_after_calls(openai: &str) -> (Hub, AfterCalls) {
+    let seen: AfterCalls = Arc::default();
+    let hub = builder(openai, "http://127.0.0.1:9")
+        .on_after_call({
+            let seen = seen.clone();
+            move |r| {
+                let error = r.error.map(|e| format!("{e:?}"));
+                seen.lock().unwrap().push((r.call, r.success, error));
+            }
+        })
+        .build()
+        .unwrap();
+    (hub, seen)
+}
+
+#[tokio::test]
+async fn a_call_dropped_by_a_timeout_runs_the_after_hooks_once_as_cancelled() {
+    // The server takes the request and does not answer within the test.
+    let server = serve(json_reply(json!({})).set_delay(Duration::from_secs(60))).await;
+    let (hub, seen) = hub_recording_after_calls(&server.uri());
+    let call = ask(&hub, "llm.inference");
+    let timed_out = tokio::time::timeout(Duration::from_millis(50), call).await;
+    assert!(timed_out.is_err(), "the server never answers");
+
+    let request = only_request(&server).await;
+    assert_eq!(
+        (request.method.as_str(), request.url.path()),
+        ("POST", "/prefix/v1/chat/completions")
+    );
+    assert_eq!(body_json(&request)["model"], "gpt-4.1");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0], ("completion", false, Some(CANCELLED.to_owned())));
+}
+
+#[tokio::test]
+async fn a_completed_call_and_a_dropped_stream_each_run_the_after_hooks_once() {
+    let chat = json!({"id": "c1", "model": "gpt-4.1", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+    ]});
+    let server = serve(json_reply(chat)).await;
+    let (hub, seen) = hub_recording_after_calls(&server.uri());
+    ask(&hub, "llm.inference").await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [("completion", true, None)]);
+
+    let events = [chunk(json!([{"index": 0, "delta": {"content": "a"}}]))];
+    let server = serve(sse_reply(&events)).await;
+    let (hub, seen) = hub_recording_after_calls(&server.uri());
+    let mut stream = hub
+        .stream_completion("llm.inference", [Message::user("Hi")], None)
+        .await
+        .unwrap();
+    stream.next().await.unwrap().unwrap();
+    drop(stream);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0], ("stream", false, Some(CANCELLED.to_owned())));
 }

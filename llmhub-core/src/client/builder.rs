@@ -185,7 +185,8 @@ impl<R> HubBuilder<R> {
         self
     }
 
-    /// Runs `f` after each call (for a stream: when it ends, fails or is dropped).
+    /// Runs `f` once after each call: when it succeeds or fails (for a stream: when it ends or
+    /// fails), or, with [`Error::Cancelled`], when the caller drops it before it finishes.
     pub fn on_after_call(mut self, f: impl Fn(&CallResult<'_>) + Send + Sync + 'static) -> Self {
         self.hooks.after.push(Arc::new(f));
         self

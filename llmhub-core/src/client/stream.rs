@@ -26,7 +26,8 @@ type BodyStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 /// The stream ends (`None`) once the reply is complete. A connection cut before that, a
 /// provider `error` event or a pause longer than the idle timeout ends it with an `Err` instead,
 /// so a cut reply never looks like a short one. The last chunk of an OpenAI-compatible stream
-/// carries [`usage`](ChatChunk::usage).
+/// carries [`usage`](ChatChunk::usage). A stream dropped before its end is reported to the
+/// after-call hooks and tracing as cancelled ([`Error::Cancelled`]).
 ///
 /// ```no_run
 /// # async fn demo(hub: llmhub_core::Hub) -> llmhub_core::Result<()> {
@@ -49,6 +50,8 @@ pub struct ChatStream {
     eof: bool,
     done: bool,
     usage: Option<Usage>,
+    /// Taken when the stream ends; a stream dropped before that leaves it to report the call
+    /// as cancelled.
     record: Option<CallRecord>,
     /// Masks the provider's key in errors a server sends inside the stream.
     masker: KeyMasker,
@@ -324,20 +327,6 @@ impl Stream for ChatStream {
                     return Poll::Pending;
                 }
             }
-        }
-    }
-}
-
-impl Drop for ChatStream {
-    /// A stream dropped before its end is reported to hooks and tracing as unfinished, not as
-    /// a success: the caller did not get the whole reply.
-    fn drop(&mut self) {
-        if let Some(record) = self.record.take() {
-            let dropped = Error::Transport {
-                provider: self.provider.to_string(),
-                message: "the stream was dropped by the caller before the reply ended".into(),
-            };
-            record.finish(Err(&dropped));
         }
     }
 }
