@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use llmhub_core::{Error, Hub, Message};
+use llmhub_core::{Hub, Message};
 use serde_json::json;
 use support::*;
 use wiremock::ResponseTemplate;
@@ -273,4 +273,160 @@ async fn a_completed_call_and_a_dropped_stream_each_run_the_after_hooks_once() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0], ("stream", false, Some(CANCELLED.to_owned())));
+}
+
+/// A config whose `llm.inference` role uses `model` at `server`.
+fn config(server: &str, model: &str) -> String {
+    format!(
+        "project: faults\nenv: dev\nproviders:\n  openai:\n    base_url: {server}/v1\n\
+         roles:\n  llm.inference:\n    provider: openai\n    model: {model}\n    mode: chat\n"
+    )
+}
+
+/// Replaces `path` with `text` at once (a plain write may be seen half done, truncated).
+fn replace(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// What the `on_reload` hooks saw: `Ok(model in force)` or `Err(error)`.
+type Reloads = Arc<Mutex<Vec<Result<String, String>>>>;
+
+/// Polls (up to 10 s, 20 ms steps) until `done` holds for the recorded reloads.
+fn wait_for_reloads(
+    reloads: &Reloads,
+    what: &str,
+    done: impl Fn(&[Result<String, String>]) -> bool,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        {
+            let seen = reloads.lock().unwrap();
+            if done(&seen) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: not seen within 10 s; reloads: {seen:?}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A watching hub on `path` whose `on_reload` hook records into the returned list (and panics
+/// on its first call when `panic_first`).
+fn watching_hub(path: &std::path::Path, panic_first: bool) -> (Hub, Reloads) {
+    let reloads: Reloads = Arc::default();
+    let hub = Hub::builder()
+        .reload_from(path)
+        .api_key("openai", OPENAI_KEY)
+        .watch(true)
+        .watch_debounce(Duration::from_millis(30))
+        .on_reload({
+            let reloads = reloads.clone();
+            let path = path.to_path_buf();
+            move |result| {
+                let seen = match result {
+                    Ok(_) => {
+                        let config = llmhub_core::Config::from_path(&path).unwrap();
+                        Ok(config.roles["llm.inference"].model.clone())
+                    }
+                    Err(err) => Err(err.to_string()),
+                };
+                let first = {
+                    let mut reloads = reloads.lock().unwrap();
+                    reloads.push(seen);
+                    reloads.len() == 1
+                };
+                assert!(
+                    !(panic_first && first),
+                    "a hook that panics on its first reload"
+                );
+            }
+        })
+        .build()
+        .unwrap();
+    (hub, reloads)
+}
+
+/// The model of every chat request `server` received, in order.
+async fn models_sent(server: &wiremock::MockServer) -> Vec<String> {
+    let requests = server.received_requests().await.unwrap();
+    requests
+        .iter()
+        .map(|r| {
+            assert_eq!(
+                (r.method.as_str(), r.url.path()),
+                ("POST", "/v1/chat/completions")
+            );
+            assert_eq!(
+                header(r, "authorization"),
+                Some(&*format!("Bearer {OPENAI_KEY}"))
+            );
+            body_json(r)["model"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+fn chat_reply() -> ResponseTemplate {
+    json_reply(json!({"id": "c1", "model": "m", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+    ]}))
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_configmap_is_reloaded_after_its_atomic_symlink_swap() {
+    use std::os::unix::fs::symlink;
+    let server = serve(chat_reply()).await;
+    let volume = tempfile::tempdir().unwrap();
+    let dir = volume.path();
+    let first = dir.join("..2026_11_25_1");
+    std::fs::create_dir(&first).unwrap();
+    std::fs::write(first.join("llmhub.yaml"), config(&server.uri(), "model-1")).unwrap();
+    symlink("..2026_11_25_1", dir.join("..data")).unwrap();
+    symlink("..data/llmhub.yaml", dir.join("llmhub.yaml")).unwrap();
+    let (hub, reloads) = watching_hub(&dir.join("llmhub.yaml"), false);
+    ask(&hub, "llm.inference").await.unwrap();
+
+    // What the kubelet does: a new directory, a new `..data` link renamed over the old one,
+    // the old directory removed.
+    let second = dir.join("..2026_11_25_2");
+    std::fs::create_dir(&second).unwrap();
+    std::fs::write(second.join("llmhub.yaml"), config(&server.uri(), "model-2")).unwrap();
+    symlink("..2026_11_25_2", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    std::fs::remove_dir_all(&first).unwrap();
+    wait_for_reloads(&reloads, "the swap applied", |seen| {
+        seen.contains(&Ok("model-2".to_owned()))
+    });
+    ask(&hub, "llm.inference").await.unwrap();
+    assert_eq!(models_sent(&server).await, ["model-1", "model-2"]);
+    assert!(
+        reloads.lock().unwrap().iter().all(Result::is_ok),
+        "{reloads:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_on_reload_hook_does_not_stop_the_watcher() {
+    let server = serve(chat_reply()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("llmhub.yaml");
+    std::fs::write(&path, config(&server.uri(), "model-1")).unwrap();
+    let (hub, reloads) = watching_hub(&path, true);
+
+    replace(&path, &config(&server.uri(), "model-2"));
+    wait_for_reloads(&reloads, "the first reload", |seen| {
+        seen == [Ok("model-2".to_owned())]
+    });
+    // The hook panicked on that reload; the watcher still reloads the next edit.
+    replace(&path, &config(&server.uri(), "model-3"));
+    wait_for_reloads(&reloads, "the reload after the panic", |seen| {
+        seen.last() == Some(&Ok("model-3".to_owned()))
+    });
+    ask(&hub, "llm.inference").await.unwrap();
+    assert_eq!(models_sent(&server).await, ["model-3"]);
 }

@@ -262,6 +262,7 @@ impl<R> HubBuilder<R> {
     /// [`strict_env`](Self::strict_env)) the keys.
     pub(crate) fn build_hub(self) -> Result<Hub> {
         let reload = self.reload.resolve()?;
+        let watch = reload.start_watching()?;
         let (config, try_reload) = match (self.config, &reload.path) {
             (Some(config), path) => (config, path.is_some()),
             (None, Some(path)) => (Config::from_path(path)?, false),
@@ -309,7 +310,9 @@ impl<R> HubBuilder<R> {
             // is reported to the hooks and tracing, and the given config stays.
             let _ = hub.reload();
         }
-        hub.start_watching()?;
+        if let Some(watch) = watch {
+            watch.attach(&hub);
+        }
         Ok(hub)
     }
 }
