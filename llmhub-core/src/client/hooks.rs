@@ -228,9 +228,12 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    /// A record of a call to `openai`, and what its after-call hook saw: (success, error).
-    fn record() -> (CallRecord, Arc<Mutex<Vec<(bool, Option<String>)>>>) {
-        let seen: Arc<Mutex<Vec<(bool, Option<String>)>>> = Arc::default();
+    /// What an after-call hook saw: (success, error as `{:?}`).
+    type Seen = Arc<Mutex<Vec<(bool, Option<String>)>>>;
+
+    /// A record of a call to `openai`, and what its after-call hook saw.
+    fn record() -> (CallRecord, Seen) {
+        let seen: Seen = Arc::default();
         let hooks = Arc::new(Hooks {
             before: Vec::new(),
             after: vec![Arc::new({
