@@ -1,5 +1,6 @@
 //! Correctness under faults: hostile numbers and indices from the network, calls dropped
-//! before they finish.
+//! before they finish, a watched config swapped through symbolic links, a panicking
+//! `on_reload` hook.
 
 mod support;
 
