@@ -129,6 +129,17 @@ pub enum Error {
         message: String,
     },
 
+    /// The caller dropped the call (its future or its stream) before it finished, for example
+    /// on a timeout around it; what the provider had sent so far was not read. Only hooks and
+    /// tracing see this error, since no caller is left to get it.
+    #[error(
+        "{provider}: the call was cancelled: the caller dropped it before it finished, so its reply was not read; if that was not meant, keep awaiting the call (or the stream) to its end"
+    )]
+    Cancelled {
+        /// Provider id.
+        provider: String,
+    },
+
     /// The provider's answer could not be understood.
     #[error("{provider}: could not decode the response: {message}")]
     Decode {

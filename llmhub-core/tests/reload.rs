@@ -284,51 +284,133 @@ async fn a_hub_without_a_file_cannot_reload() {
     assert!(err.to_string().contains("needs a file to watch"), "{err}");
 }
 
-/// Polls the hub's config until `model` is in force, with a deadline.
-fn wait_for_model(hub: &Hub, model: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while hub.config().roles["llm.inference"].model != model {
-        assert!(
-            Instant::now() < deadline,
-            "watch did not apply `{model}` within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(10));
+/// What the `on_reload` hooks saw: `Ok(model of llm.inference in the file)` or `Err(error)`.
+type Reloads = Arc<Mutex<Vec<Result<String, String>>>>;
+
+/// An `on_reload` hook that records each attempt into `reloads`.
+fn record_reloads(
+    reloads: &Reloads,
+    path: &Path,
+) -> impl Fn(&llmhub_core::Result<ReloadOutcome>) + Send + Sync + 'static {
+    let reloads = reloads.clone();
+    let path = path.to_path_buf();
+    move |result| {
+        let seen = match result {
+            Ok(_) => Ok(
+                llmhub_core::Config::from_path(&path).unwrap().roles["llm.inference"]
+                    .model
+                    .clone(),
+            ),
+            Err(err) => Err(err.to_string()),
+        };
+        reloads.lock().unwrap().push(seen);
     }
+}
+
+/// Polls (up to 10 s, 20 ms steps) until the reloads recorded after the first `from` satisfy
+/// `done`; returns them.
+fn wait_for_reloads(
+    reloads: &Reloads,
+    from: usize,
+    what: &str,
+    done: impl Fn(&[Result<String, String>]) -> bool,
+) -> Vec<Result<String, String>> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        {
+            let seen = reloads.lock().unwrap();
+            if done(&seen[from..]) {
+                return seen[from..].to_vec();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not seen within 10 s; reloads: {seen:?}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn applied(model: &str) -> impl Fn(&[Result<String, String>]) -> bool + '_ {
+    move |seen| seen.last() == Some(&Ok(model.to_owned()))
 }
 
 #[tokio::test]
 async fn watch_picks_up_edits_renames_and_recreation() {
     let uri = "http://127.0.0.1:9";
-    let path = temp_file("watch", &config(uri, "v1", 0.5, ""));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("llmhub.yaml");
+    std::fs::write(&path, config(uri, "v1", 0.5, "")).unwrap();
+    let reloads: Reloads = Arc::default();
     let hub = builder(&path)
         .watch(true)
         .watch_debounce(Duration::from_millis(30))
+        .on_reload(record_reloads(&reloads, &path))
         .build()
         .unwrap();
-    assert_eq!(hub.config().roles["llm.inference"].model, "v1");
+    let model = || hub.config().roles["llm.inference"].model.clone();
+    assert_eq!(model(), "v1");
+    assert!(reloads.lock().unwrap().is_empty(), "nothing changed yet");
 
+    // Edited in place: a reader may catch the file truncated (a refusal) before the new text.
+    let at = reloads.lock().unwrap().len();
     std::fs::write(&path, config(uri, "v2-edit", 0.5, "")).unwrap();
-    wait_for_model(&hub, "v2-edit");
+    wait_for_reloads(&reloads, at, "the edit applied", applied("v2-edit"));
+    assert_eq!(model(), "v2-edit");
 
+    // Saved by renaming a new file over it: seen whole, applied at once.
+    let at = reloads.lock().unwrap().len();
     let tmp = path.with_file_name(".llmhub.yaml.tmp");
     std::fs::write(&tmp, config(uri, "v3-rename", 0.5, "")).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
-    wait_for_model(&hub, "v3-rename");
+    let seen = wait_for_reloads(&reloads, at, "the rename applied", applied("v3-rename"));
+    assert_eq!(seen, [Ok("v3-rename".to_owned())]);
+    assert_eq!(model(), "v3-rename");
 
+    // Deleted: the reload is refused (the file cannot be read) and the config stays.
+    let at = reloads.lock().unwrap().len();
     std::fs::remove_file(&path).unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(
-        hub.config().roles["llm.inference"].model,
-        "v3-rename",
-        "a deleted file keeps the config"
+    let seen = wait_for_reloads(&reloads, at, "the deletion refused", |seen| {
+        !seen.is_empty()
+    });
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let refusal = seen[0].as_ref().unwrap_err();
+    assert!(
+        refusal.contains("cannot read the config file")
+            && refusal.contains("previous config stays in force"),
+        "{refusal}"
     );
-    std::fs::write(&path, config(uri, "v4-recreated", 0.5, "")).unwrap();
-    wait_for_model(&hub, "v4-recreated");
+    assert_eq!(model(), "v3-rename", "a deleted file keeps the config");
 
-    // An invalid save is refused; the next good one applies.
-    std::fs::write(&path, "project: [").unwrap();
-    std::fs::write(&path, config(uri, "v5-fixed", 0.5, "")).unwrap();
-    wait_for_model(&hub, "v5-fixed");
+    let at = reloads.lock().unwrap().len();
+    std::fs::write(&tmp, config(uri, "v4-recreated", 0.5, "")).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let seen = wait_for_reloads(
+        &reloads,
+        at,
+        "the recreation applied",
+        applied("v4-recreated"),
+    );
+    assert_eq!(seen, [Ok("v4-recreated".to_owned())]);
+
+    // An invalid save is refused and the config stays; the next good one applies.
+    let at = reloads.lock().unwrap().len();
+    std::fs::write(&tmp, "project: [").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let seen = wait_for_reloads(&reloads, at, "the invalid save refused", |seen| {
+        !seen.is_empty()
+    });
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let refusal = seen[0].as_ref().unwrap_err();
+    assert!(refusal.contains("YAML syntax error"), "{refusal}");
+    assert_eq!(model(), "v4-recreated");
+
+    let at = reloads.lock().unwrap().len();
+    std::fs::write(&tmp, config(uri, "v5-fixed", 0.5, "")).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let seen = wait_for_reloads(&reloads, at, "the fixed save applied", applied("v5-fixed"));
+    assert_eq!(seen, [Ok("v5-fixed".to_owned())]);
+    assert_eq!(model(), "v5-fixed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

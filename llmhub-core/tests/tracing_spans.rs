@@ -67,3 +67,27 @@ fn spans_and_logs_never_carry_keys() {
     assert!(log.contains("retrying"), "{log}");
     assert!(!log.contains("TESTKEY"), "key leaked into tracing: {log}");
 }
+
+#[test]
+fn a_call_dropped_before_it_finishes_marks_its_span_cancelled() {
+    let log = Arc::new(Mutex::new(String::new()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(Capture(log.clone()), || {
+        runtime.block_on(async {
+            let server =
+                serve(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)))
+                    .await;
+            let hub = hub(&server.uri(), "http://127.0.0.1:9");
+            let call = ask(&hub, "llm.inference");
+            let timed_out = tokio::time::timeout(std::time::Duration::from_millis(50), call).await;
+            assert!(timed_out.is_err(), "the server never answers");
+        })
+    });
+    let log = log.lock().unwrap();
+    assert!(log.contains("span gen_ai.client.call"), "{log}");
+    assert!(log.contains("error.type=cancelled"), "{log}");
+    assert!(log.contains("the call was cancelled"), "{log}");
+}

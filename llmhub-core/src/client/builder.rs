@@ -190,7 +190,8 @@ impl<R> HubBuilder<R> {
         self
     }
 
-    /// Runs `f` after each call (for a stream: when it ends, fails or is dropped).
+    /// Runs `f` once after each call: when it succeeds or fails (for a stream: when it ends or
+    /// fails), or, with [`Error::Cancelled`], when the caller drops it before it finishes.
     pub fn on_after_call(mut self, f: impl Fn(&CallResult<'_>) + Send + Sync + 'static) -> Self {
         self.hooks.after.push(Arc::new(f));
         self
@@ -274,6 +275,7 @@ impl<R> HubBuilder<R> {
     /// [`strict_env`](Self::strict_env)) the keys.
     pub(crate) fn build_hub(self) -> Result<Hub> {
         let reload = self.reload.resolve()?;
+        let watch = reload.start_watching()?;
         let (config, try_reload) = match (self.config, &reload.path) {
             (Some(config), path) => (config, path.is_some()),
             (None, Some(path)) => (Config::from_path(path)?, false),
@@ -323,7 +325,9 @@ impl<R> HubBuilder<R> {
             // is reported to the hooks and tracing, and the given config stays.
             let _ = hub.reload();
         }
-        hub.start_watching()?;
+        if let Some(watch) = watch {
+            watch.attach(&hub);
+        }
         Ok(hub)
     }
 }

@@ -66,6 +66,7 @@ pub fn checked_from_hub<R: GeneratedRoles>(hub: Hub) -> Result<R> {
 /// code, `roles.hub().reload()`), not `hub`.
 pub fn with_compiled_roles(hub: &Hub, roles: &[(&str, Mode)]) -> Result<Hub> {
     let shared = &hub.shared;
+    let watch = shared.reload.settings.start_watching()?;
     let config = Config::clone(&hub.config());
     let state = HubState::build(config, &shared.keys, &shared.settings, Some(roles), false)?;
     let shared = Arc::new(Shared {
@@ -86,7 +87,9 @@ pub fn with_compiled_roles(hub: &Hub, roles: &[(&str, Mode)]) -> Result<Hub> {
         tag_roles: shared.tag_roles,
     });
     let hub = Hub { shared };
-    hub.start_watching()?;
+    if let Some(watch) = watch {
+        watch.attach(&hub);
+    }
     Ok(hub)
 }
 

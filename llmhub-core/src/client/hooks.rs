@@ -12,7 +12,8 @@ use crate::error::Error;
 
 /// A hook run before each call.
 pub type BeforeCallHook = Arc<dyn Fn(&CallContext<'_>) + Send + Sync>;
-/// A hook run after each call (for a stream: when it ends, fails or is dropped).
+/// A hook run once after each call: when it succeeds or fails (for a stream: when it ends or
+/// fails), or, with [`Error::Cancelled`], when the caller drops it before it finishes.
 pub type AfterCallHook = Arc<dyn Fn(&CallResult<'_>) + Send + Sync>;
 
 /// The hooks of a hub.
@@ -104,7 +105,6 @@ struct Called {
     started: Instant,
     hooks: Arc<Hooks>,
     role: Box<str>,
-    provider: Arc<str>,
     model: Box<str>,
     mode: Mode,
     call: &'static str,
@@ -112,9 +112,15 @@ struct Called {
 
 /// One call in flight: its span, and what the after-call hooks need (only kept, and the clock
 /// only read, when there are such hooks).
+///
+/// A record finishes exactly once: through [`finish`](CallRecord::finish) with the call's
+/// outcome, or, when it is dropped unfinished (the caller dropped the call's future or its
+/// stream), with an [`Error::Cancelled`].
 pub(crate) struct CallRecord {
     span: tracing::Span,
+    provider: Arc<str>,
     called: Option<Called>,
+    finished: bool,
 }
 
 impl CallRecord {
@@ -128,12 +134,16 @@ impl CallRecord {
             started: Instant::now(),
             hooks: hooks.clone(),
             role: ctx.role.into(),
-            provider: provider.clone(),
             model: ctx.model.into(),
             mode: ctx.mode,
             call: ctx.call,
         });
-        CallRecord { span, called }
+        CallRecord {
+            span,
+            provider: provider.clone(),
+            called,
+            finished: false,
+        }
     }
 
     pub fn span(&self) -> &tracing::Span {
@@ -141,7 +151,13 @@ impl CallRecord {
     }
 
     /// Records the outcome on the span and runs the after-call hooks.
-    pub fn finish(self, outcome: Result<Option<Usage>, &Error>) {
+    pub fn finish(mut self, outcome: Result<Option<Usage>, &Error>) {
+        self.record(outcome);
+    }
+
+    fn record(&mut self, outcome: Result<Option<Usage>, &Error>) {
+        // Set first: should a hook panic, the unwinding drop does not report the call again.
+        self.finished = true;
         match &outcome {
             Ok(Some(usage)) => {
                 self.span
@@ -163,7 +179,7 @@ impl CallRecord {
             };
             let result = CallResult {
                 role: &called.role,
-                provider: &called.provider,
+                provider: &self.provider,
                 model: &called.model,
                 mode: called.mode,
                 call: called.call,
@@ -179,6 +195,19 @@ impl CallRecord {
     }
 }
 
+impl Drop for CallRecord {
+    /// A call dropped before it finished is reported to hooks and tracing as cancelled, not
+    /// as a success: the caller did not get the reply.
+    fn drop(&mut self) {
+        if !self.finished {
+            let cancelled = Error::Cancelled {
+                provider: self.provider.to_string(),
+            };
+            self.record(Err(&cancelled));
+        }
+    }
+}
+
 /// The OpenTelemetry `error.type` of an error.
 fn error_type(err: &Error) -> &'static str {
     match err {
@@ -187,8 +216,72 @@ fn error_type(err: &Error) -> &'static str {
         Error::Auth { .. } => "auth",
         Error::Timeout { .. } => "timeout",
         Error::Transport { .. } => "transport",
+        Error::Cancelled { .. } => "cancelled",
         Error::Decode { .. } => "decode",
         Error::EnvVarMissing { .. } => "env_var_missing",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// What an after-call hook saw: (success, error as `{:?}`).
+    type Seen = Arc<Mutex<Vec<(bool, Option<String>)>>>;
+
+    /// A record of a call to `openai`, and what its after-call hook saw.
+    fn record() -> (CallRecord, Seen) {
+        let seen: Seen = Arc::default();
+        let hooks = Arc::new(Hooks {
+            before: Vec::new(),
+            after: vec![Arc::new({
+                let seen = seen.clone();
+                move |r: &CallResult<'_>| {
+                    let error = r.error.map(|e| format!("{e:?}"));
+                    seen.lock().unwrap().push((r.success, error));
+                }
+            })],
+        });
+        let params = Params::new();
+        let ctx = CallContext {
+            role: "r",
+            provider: "openai",
+            model: "m",
+            mode: Mode::Chat,
+            call: "completion",
+            params: &params,
+            input: CallInput::Text("x"),
+            stream: false,
+        };
+        let record = CallRecord::new(tracing::Span::none(), &hooks, &ctx, &"openai".into());
+        (record, seen)
+    }
+
+    #[test]
+    fn a_finished_record_reports_once() {
+        let (record, seen) = record();
+        record.finish(Ok(None));
+        assert_eq!(*seen.lock().unwrap(), [(true, None)]);
+    }
+
+    #[test]
+    fn a_record_dropped_unfinished_reports_the_call_cancelled_once() {
+        let (record, seen) = record();
+        drop(record);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(!seen[0].0);
+        assert_eq!(
+            seen[0].1.as_deref(),
+            Some(r#"Cancelled { provider: "openai" }"#)
+        );
+        assert_eq!(
+            error_type(&Error::Cancelled {
+                provider: "openai".into()
+            }),
+            "cancelled"
+        );
     }
 }

@@ -13,7 +13,6 @@ use crate::client::reload::Reloader;
 use crate::client::response::{ChatResponse, EmbeddingResponse};
 use crate::client::state::{RoleRef, Shared};
 use crate::client::stream::ChatStream;
-use crate::client::watch::{DEFAULT_DEBOUNCE, FileWatcher};
 use crate::config::{Config, Params, ReloadOutcome};
 use crate::error::Result;
 
@@ -42,31 +41,6 @@ impl Hub {
     /// The config in force now.
     pub fn config(&self) -> Arc<Config> {
         self.shared.state.load().config.clone()
-    }
-
-    /// Starts the file watcher if the reload settings ask for one. It holds only a weak
-    /// reference, so dropping the last `Hub` stops it.
-    pub(crate) fn start_watching(&self) -> Result<()> {
-        let settings = &self.shared.reload.settings;
-        let (true, Some(path)) = (settings.watch, &settings.path) else {
-            return Ok(());
-        };
-        let weak = Arc::downgrade(&self.shared);
-        let debounce = settings.debounce.unwrap_or(DEFAULT_DEBOUNCE);
-        let watcher = FileWatcher::new(path, debounce, move || {
-            if let Some(shared) = weak.upgrade() {
-                // The outcome goes to the on_reload hooks and tracing; a refusal keeps the
-                // config in force.
-                let _ = Hub { shared }.reload();
-            }
-        })?;
-        *self
-            .shared
-            .reload
-            .watcher
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(watcher);
-        Ok(())
     }
 
     /// Re-reads the config file given to [`reload_from`](crate::HubBuilder::reload_from) (or named by

@@ -3,10 +3,12 @@
 //! half-applied config; a call in flight finishes with the config it started with.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use crate::client::watch::FileWatcher;
+use crate::client::hub::Hub;
+use crate::client::state::Shared;
+use crate::client::watch::{DEFAULT_DEBOUNCE, FileWatcher};
 use crate::config::ReloadOutcome;
 use crate::error::{Error, Result};
 
@@ -66,9 +68,71 @@ impl ReloadSettings {
             Err(err) => tracing::warn!(error = %err, "llmhub config reload refused"),
         }
         for hook in &self.hooks {
-            hook(result);
+            // A panicking hook must not take the watcher's thread (or the caller of `reload`)
+            // down with it; the other hooks still run.
+            let run = std::panic::AssertUnwindSafe(|| hook(result));
+            if std::panic::catch_unwind(run).is_err() {
+                tracing::error!("an `on_reload` hook panicked; reloading goes on");
+            }
         }
     }
+
+    /// Starts the file watcher if these settings ask for one. It starts before the hub reads
+    /// the file, so that no change made meanwhile is missed; [`EarlyWatch::attach`] then points
+    /// it at the hub.
+    pub fn start_watching(&self) -> Result<Option<EarlyWatch>> {
+        let (true, Some(path)) = (self.watch, &self.path) else {
+            return Ok(None);
+        };
+        let target = Arc::new(Mutex::new(WatchTarget::Waiting { changed: false }));
+        let watcher = FileWatcher::new(path, self.debounce.unwrap_or(DEFAULT_DEBOUNCE), {
+            let target = target.clone();
+            move || {
+                let shared = match &mut *lock(&target) {
+                    WatchTarget::Waiting { changed } => {
+                        *changed = true;
+                        return;
+                    }
+                    WatchTarget::Hub(weak) => weak.upgrade(),
+                };
+                if let Some(shared) = shared {
+                    // The outcome goes to the on_reload hooks and tracing; a refusal keeps
+                    // the config in force.
+                    let _ = Hub { shared }.reload();
+                }
+            }
+        })?;
+        Ok(Some(EarlyWatch { watcher, target }))
+    }
+}
+
+/// A file watcher started before its hub was built.
+pub(crate) struct EarlyWatch {
+    watcher: FileWatcher,
+    target: Arc<Mutex<WatchTarget>>,
+}
+
+/// Whom the watcher reloads: nobody yet (remembering whether the file changed meanwhile), or
+/// a hub, held weakly so that dropping the last `Hub` stops the watcher.
+enum WatchTarget {
+    Waiting { changed: bool },
+    Hub(Weak<Shared>),
+}
+
+impl EarlyWatch {
+    /// Hands the watcher to `hub`, and reloads it if the file changed since the watch began.
+    pub fn attach(self, hub: &Hub) {
+        let target = WatchTarget::Hub(Arc::downgrade(&hub.shared));
+        let before = std::mem::replace(&mut *lock(&self.target), target);
+        *lock(&hub.shared.reload.watcher) = Some(self.watcher);
+        if let WatchTarget::Waiting { changed: true } = before {
+            let _ = hub.reload();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Per-hub reload state: the settings, a lock so reloads apply one at a time, and the watcher.
@@ -102,5 +166,75 @@ impl Reloader {
             path: path.display().to_string(),
             reason: Box::new(reason),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::time::Instant;
+
+    fn config(model: &str) -> String {
+        format!(
+            "project: p\nenv: dev\nproviders: {{ openai: {{}} }}\nroles:\n  r: {{ provider: openai, model: {model}, mode: chat }}\n"
+        )
+    }
+
+    #[test]
+    fn a_change_between_the_start_of_the_watch_and_the_hub_is_applied_at_attach() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("llmhub.yaml");
+        std::fs::write(&path, config("old")).unwrap();
+        let reloads = Arc::new(Mutex::new(0));
+        let settings = ReloadSettings {
+            path: Some(path.clone()),
+            watch: true,
+            debounce: Some(Duration::from_millis(20)),
+            hooks: vec![Arc::new({
+                let reloads = reloads.clone();
+                move |_| *reloads.lock().unwrap() += 1
+            })],
+        };
+        let early = settings.start_watching().unwrap().unwrap();
+
+        // The hub reads the file, then the file changes before the hub is built.
+        let first_read = Config::from_path(&path).unwrap();
+        let tmp = dir.path().join("next.yaml");
+        std::fs::write(&tmp, config("new")).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(*lock(&early.target), WatchTarget::Waiting { changed: true }) {
+            assert!(Instant::now() < deadline, "the change was not seen in 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let hub = Hub::builder().config(first_read).build().unwrap();
+        let hub = Hub {
+            shared: Arc::new(Shared {
+                reload: Reloader::new(settings),
+                ..Arc::into_inner(hub.shared).unwrap()
+            }),
+        };
+        assert_eq!(hub.config().roles["r"].model, "old");
+        early.attach(&hub);
+        assert_eq!(hub.config().roles["r"].model, "new");
+        assert_eq!(*reloads.lock().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_panicking_reload_hook_is_contained_and_the_others_run() {
+        let ran = Arc::new(Mutex::new(0));
+        let settings = ReloadSettings {
+            hooks: vec![
+                Arc::new(|_| panic!("a broken hook")),
+                Arc::new({
+                    let ran = ran.clone();
+                    move |_| *ran.lock().unwrap() += 1
+                }),
+            ],
+            ..ReloadSettings::default()
+        };
+        settings.report(&Err(Reloader::no_path()));
+        assert_eq!(*ran.lock().unwrap(), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! [`ChatStream`], the stream of [`ChatChunk`]s a streamed chat call returns: bytes from the
 //! connection go through the SSE parser, then the protocol's stream decoder.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -25,7 +26,8 @@ type BodyStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 /// The stream ends (`None`) once the reply is complete. A connection cut before that, a
 /// provider `error` event or a pause longer than the idle timeout ends it with an `Err` instead,
 /// so a cut reply never looks like a short one. The last chunk of an OpenAI-compatible stream
-/// carries [`usage`](ChatChunk::usage).
+/// carries [`usage`](ChatChunk::usage). A stream dropped before its end is reported to the
+/// after-call hooks and tracing as cancelled ([`Error::Cancelled`]).
 ///
 /// ```no_run
 /// # async fn demo(hub: llmhub_core::Hub) -> llmhub_core::Result<()> {
@@ -48,6 +50,8 @@ pub struct ChatStream {
     eof: bool,
     done: bool,
     usage: Option<Usage>,
+    /// Taken when the stream ends; a stream dropped before that leaves it to report the call
+    /// as cancelled.
     record: Option<CallRecord>,
     /// Masks the provider's key in errors a server sends inside the stream.
     masker: KeyMasker,
@@ -126,6 +130,10 @@ impl ChatStream {
     /// has no raw body: [`ChatResponse::raw_bytes`] is empty.)
     pub async fn collect_response(mut self) -> Result<ChatResponse> {
         let mut reply = ChatResponse::default();
+        // Where each choice index sits in `reply.choices`, and for each choice where each
+        // tool-call index sits in its `tool_calls`.
+        let mut choices = Positions::default();
+        let mut tool_calls: Vec<Positions> = Vec::new();
         while let Some(chunk) = self.next().await {
             let chunk = chunk?;
             if reply.id.is_empty() {
@@ -137,18 +145,15 @@ impl ChatStream {
                 reply.usage = chunk.usage;
             }
             for part in chunk.choices {
-                let at = match reply.choices.iter().position(|c| c.index == part.index) {
-                    Some(at) => at,
-                    None => {
-                        reply.choices.push(Choice {
-                            index: part.index,
-                            ..Choice::default()
-                        });
-                        reply.choices.len() - 1
-                    }
-                };
+                let at = choices.position(part.index, || {
+                    reply.choices.push(Choice {
+                        index: part.index,
+                        ..Choice::default()
+                    });
+                    tool_calls.push(Positions::default());
+                });
                 let choice = &mut reply.choices[at];
-                add_delta(&mut choice.message, part.delta);
+                add_delta(&mut choice.message, &mut tool_calls[at], part.delta);
                 if part.finish_reason.is_some() {
                     choice.finish_reason = part.finish_reason;
                 }
@@ -158,7 +163,70 @@ impl ChatStream {
     }
 }
 
-fn add_delta(message: &mut ResponseMessage, delta: Delta) {
+/// Where each index a provider sends (a choice's, a tool call's, a content block's) sits in a
+/// list kept in order of first appearance. Pieces with the same index join whatever its value,
+/// and the lookup stays cheap however many indices a stream sends: a short list is searched in
+/// place, a longer one moves to a hash map.
+#[derive(Debug)]
+pub(crate) enum Positions {
+    /// Few indices (the usual case): `(index, position)` pairs.
+    Few(Vec<(u32, usize)>),
+    /// Many indices.
+    Many(HashMap<u32, usize>),
+}
+
+impl Default for Positions {
+    fn default() -> Positions {
+        Positions::Few(Vec::new())
+    }
+}
+
+impl Positions {
+    /// Past this many indices, the pairs move to a hash map.
+    const FEW: usize = 8;
+
+    /// The position of `index`, if it was seen.
+    pub fn get(&self, index: u32) -> Option<usize> {
+        match self {
+            Positions::Few(pairs) => pairs.iter().find(|(i, _)| *i == index).map(|(_, at)| *at),
+            Positions::Many(map) => map.get(&index).copied(),
+        }
+    }
+
+    /// How many indices were seen.
+    pub fn len(&self) -> usize {
+        match self {
+            Positions::Few(pairs) => pairs.len(),
+            Positions::Many(map) => map.len(),
+        }
+    }
+
+    /// The position of `index`; when it is new, it takes the next position and `add` runs
+    /// (to push the new item at that position).
+    pub fn position(&mut self, index: u32, add: impl FnOnce()) -> usize {
+        if let Some(at) = self.get(index) {
+            return at;
+        }
+        let at = self.len();
+        match self {
+            Positions::Few(pairs) if pairs.len() < Self::FEW => pairs.push((index, at)),
+            Positions::Few(pairs) => {
+                let mut map: HashMap<u32, usize> = pairs.drain(..).collect();
+                map.insert(index, at);
+                *self = Positions::Many(map);
+            }
+            Positions::Many(map) => {
+                map.insert(index, at);
+            }
+        }
+        add();
+        at
+    }
+}
+
+/// Adds a chunk's delta to a choice's message; `positions` maps the choice's tool-call indices
+/// to places in `message.tool_calls`.
+fn add_delta(message: &mut ResponseMessage, positions: &mut Positions, delta: Delta) {
     if delta.role.is_some() {
         message.role = delta.role;
     }
@@ -166,14 +234,12 @@ fn add_delta(message: &mut ResponseMessage, delta: Delta) {
         message.content.get_or_insert_default().push_str(&text);
     }
     for piece in delta.tool_calls {
-        // Indices count up from 0; a bogus huge one must not make us allocate for it.
-        let at = (piece.index as usize).min(message.tool_calls.len());
-        if message.tool_calls.len() <= at {
-            message.tool_calls.resize_with(at + 1, || ToolCall {
+        let at = positions.position(piece.index, || {
+            message.tool_calls.push(ToolCall {
                 kind: "function".into(),
                 ..ToolCall::default()
             });
-        }
+        });
         let call = &mut message.tool_calls[at];
         if let Some(id) = piece.id {
             call.id = id;
@@ -265,23 +331,16 @@ impl Stream for ChatStream {
     }
 }
 
-impl Drop for ChatStream {
-    /// A stream dropped before its end is reported to hooks and tracing as unfinished, not as
-    /// a success: the caller did not get the whole reply.
-    fn drop(&mut self) {
-        if let Some(record) = self.record.take() {
-            let dropped = Error::Transport {
-                provider: self.provider.to_string(),
-                message: "the stream was dropped by the caller before the reply ended".into(),
-            };
-            record.finish(Err(&dropped));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tool_piece(index: u32, id: Option<&str>, arguments: &str) -> Delta {
+        serde_json::from_value(serde_json::json!({"tool_calls": [{
+            "index": index, "id": id, "function": {"arguments": arguments}
+        }]}))
+        .unwrap()
+    }
 
     #[test]
     fn a_bogus_tool_call_index_does_not_allocate_for_it() {
@@ -290,8 +349,42 @@ mod tests {
             r#"{"tool_calls": [{"index": 4294967295, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]}"#,
         )
         .unwrap();
-        add_delta(&mut message, delta);
+        add_delta(&mut message, &mut Positions::default(), delta);
         assert_eq!(message.tool_calls.len(), 1);
         assert_eq!(message.tool_calls[0].id, "c1");
+    }
+
+    #[test]
+    fn tool_call_pieces_join_by_index_whatever_it_starts_at() {
+        let mut message = ResponseMessage::default();
+        let mut positions = Positions::default();
+        for delta in [
+            tool_piece(7, Some("a"), "{\"x\":"),
+            tool_piece(7, None, "1}"),
+            tool_piece(9, Some("b"), "{}"),
+        ] {
+            add_delta(&mut message, &mut positions, delta);
+        }
+        let calls: Vec<(&str, &str)> = message
+            .tool_calls
+            .iter()
+            .map(|c| (c.id.as_str(), c.function.arguments.as_str()))
+            .collect();
+        assert_eq!(calls, [("a", "{\"x\":1}"), ("b", "{}")]);
+    }
+
+    #[test]
+    fn positions_keep_first_appearance_order_past_the_short_list() {
+        let mut positions = Positions::default();
+        let mut added = 0;
+        // Descending indices, each seen twice, well past the switch to a map.
+        for index in (0..100u32).rev().flat_map(|i| [i * 3, i * 3]) {
+            let at = positions.position(index, || added += 1);
+            assert_eq!(at, 99 - (index / 3) as usize);
+        }
+        assert_eq!((positions.len(), added), (100, 100));
+        assert!(matches!(positions, Positions::Many(_)));
+        assert_eq!(positions.get(297), Some(0));
+        assert_eq!(positions.get(1), None);
     }
 }

@@ -12,6 +12,7 @@ use crate::client::response::{
 };
 use crate::client::sse::SseEvent;
 use crate::client::status::{decode_error, status_error};
+use crate::client::stream::Positions;
 use crate::error::{Error, Result};
 
 #[derive(Deserialize)]
@@ -55,11 +56,13 @@ struct AnthropicUsage {
     output_tokens: u64,
 }
 
+/// The OpenAI-shaped usage of Anthropic's counts. The counts come from the network: their sum
+/// saturates rather than overflow.
 fn usage(input: u64, output: u64) -> Usage {
     Usage {
         prompt_tokens: input,
         completion_tokens: output,
-        total_tokens: input + output,
+        total_tokens: input.saturating_add(output),
     }
 }
 
@@ -194,7 +197,7 @@ pub(super) struct StreamState {
     model: String,
     input_tokens: u64,
     /// Content-block index → OpenAI tool-call index, for `tool_use` blocks.
-    tool_blocks: Vec<(u32, u32)>,
+    tool_blocks: Positions,
     stopped: bool,
 }
 
@@ -214,11 +217,9 @@ impl StreamState {
         }
     }
 
+    /// The tool-call index of a `tool_use` content block, numbered in order of appearance.
     fn tool_index(&self, block: u32) -> Option<u32> {
-        self.tool_blocks
-            .iter()
-            .find(|(b, _)| *b == block)
-            .map(|(_, tool)| *tool)
+        self.tool_blocks.get(block).map(tool_number)
     }
 }
 
@@ -250,8 +251,7 @@ impl StreamDecode for StreamState {
                     Step::Chunk(self.chunk(delta, None, raw))
                 }
                 Block::ToolUse { id, name, .. } => {
-                    let tool = self.tool_blocks.len() as u32;
-                    self.tool_blocks.push((index, tool));
+                    let tool = tool_number(self.tool_blocks.position(index, || ()));
                     let delta = Delta {
                         tool_calls: vec![ToolCallDelta {
                             index: tool,
@@ -324,6 +324,12 @@ impl StreamDecode for StreamState {
     }
 }
 
+/// A tool call's position as a wire index (a stream cannot send 2^32 blocks; it saturates if
+/// one tried).
+fn tool_number(position: usize) -> u32 {
+    u32::try_from(position).unwrap_or(u32::MAX)
+}
+
 /// An `error` event, classified like the HTTP status Anthropic uses for that error type.
 fn stream_error(provider: &str, error: ApiError) -> Error {
     let status = match error.kind.as_str() {
@@ -365,5 +371,37 @@ mod tests {
         assert_eq!(reply.finish_reason(), Some(&FinishReason::ToolCalls));
         assert_eq!(reply.usage.unwrap().total_tokens, 15);
         assert_eq!(reply.raw_json().unwrap()["id"], "msg_1");
+    }
+
+    #[test]
+    fn huge_token_counts_saturate() {
+        let body = Bytes::from(format!(
+            r#"{{"id":"m","content":[],"usage":{{"input_tokens":{max},"output_tokens":{max}}}}}"#,
+            max = u64::MAX
+        ));
+        let usage = parse_chat(body).unwrap().usage.unwrap();
+        assert_eq!(usage.prompt_tokens, u64::MAX);
+        assert_eq!(usage.total_tokens, u64::MAX);
+
+        let mut state = StreamState::default();
+        let event = |data: String| SseEvent {
+            event: None,
+            data: Bytes::from(data),
+        };
+        let start = format!(
+            r#"{{"type":"message_start","message":{{"id":"m","model":"c","usage":{{"input_tokens":{}}}}}}}"#,
+            u64::MAX
+        );
+        state.on_event(event(start), "anthropic").unwrap();
+        let delta = format!(
+            r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn"}},"usage":{{"output_tokens":{}}}}}"#,
+            u64::MAX - 1
+        );
+        let Step::Chunk(chunk) = state.on_event(event(delta), "anthropic").unwrap() else {
+            panic!("message_delta gives a chunk")
+        };
+        let usage = chunk.usage.unwrap();
+        assert_eq!(usage.completion_tokens, u64::MAX - 1);
+        assert_eq!(usage.total_tokens, u64::MAX);
     }
 }
