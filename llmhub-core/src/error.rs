@@ -96,6 +96,36 @@ pub enum Error {
         message: String,
     },
 
+    /// The provider answered with a redirect (HTTP 3xx). llmhub does not follow redirects: the
+    /// key and the headers would go to wherever the `Location` points.
+    #[error(
+        "{provider} answered HTTP {status} redirect to {}; llmhub does not follow redirects (the key would go to another host): set the provider's `base_url` to the final URL",
+        location.as_deref().unwrap_or("(no Location)")
+    )]
+    Redirect {
+        /// Provider id.
+        provider: String,
+        /// HTTP status code.
+        status: u16,
+        /// Where the provider pointed, without user info, query or fragment.
+        location: Option<String>,
+    },
+
+    /// A reply (or one event of a stream) is larger than the cap set for it.
+    #[error(
+        "{provider}: the {what} is larger than the cap of {limit} bytes; if the provider is right to send that much, raise the cap with `HubBuilder::{setter}`"
+    )]
+    TooLarge {
+        /// Provider id.
+        provider: String,
+        /// What was too large (`reply body`, `stream event`).
+        what: &'static str,
+        /// The cap, in bytes.
+        limit: usize,
+        /// The builder setter that raises it.
+        setter: &'static str,
+    },
+
     /// The provider refused the credentials (HTTP 401 or 403).
     #[error(
         "{provider} refused the API key (HTTP {status}): {message}; check the key in the provider's `env_key` variable"

@@ -173,7 +173,12 @@ impl<R> HubBuilder<R> {
     }
 
     /// The HTTP client to use (for proxies, custom roots, …). Its own settings then apply:
-    /// [`connect_timeout`](Self::connect_timeout) is not applied to it.
+    /// [`connect_timeout`](Self::connect_timeout) is not applied to it, and its redirect policy
+    /// is yours. The client llmhub builds follows no redirect (a 3xx answer is an
+    /// [`Error::Redirect`]), because a redirect would take the API key and the config's
+    /// `headers:` to another host; reqwest's default client follows up to 10 and strips only
+    /// `Authorization` on the way. Give a client built with
+    /// `.redirect(reqwest::redirect::Policy::none())` to keep that protection.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -282,6 +287,10 @@ impl<R> HubBuilder<R> {
             None => reqwest::Client::builder()
                 .connect_timeout(self.settings.connect_timeout)
                 .tcp_nodelay(true)
+                // A redirect would carry the key and the config's headers to wherever it
+                // points (reqwest strips only `Authorization` across hosts); it becomes an
+                // error that names the new URL instead.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|err| Error::Setup {
                     message: format!("cannot build the HTTP client: {}", describe_reqwest(&err)),

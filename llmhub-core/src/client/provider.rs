@@ -14,7 +14,8 @@ use crate::client::params::MergedParams;
 use crate::client::protocol::{Body, Endpoints, WireProtocol, wire};
 use crate::client::secret::SecretString;
 use crate::client::settings::{DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RetryPolicy, Settings};
-use crate::config::base_url::{check_base_url, is_loopback_host};
+use crate::client::status::redacted_url;
+use crate::config::base_url::{check_base_url, is_loopback_host, without_userinfo};
 use crate::config::{Protocol, ProviderConfig};
 use crate::error::{Error, MissingEnvVar, Result};
 
@@ -40,7 +41,7 @@ impl std::fmt::Debug for Provider {
         f.debug_struct("Provider")
             .field("id", &self.id)
             .field("api", &self.api)
-            .field("base_url", &self.endpoints.base.as_str())
+            .field("base_url", &redacted_url(&self.endpoints.base))
             .field("headers", &self.headers)
             .field("env_key", &self.env_key)
             .field("auth", &self.auth)
@@ -69,7 +70,10 @@ impl Provider {
         let wire = wire(config.api);
         let endpoints = wire.endpoints(&config.base_url).map_err(|err| {
             problem(
-                format!("`base_url` {} is not a valid URL: {err}", config.base_url),
+                format!(
+                    "`base_url` {} is not a valid URL: {err}",
+                    without_userinfo(&config.base_url)
+                ),
                 "write it as https://host/path",
             )
         })?;
@@ -83,7 +87,7 @@ impl Provider {
             return Err(problem(
                 format!(
                     "`base_url` {} sends the API key in clear text to the non-loopback host `{host}`",
-                    config.base_url
+                    without_userinfo(&config.base_url)
                 ),
                 "use https://, or set `allow_insecure_http: true` on this provider if you must",
             ));

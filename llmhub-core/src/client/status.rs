@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use reqwest::Url;
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -91,7 +92,7 @@ pub(crate) fn error_message(body: &[u8]) -> String {
     }
 }
 
-/// A reqwest error with its causes, on one line.
+/// A reqwest error with its causes, on one line, its URL shown without user info or query.
 pub(crate) fn describe_reqwest(err: &reqwest::Error) -> String {
     let mut message = err.to_string();
     let mut source = std::error::Error::source(err);
@@ -100,7 +101,24 @@ pub(crate) fn describe_reqwest(err: &reqwest::Error) -> String {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    message
+    match err.url() {
+        Some(url) if url.as_str().contains(['@', '?', '#']) => {
+            message.replace(url.as_str(), &redacted_url(url))
+        }
+        _ => message,
+    }
+}
+
+/// `url` as it may appear in a message: without user info (a password), query (a token) or
+/// fragment.
+pub(crate) fn redacted_url(url: &Url) -> String {
+    let mut url = url.clone();
+    // Both only fail for URLs that cannot have user info (`data:`, …), which have none.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.into()
 }
 
 #[cfg(test)]
@@ -122,5 +140,13 @@ mod tests {
         assert_eq!(error_message(br#"{"error":"nope"}"#), "nope");
         assert_eq!(error_message(b"upstream down"), "upstream down");
         assert_eq!(error_message(&[b'x'; 600]).chars().count(), 501);
+    }
+
+    #[test]
+    fn urls_lose_user_info_query_and_fragment() {
+        let url = Url::parse("https://user:pw@host.example:8443/v1/x?token=secret#frag").unwrap();
+        assert_eq!(redacted_url(&url), "https://host.example:8443/v1/x");
+        let url = Url::parse("http://127.0.0.1/v1").unwrap();
+        assert_eq!(redacted_url(&url), "http://127.0.0.1/v1");
     }
 }

@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
 
 use crate::client::provider::{Encoded, Provider};
-use crate::client::status::{describe_reqwest, error_message, status_error};
+use crate::client::status::{describe_reqwest, error_message, redacted_url, status_error};
 use crate::error::{Error, Result};
 
 /// Whether an HTTP status is worth retrying: 408, 429, 5xx (with
@@ -72,6 +73,9 @@ pub(crate) async fn send(
         let (err, asked) = match attempt {
             Err(_) => return Err(timeout_error(provider, "request")),
             Ok(Ok(response)) if response.status().is_success() => return Ok(response),
+            Ok(Ok(response)) if response.status().is_redirection() => {
+                return Err(redirect_error(provider, &encoded.url, &response));
+            }
             Ok(Ok(response)) => {
                 let status = response.status().as_u16();
                 let asked = retry_after(response.headers());
@@ -129,6 +133,22 @@ pub(crate) fn http_error(
         _ => body,
     };
     status_error(&provider.id, status, retry_after, error_message(body))
+}
+
+/// The error for a redirect, naming where it pointed (resolved against the request's URL,
+/// without user info or query). Redirects are not followed: the key would go along.
+fn redirect_error(provider: &Provider, url: &Url, response: &reqwest::Response) -> Error {
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|location| url.join(location.trim()).ok())
+        .map(|location| redacted_url(&location));
+    Error::Redirect {
+        provider: provider.id.to_string(),
+        status: response.status().as_u16(),
+        location,
+    }
 }
 
 /// The error for a failed send or body read.
