@@ -34,12 +34,14 @@ pub mod blocking;
 mod client;
 pub mod config;
 mod error;
+mod secret;
 
 pub use config::{
     Config, ConfigError, ConfigProblem, Mode, Params, Protocol, ProviderConfig, ReloadOutcome,
     ResolvedCall, RoleConfig, Span, merge_params,
 };
 pub use error::{Error, MissingEnvVar, Result};
+pub use secret::SecretString;
 
 /// The runtime (feature `client`).
 #[cfg(feature = "client")]
@@ -63,7 +65,6 @@ pub use client::{
         ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, Delta, Embedding,
         EmbeddingResponse, FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,
     },
-    secret::SecretString,
     stream::ChatStream,
 };
 #[cfg(feature = "client")]

@@ -130,3 +130,59 @@ async fn errors_show_no_password_or_query_of_a_url() {
     assert!(!format!("{err:?}").contains("pw-SECRET"));
     assert!(!format!("{hub:?}").contains("pw-SECRET"), "{hub:?}");
 }
+
+const HEADER_SECRET: &str = "azure-HEADER-SECRET-42";
+
+fn config_with_header_secret(openai: &str) -> llmhub_core::Config {
+    let yaml = format!(
+        "project: p\nenv: dev\nproviders:\n  azure:\n    base_url: {openai}/v1\n    api: openai\n    headers: {{ api-key: {HEADER_SECRET}, X-Team: core }}\nroles:\n  r: {{ provider: azure, model: m, mode: chat }}\n"
+    );
+    llmhub_core::Config::from_yaml_str(&yaml).unwrap()
+}
+
+#[tokio::test]
+async fn header_values_are_secrets_in_debug_and_errors() {
+    let echo = format!(
+        r#"{{"error":{{"message":"bad api-key {HEADER_SECRET} for team core","type":"invalid_request_error"}}}}"#
+    );
+    let server = serve(ResponseTemplate::new(400).set_body_string(echo.clone())).await;
+    let config = config_with_header_secret(&server.uri());
+    assert_eq!(
+        config.providers["azure"].headers["api-key"].expose(),
+        HEADER_SECRET
+    );
+    assert!(!format!("{config:?}").contains(HEADER_SECRET), "{config:?}");
+    let hub = llmhub_core::Hub::builder().config(config).build().unwrap();
+    assert!(!format!("{hub:?}").contains(HEADER_SECRET), "{hub:?}");
+
+    // The header is sent as written.
+    let err = ask(&hub, "r").await.unwrap_err();
+    let request = only_request(&server).await;
+    assert_eq!(header(&request, "api-key"), Some(HEADER_SECRET));
+    assert_eq!(header(&request, "x-team"), Some("core"));
+    // An echo of it comes back masked; a short value that is no secret stays readable.
+    let message = err.to_string();
+    assert!(
+        message.contains("bad api-key *** for team core"),
+        "{message}"
+    );
+    assert!(!format!("{err:?}").contains(HEADER_SECRET));
+
+    // The same inside a stream.
+    let stream_body = format!(
+        "data: {{\"error\":{{\"message\":\"token {HEADER_SECRET} expired\",\"code\":401}}}}\n\n"
+    );
+    let server = serve(ResponseTemplate::new(200).set_body_string(stream_body)).await;
+    let hub = llmhub_core::Hub::builder()
+        .config(config_with_header_secret(&server.uri()))
+        .build()
+        .unwrap();
+    let err = hub
+        .stream_completion("r", [Message::user("Hi")], None)
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("token *** expired"), "{err}");
+}

@@ -11,12 +11,12 @@ use arc_swap::ArcSwap;
 use crate::client::hooks::{CallContext, CallResult, Hooks};
 use crate::client::hub::Hub;
 use crate::client::reload::{ReloadSettings, Reloader};
-use crate::client::secret::SecretString;
 use crate::client::settings::Settings;
 use crate::client::state::{HubState, Shared};
 use crate::client::status::describe_reqwest;
 use crate::config::{Config, Mode, ReloadOutcome};
 use crate::error::{Error, Result};
+use crate::secret::SecretString;
 
 /// Builds a [`Hub`]: the config, and optionally strict env checks, hooks, API keys, an HTTP
 /// client, timeouts, retries and reload.

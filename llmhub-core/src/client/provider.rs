@@ -12,12 +12,15 @@ use reqwest::{Method, Url};
 use crate::client::kind::Payload;
 use crate::client::params::MergedParams;
 use crate::client::protocol::{Body, Endpoints, WireProtocol, wire};
-use crate::client::secret::SecretString;
 use crate::client::settings::{DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RetryPolicy, Settings};
 use crate::client::status::redacted_url;
 use crate::config::base_url::{check_base_url, is_loopback_host, without_userinfo};
 use crate::config::{Protocol, ProviderConfig};
 use crate::error::{Error, MissingEnvVar, Result};
+use crate::secret::SecretString;
+
+/// The shortest header value masked in errors.
+pub(crate) const MIN_MASKED_LEN: usize = 8;
 
 /// A provider, ready to send.
 pub(crate) struct Provider {
@@ -103,7 +106,10 @@ impl Provider {
                 )
             };
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
-            let value = HeaderValue::from_str(value).map_err(|_| bad("value"))?;
+            let mut value = HeaderValue::from_str(value.expose()).map_err(|_| bad("value"))?;
+            // Config headers often carry a key: `Debug` of the map hides them, and
+            // `secrets` lists them for masking.
+            value.set_sensitive(true);
             headers.insert(name, value);
         }
         let timeout = settings
@@ -193,10 +199,22 @@ impl Provider {
         Ok(Some(self.auth.get_or_init(|| value)))
     }
 
-    /// The key this provider sends, if known (to mask it should a server echo it back).
-    pub fn secret_text(&self) -> Option<&str> {
-        let value = self.auth.get()?.to_str().ok()?;
-        Some(value.strip_prefix("Bearer ").unwrap_or(value))
+    /// What this provider sends that must not come back in an error should a server echo it:
+    /// the key, if known, and the values of the config's `headers:` (those shorter than
+    /// [`MIN_MASKED_LEN`] excepted: such values are no secrets, and masking them would
+    /// garble messages).
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        let key = self.auth.get().and_then(|value| {
+            let value = value.to_str().ok()?;
+            Some(value.strip_prefix("Bearer ").unwrap_or(value))
+        });
+        let headers = self
+            .headers
+            .values()
+            .filter(|value| value.is_sensitive())
+            .filter_map(|value| value.to_str().ok());
+        key.into_iter()
+            .chain(headers.filter(|value| value.len() >= MIN_MASKED_LEN))
     }
 
     /// The request of `payload`: its URL and body. An `Err` says why it cannot be sent.

@@ -2,6 +2,7 @@
 //! `Retry-After`), and the mapping of what came back (an error status, a failed connection, a
 //! timeout) to llmhub errors, with the provider's key masked should a server echo it.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -123,16 +124,18 @@ pub(crate) fn http_error(
     retry_after: Option<Duration>,
     body: &[u8],
 ) -> Error {
-    // Masked before the message is cut to length, so no prefix of a key survives the cut.
-    let masked;
-    let body = match provider.secret_text() {
-        Some(key) if !key.is_empty() && body.windows(key.len()).any(|w| w == key.as_bytes()) => {
-            masked = String::from_utf8_lossy(body).replace(key, "***");
-            masked.as_bytes()
+    // Masked before the message is cut to length, so no prefix of a secret survives the cut.
+    let mut body = Cow::Borrowed(body);
+    for secret in provider.secrets() {
+        if !secret.is_empty() && memchr::memmem::find(&body, secret.as_bytes()).is_some() {
+            body = Cow::Owned(
+                String::from_utf8_lossy(&body)
+                    .replace(secret, "***")
+                    .into_bytes(),
+            );
         }
-        _ => body,
-    };
-    status_error(&provider.id, status, retry_after, error_message(body))
+    }
+    status_error(&provider.id, status, retry_after, error_message(&body))
 }
 
 /// The error for a redirect, naming where it pointed (resolved against the request's URL,

@@ -6,6 +6,7 @@ use std::fmt;
 use indexmap::IndexMap;
 
 use crate::config::base_url::without_userinfo;
+use crate::secret::SecretString;
 
 /// Parameters of a call: role params, per-call overrides, `with_params`. Any JSON-like values.
 pub type Params = serde_json::Map<String, serde_json::Value>;
@@ -153,8 +154,9 @@ pub struct ProviderConfig {
     pub base_url: String,
     /// Wire protocol (from the file, or the built-in default).
     pub api: Protocol,
-    /// Extra headers sent with every request.
-    pub headers: IndexMap<String, String>,
+    /// Extra headers sent with every request. Their values are held as secrets (they often
+    /// carry a key): `Debug` hides them, and errors mask them should a server echo one.
+    pub headers: IndexMap<String, SecretString>,
     /// Whole-request timeout in milliseconds.
     pub timeout_ms: Option<u64>,
     /// How many times a failed request is retried.

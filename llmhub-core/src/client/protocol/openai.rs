@@ -334,7 +334,7 @@ impl StreamDecode for StreamState {
         // An error can come alone or inside an otherwise normal chunk (OpenRouter sends
         // `{"id": .., "error": {..}, "choices": [{"finish_reason": "error", ..}]}`); either way
         // the reply is not complete. The cheap byte test keeps the parse off normal chunks.
-        if contains(data, b"\"error\"")
+        if memchr::memmem::find(data, b"\"error\"").is_some()
             && let Some(err) = stream_error(provider, data)
         {
             return Err(err);
@@ -358,12 +358,6 @@ impl StreamDecode for StreamState {
             Err("no finish_reason and no [DONE]")
         }
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
 }
 
 /// An `{"error": {..}}` event, which some OpenAI-compatible servers send mid-stream.
