@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use llmhub_core::{Error, Message};
@@ -185,4 +186,164 @@ async fn header_values_are_secrets_in_debug_and_errors() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("token *** expired"), "{err}");
+}
+
+/// A server that answers every request with `head`, then `first`, then `piece` over and over
+/// (at most `MAX_PIECES` times) until the client hangs up. Returns its URL and the bytes it
+/// wrote after the head.
+async fn endless_server(
+    head: &'static str,
+    first: &'static [u8],
+    piece: Vec<u8>,
+) -> (String, Arc<AtomicUsize>) {
+    const MAX_PIECES: usize = 4096;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let written = Arc::new(AtomicUsize::new(0));
+    let count = written.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let count = count.clone();
+            let piece = piece.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = socket.read(&mut buf).await;
+                if socket.write_all(head.as_bytes()).await.is_err()
+                    || socket.write_all(first).await.is_err()
+                {
+                    return;
+                }
+                for _ in 0..MAX_PIECES {
+                    if socket.write_all(&piece).await.is_err() {
+                        return;
+                    }
+                    count.fetch_add(piece.len(), Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    (url, written)
+}
+
+const PIECE: usize = 16 << 10;
+/// What an endless server may have written when the client stopped reading: the cap plus what
+/// the sockets' buffers hold.
+const STOPPED_BY: usize = 16 << 20;
+
+fn capped_hub(url: &str) -> llmhub_core::Hub {
+    builder(url, url)
+        .max_retries(0)
+        .max_response_bytes(256 << 10)
+        .max_event_bytes(64 << 10)
+        .build()
+        .unwrap()
+}
+
+fn assert_too_large(err: &Error, what: &str, limit: usize, setter: &str) {
+    let Error::TooLarge {
+        what: got,
+        limit: got_limit,
+        setter: got_setter,
+        ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((*got, *got_limit, *got_setter), (what, limit, setter));
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("HubBuilder::{setter}")),
+        "{message}"
+    );
+    assert!(message.contains(&limit.to_string()), "{message}");
+}
+
+#[tokio::test]
+async fn an_endless_reply_body_stops_at_the_cap() {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+    let (url, written) = endless_server(head, b"", vec![b' '; PIECE]).await;
+    let err = ask(&capped_hub(&url), "llm.inference").await.unwrap_err();
+    assert_too_large(&err, "reply body", 256 << 10, "max_response_bytes");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
+}
+
+#[tokio::test]
+async fn a_reply_announced_too_large_is_refused_before_reading() {
+    let head =
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000000000\r\n\r\n";
+    let (url, written) = endless_server(head, b"", vec![b' '; PIECE]).await;
+    let err = ask(&capped_hub(&url), "llm.inference").await.unwrap_err();
+    assert_too_large(&err, "reply body", 256 << 10, "max_response_bytes");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
+}
+
+#[tokio::test]
+async fn an_endless_error_body_is_read_only_in_part() {
+    let head = "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n";
+    let (url, written) = endless_server(head, b"", vec![b'e'; PIECE]).await;
+    let err = ask(&capped_hub(&url), "llm.inference").await.unwrap_err();
+    let Error::Http {
+        status: 400,
+        ref body,
+        ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(body.chars().count() <= 501, "{}", body.len());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
+}
+
+async fn stream_error(url: &str) -> Error {
+    capped_hub(url)
+        .stream_completion("llm.inference", [Message::user("Hi")], None)
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn a_stream_line_without_end_stops_at_the_cap() {
+    // A fast server: the idle timer never fires, the cap does.
+    let (url, written) = endless_server(
+        std::str::from_utf8(SSE_HEAD).unwrap(),
+        b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"",
+        vec![b'z'; PIECE],
+    )
+    .await;
+    let err = stream_error(&url).await;
+    assert_too_large(&err, "stream line or event", 64 << 10, "max_event_bytes");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
+}
+
+#[tokio::test]
+async fn an_endless_multi_line_event_stops_at_the_cap() {
+    let mut piece = Vec::new();
+    while piece.len() < PIECE {
+        piece.extend_from_slice(b"data: zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\n");
+    }
+    let (url, written) = endless_server(std::str::from_utf8(SSE_HEAD).unwrap(), b"", piece).await;
+    let err = stream_error(&url).await;
+    assert_too_large(&err, "stream line or event", 64 << 10, "max_event_bytes");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
+}
+
+#[tokio::test]
+async fn replies_under_the_caps_pass() {
+    let big = "x".repeat(200 << 10);
+    let reply = serde_json::json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": big}, "finish_reason": "stop"}]
+    });
+    let server = serve(json_reply(reply)).await;
+    let reply = ask(&capped_hub(&server.uri()), "llm.inference")
+        .await
+        .unwrap();
+    assert_eq!(reply.text().map(str::len), Some(200 << 10));
 }

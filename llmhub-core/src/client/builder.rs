@@ -236,6 +236,21 @@ impl<R> HubBuilder<R> {
         self
     }
 
+    /// The largest reply body read from a provider, in bytes; a larger one fails the call with
+    /// [`Error::TooLarge`] (at once when its `Content-Length` says so). Default 64 MiB.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.settings.max_response_bytes = limit;
+        self
+    }
+
+    /// The largest line or event of a stream, in bytes (a server that sends bytes without a
+    /// line end is stopped here); a larger one fails the stream with [`Error::TooLarge`].
+    /// Default 1 MiB.
+    pub fn max_event_bytes(mut self, limit: usize) -> Self {
+        self.settings.max_event_bytes = limit;
+        self
+    }
+
     /// The roles compiled into generated code, in slot order (see `__private`).
     pub(crate) fn compiled_roles(mut self, roles: &'static [(&'static str, Mode)]) -> Self {
         self.compiled = Some(roles);

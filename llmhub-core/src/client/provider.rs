@@ -37,6 +37,8 @@ pub(crate) struct Provider {
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
     pub retry: RetryPolicy,
+    pub max_response_bytes: usize,
+    pub max_event_bytes: usize,
 }
 
 impl std::fmt::Debug for Provider {
@@ -136,6 +138,8 @@ impl Provider {
                 base_delay: settings.retry_base_delay,
                 max_delay: settings.retry_max_delay,
             },
+            max_response_bytes: settings.max_response_bytes,
+            max_event_bytes: settings.max_event_bytes,
         };
         let key = key.cloned().or_else(|| provider.key_from_env());
         if let Some(key) = key {

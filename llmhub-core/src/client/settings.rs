@@ -1,9 +1,10 @@
-//! Timeouts and retries: the defaults, what the builder overrides for every provider, and
-//! each provider's retry policy.
+//! Timeouts, retries and size caps: the defaults, what the builder overrides for every
+//! provider, and each provider's retry policy.
 
 use std::time::Duration;
 
-/// Timeouts and retries chosen in the builder; each `Some` overrides every provider's config.
+/// Timeouts, retries and caps chosen in the builder; each `Some` overrides every provider's
+/// config.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub timeout: Option<Duration>,
@@ -12,12 +13,22 @@ pub(crate) struct Settings {
     pub stream_idle_timeout: Option<Duration>,
     pub retry_base_delay: Duration,
     pub retry_max_delay: Duration,
+    /// The largest reply body read, in bytes.
+    pub max_response_bytes: usize,
+    /// The largest line or event of a stream, in bytes.
+    pub max_event_bytes: usize,
 }
 
 /// Whole-request timeout when neither the config nor the builder sets one.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Retries when neither the config nor the builder sets them.
 pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
+/// The largest reply body read unless the builder says otherwise.
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// The largest stream line or event unless the builder says otherwise.
+pub(crate) const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
+/// How much of an error body is kept (for its message); the rest is not read.
+pub(crate) const ERROR_BODY_KEPT: usize = 8 << 10;
 
 impl Default for Settings {
     fn default() -> Settings {
@@ -28,6 +39,8 @@ impl Default for Settings {
             stream_idle_timeout: None,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(30),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }
     }
 }

@@ -5,8 +5,13 @@
 //! common one-`data:`-line case, skips comments and keep-alives, accepts `\n`, `\r\n` and `\r`
 //! line ends, and leaves to the protocol what the end of the body means (OpenAI sends
 //! `[DONE]`, Anthropic `message_stop`).
+//!
+//! A line, and the data of an event, may not pass a cap: a server that sends bytes without a
+//! line end, or `data:` lines without end, is stopped there instead of filling the memory.
 
 use bytes::{Bytes, BytesMut};
+
+use crate::client::settings::DEFAULT_MAX_EVENT_BYTES;
 
 /// One server-sent event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -17,8 +22,12 @@ pub(crate) struct SseEvent {
     pub data: Bytes,
 }
 
+/// A line or an event's data passed the parser's cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooLarge;
+
 /// An incremental SSE parser: push bytes in, take events out.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SseParser {
     buf: BytesMut,
     /// How much of `buf` is known to hold no line end.
@@ -27,9 +36,34 @@ pub(crate) struct SseParser {
     data: Option<Bytes>,
     /// Whether the data of the current event spans several lines (and so was copied).
     joined: Option<BytesMut>,
+    /// The longest line, and the longest data of one event, in bytes.
+    limit: usize,
+}
+
+impl Default for SseParser {
+    fn default() -> SseParser {
+        SseParser::new(DEFAULT_MAX_EVENT_BYTES)
+    }
 }
 
 impl SseParser {
+    /// A parser that refuses lines and event data longer than `limit` bytes.
+    pub fn new(limit: usize) -> SseParser {
+        SseParser {
+            buf: BytesMut::new(),
+            scanned: 0,
+            event: None,
+            data: None,
+            joined: None,
+            limit,
+        }
+    }
+
+    /// The longest line or event data this parser accepts.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Adds received bytes.
     pub fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
@@ -41,21 +75,28 @@ impl SseParser {
     }
 
     /// The next complete event, if the buffer holds one. With `eof`, the end of the body
-    /// ends the last line and the last event.
-    pub fn next_event(&mut self, eof: bool) -> Option<SseEvent> {
+    /// ends the last line and the last event. A line or an event's data longer than the
+    /// limit is an error (the parser is then of no further use).
+    pub fn next_event(&mut self, eof: bool) -> Result<Option<SseEvent>, TooLarge> {
         loop {
             let Some((line_len, eol_len)) = self.find_line_end(eof) else {
-                if eof {
-                    return self.dispatch();
+                if self.buf.len() > self.limit {
+                    return Err(TooLarge);
                 }
-                return None;
+                if eof {
+                    return Ok(self.dispatch());
+                }
+                return Ok(None);
             };
+            if line_len > self.limit {
+                return Err(TooLarge);
+            }
             let line = self.buf.split_to(line_len + eol_len).freeze();
             self.scanned = 0;
             let line = line.slice(..line_len);
             if line.is_empty() {
                 if let Some(event) = self.dispatch() {
-                    return Some(event);
+                    return Ok(Some(event));
                 }
                 continue;
             }
@@ -74,18 +115,24 @@ impl SseParser {
                 None => (line.clone(), Bytes::new()),
             };
             match &field[..] {
-                b"data" => self.add_data(value),
+                b"data" => self.add_data(value)?,
                 b"event" => self.event = Some(value),
                 _ => {} // id, retry and unknown fields do not matter here
             }
         }
     }
 
-    fn add_data(&mut self, value: Bytes) {
+    fn add_data(&mut self, value: Bytes) -> Result<(), TooLarge> {
         if let Some(joined) = &mut self.joined {
+            if joined.len() + 1 + value.len() > self.limit {
+                return Err(TooLarge);
+            }
             joined.extend_from_slice(b"\n");
             joined.extend_from_slice(&value);
         } else if let Some(first) = self.data.take() {
+            if first.len() + 1 + value.len() > self.limit {
+                return Err(TooLarge);
+            }
             let mut joined = BytesMut::with_capacity(first.len() + 1 + value.len());
             joined.extend_from_slice(&first);
             joined.extend_from_slice(b"\n");
@@ -94,6 +141,7 @@ impl SseParser {
         } else {
             self.data = Some(value);
         }
+        Ok(())
     }
 
     fn dispatch(&mut self) -> Option<SseEvent> {
@@ -152,11 +200,11 @@ mod tests {
         let mut events = Vec::new();
         for chunk in input.chunks(piece) {
             parser.push(chunk);
-            while let Some(event) = parser.next_event(false) {
+            while let Some(event) = parser.next_event(false).unwrap() {
                 events.push(event);
             }
         }
-        while let Some(event) = parser.next_event(true) {
+        while let Some(event) = parser.next_event(true).unwrap() {
             events.push(event);
         }
         events
@@ -199,11 +247,11 @@ mod tests {
             for cut in cuts.into_iter().chain([input.len()]) {
                 parser.push(&input[start..cut]);
                 start = cut;
-                while let Some(event) = parser.next_event(false) {
+                while let Some(event) = parser.next_event(false).unwrap() {
                     events.push(event.data);
                 }
             }
-            while let Some(event) = parser.next_event(true) {
+            while let Some(event) = parser.next_event(true).unwrap() {
                 events.push(event.data);
             }
             let events: Vec<&[u8]> = events.iter().map(|b| &b[..]).collect();
@@ -220,10 +268,38 @@ mod tests {
     }
 
     #[test]
+    fn lines_and_events_past_the_limit_are_refused() {
+        // A line without end, fed in pieces: refused once the buffer passes the limit.
+        let mut parser = SseParser::new(16);
+        parser.push(b"data: 0123456789");
+        assert_eq!(parser.next_event(false), Ok(None));
+        parser.push(b"abcdef");
+        assert_eq!(parser.next_event(false), Err(TooLarge));
+        // A long line that arrives whole.
+        let mut parser = SseParser::new(16);
+        parser.push(b"data: 0123456789abcdef\n\n");
+        assert_eq!(parser.next_event(false), Err(TooLarge));
+        // Short `data:` lines that join into a long event.
+        let mut parser = SseParser::new(16);
+        parser.push(b"data: 01234567\ndata: 01234567\n");
+        assert_eq!(parser.next_event(false), Err(TooLarge));
+        let mut parser = SseParser::new(16);
+        parser.push(b"data: 0123\ndata: 0123\ndata: 0123\ndata: 0123\n");
+        assert_eq!(parser.next_event(false), Err(TooLarge));
+        // At the limit exactly: accepted.
+        let mut parser = SseParser::new(16);
+        parser.push(b"data: 0123456789\ndata:abcd\n\n");
+        assert_eq!(
+            parser.next_event(false).unwrap().unwrap().data,
+            &b"0123456789\nabcd"[..]
+        );
+    }
+
+    #[test]
     fn partial_data_is_reported() {
         let mut parser = SseParser::default();
         parser.push(b"data: {\"a\"");
-        assert!(parser.next_event(false).is_none());
+        assert!(parser.next_event(false).unwrap().is_none());
         assert!(parser.has_partial());
     }
 }

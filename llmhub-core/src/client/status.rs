@@ -45,8 +45,12 @@ pub(crate) fn status_error(
     }
 }
 
+/// The longest provider message kept in an error, in characters.
+const MESSAGE_CHARS: usize = 500;
+
 /// The provider's error message from an error body: `error.message` (OpenAI and Anthropic),
-/// `message`, `error` as a string, else the start of the body.
+/// `message`, `error` as a string, else the start of the body; at most [`MESSAGE_CHARS`]
+/// characters of it.
 pub(crate) fn error_message(body: &[u8]) -> String {
     #[derive(Deserialize)]
     struct Envelope {
@@ -73,20 +77,23 @@ pub(crate) fn error_message(body: &[u8]) -> String {
                 kind,
             }) => {
                 return match kind {
-                    Some(kind) => format!("{message} ({kind})"),
-                    None => message,
+                    Some(kind) => format!("{} ({})", bounded(&message), bounded(&kind)),
+                    None => bounded(&message),
                 };
             }
-            Some(Detail::Text(message)) => return message,
+            Some(Detail::Text(message)) => return bounded(&message),
             _ => {}
         }
         if let Some(message) = envelope.message {
-            return message;
+            return bounded(&message);
         }
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(500) {
+    bounded(String::from_utf8_lossy(body).trim())
+}
+
+/// `text`, cut to [`MESSAGE_CHARS`] characters (marked with `…`).
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MESSAGE_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
@@ -140,6 +147,17 @@ mod tests {
         assert_eq!(error_message(br#"{"error":"nope"}"#), "nope");
         assert_eq!(error_message(b"upstream down"), "upstream down");
         assert_eq!(error_message(&[b'x'; 600]).chars().count(), 501);
+        let long = format!(
+            r#"{{"error":{{"message":"{}","type":"{}"}}}}"#,
+            "é".repeat(4000),
+            "t".repeat(900)
+        );
+        assert_eq!(
+            error_message(long.as_bytes()).chars().count(),
+            501 + 2 + 501 + 1
+        );
+        let long = format!(r#"{{"message":"{}"}}"#, "m".repeat(4000));
+        assert_eq!(error_message(long.as_bytes()).chars().count(), 501);
     }
 
     #[test]

@@ -5,10 +5,12 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
 
 use crate::client::provider::{Encoded, Provider};
+use crate::client::settings::ERROR_BODY_KEPT;
 use crate::client::status::{describe_reqwest, error_message, redacted_url, status_error};
 use crate::error::{Error, Result};
 
@@ -77,15 +79,19 @@ pub(crate) async fn send(
             Ok(Ok(response)) if response.status().is_redirection() => {
                 return Err(redirect_error(provider, &encoded.url, &response));
             }
-            Ok(Ok(response)) => {
+            Ok(Ok(mut response)) => {
                 let status = response.status().as_u16();
                 let asked = retry_after(response.headers());
-                let body = tokio::time::timeout(provider.timeout, response.bytes())
-                    .await
-                    .ok()
-                    .and_then(|body| body.ok())
-                    .unwrap_or_default();
-                let err = http_error(provider, status, asked, &body);
+                // Only the start of an error body is read: enough for its message.
+                let (body, cut) = tokio::time::timeout(
+                    provider.timeout,
+                    read_capped(&mut response, ERROR_BODY_KEPT),
+                )
+                .await
+                .ok()
+                .and_then(|body| body.ok())
+                .unwrap_or_default();
+                let err = http_error(provider, status, asked, &body, cut);
                 if !is_retryable_status(status) {
                     return Err(err);
                 }
@@ -116,23 +122,79 @@ pub(crate) async fn send(
     }
 }
 
-/// The error for an unsuccessful status, with the provider's own message (with the key
-/// masked, should a server echo it).
+/// Reads a body chunk by chunk, stopping once it passes `limit` bytes: the body (at most
+/// `limit` bytes) and whether it was cut. A body that comes in one chunk is not copied.
+pub(crate) async fn read_capped(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<(Bytes, bool)> {
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    let mut cut = false;
+    while let Some(chunk) = response.chunk().await? {
+        let len = joined.as_ref().map_or(first.len(), BytesMut::len);
+        let room = limit - len;
+        cut = chunk.len() > room;
+        let chunk = if cut { chunk.slice(..room) } else { chunk };
+        match &mut joined {
+            None if first.is_empty() => first = chunk,
+            None => {
+                let expected = usize::try_from(response.content_length().unwrap_or(0))
+                    .unwrap_or(limit)
+                    .clamp(len + chunk.len(), limit);
+                let mut buf = BytesMut::with_capacity(expected);
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&chunk);
+                joined = Some(buf);
+            }
+            Some(buf) => buf.extend_from_slice(&chunk),
+        }
+        if cut {
+            break;
+        }
+    }
+    Ok((joined.map_or(first, BytesMut::freeze), cut))
+}
+
+/// The error for a reply body larger than the provider's cap.
+pub(crate) fn reply_too_large(provider: &Provider) -> Error {
+    Error::TooLarge {
+        provider: provider.id.to_string(),
+        what: "reply body",
+        limit: provider.max_response_bytes,
+        setter: "max_response_bytes",
+    }
+}
+
+/// The error for an unsuccessful status, with the provider's own message (with the key and
+/// header values masked, should a server echo them). `cut` says the body was cut short.
 pub(crate) fn http_error(
     provider: &Provider,
     status: u16,
     retry_after: Option<Duration>,
     body: &[u8],
+    cut: bool,
 ) -> Error {
     // Masked before the message is cut to length, so no prefix of a secret survives the cut.
     let mut body = Cow::Borrowed(body);
     for secret in provider.secrets() {
-        if !secret.is_empty() && memchr::memmem::find(&body, secret.as_bytes()).is_some() {
+        if secret.is_empty() {
+            continue;
+        }
+        if memchr::memmem::find(&body, secret.as_bytes()).is_some() {
             body = Cow::Owned(
                 String::from_utf8_lossy(&body)
                     .replace(secret, "***")
                     .into_bytes(),
             );
+        }
+        // A body cut short may end with the start of a secret.
+        if cut
+            && let Some(keep) = (1..secret.len())
+                .rev()
+                .find(|&n| body.ends_with(&secret.as_bytes()[..n]))
+        {
+            body = Cow::Owned(body[..body.len() - keep].to_vec());
         }
     }
     status_error(&provider.id, status, retry_after, error_message(&body))
