@@ -84,8 +84,9 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
 
-    /// The provider is rate limiting us (HTTP 429), and the retries are used up.
-    #[error("{provider} is rate limiting requests (HTTP 429){}: {message}; slow down or raise `max_retries`",
+    /// The provider is rate limiting us (HTTP 429), and the retries are used up (or it asked
+    /// for a longer wait than the builder's `retry_after_ceiling`).
+    #[error("{provider} is rate limiting requests (HTTP 429){}: {message}; slow down, or raise `max_retries` (and `retry_after_ceiling` for a longer wait)",
         retry_after.map(|d| format!(", retry after {:.1}s", d.as_secs_f64())).unwrap_or_default())]
     RateLimited {
         /// Provider id.

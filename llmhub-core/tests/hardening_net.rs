@@ -5,12 +5,14 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use llmhub_core::{Error, Message};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A server on `ip` that records the head of every request it gets and answers a chat reply.
 async fn recording_server(ip: &str) -> (String, Arc<Mutex<Vec<String>>>) {
@@ -264,7 +266,7 @@ async fn an_endless_reply_body_stops_at_the_cap() {
     let (url, written) = endless_server(head, b"", vec![b' '; PIECE]).await;
     let err = ask(&capped_hub(&url), "llm.inference").await.unwrap_err();
     assert_too_large(&err, "reply body", 256 << 10, "max_response_bytes");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
 }
 
@@ -275,7 +277,7 @@ async fn a_reply_announced_too_large_is_refused_before_reading() {
     let (url, written) = endless_server(head, b"", vec![b' '; PIECE]).await;
     let err = ask(&capped_hub(&url), "llm.inference").await.unwrap_err();
     assert_too_large(&err, "reply body", 256 << 10, "max_response_bytes");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
 }
 
@@ -293,7 +295,7 @@ async fn an_endless_error_body_is_read_only_in_part() {
         panic!("{err:?}")
     };
     assert!(body.chars().count() <= 501, "{}", body.len());
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
 }
 
@@ -318,7 +320,7 @@ async fn a_stream_line_without_end_stops_at_the_cap() {
     .await;
     let err = stream_error(&url).await;
     assert_too_large(&err, "stream line or event", 64 << 10, "max_event_bytes");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
 }
 
@@ -331,7 +333,7 @@ async fn an_endless_multi_line_event_stops_at_the_cap() {
     let (url, written) = endless_server(std::str::from_utf8(SSE_HEAD).unwrap(), b"", piece).await;
     let err = stream_error(&url).await;
     assert_too_large(&err, "stream line or event", 64 << 10, "max_event_bytes");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(written.load(Ordering::Relaxed) < STOPPED_BY);
 }
 
@@ -346,4 +348,106 @@ async fn replies_under_the_caps_pass() {
         .await
         .unwrap();
     assert_eq!(reply.text().map(str::len), Some(200 << 10));
+}
+
+fn ok_reply() -> ResponseTemplate {
+    json_reply(serde_json::json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "done"}, "finish_reason": "stop"}]
+    }))
+}
+
+/// A server that answers `first` once, then `ok_reply()`; and a hub on it with tiny backoff.
+async fn once_then_ok(first: ResponseTemplate) -> (MockServer, llmhub_core::Hub) {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(first)
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ok_reply())
+        .mount(&server)
+        .await;
+    let hub = builder(&server.uri(), "http://127.0.0.1:9")
+        .retry_base_delay(Duration::from_millis(1))
+        .retry_max_delay(Duration::from_millis(5))
+        .retry_after_ceiling(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    (server, hub)
+}
+
+async fn count(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+fn limited() -> ResponseTemplate {
+    ResponseTemplate::new(429).set_body_json(serde_json::json!({"error": {"message": "slow down"}}))
+}
+
+#[tokio::test]
+async fn a_retry_after_past_the_ceiling_fails_at_once_with_the_asked_delay() {
+    for (name, value, asked) in [
+        ("retry-after", "120", Duration::from_secs(120)),
+        ("retry-after-ms", "900", Duration::from_millis(900)),
+        ("llm_provider-retry-after", "2", Duration::from_secs(2)),
+        (
+            "llm_provider-retry-after-ms",
+            "700",
+            Duration::from_millis(700),
+        ),
+    ] {
+        let (server, hub) = once_then_ok(limited().insert_header(name, value)).await;
+        let err = ask(&hub, "llm.inference").await.unwrap_err();
+        let Error::RateLimited { retry_after, .. } = err else {
+            panic!("{name}: {err:?}")
+        };
+        assert_eq!(retry_after, Some(asked), "{name}");
+        assert_eq!(count(&server).await, 1, "{name}: no retry");
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_under_the_ceiling_is_honoured_beyond_the_backoff_cap() {
+    for (name, value) in [
+        ("retry-after-ms", "50"),
+        ("llm_provider-retry-after-ms", "50"),
+        ("retry-after", "0"),
+    ] {
+        let (server, hub) = once_then_ok(limited().insert_header(name, value)).await;
+        let started = std::time::Instant::now();
+        assert_eq!(
+            ask(&hub, "llm.inference").await.unwrap().text(),
+            Some("done")
+        );
+        assert_eq!(count(&server).await, 2, "{name}");
+        if value == "50" {
+            // Not cut to the 5 ms backoff cap.
+            assert!(started.elapsed() >= Duration::from_millis(50), "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn x_should_retry_is_obeyed() {
+    // `false`: not even a 500 or a 429 is retried.
+    for status in [500, 429, 503] {
+        let (server, hub) =
+            once_then_ok(ResponseTemplate::new(status).insert_header("x-should-retry", "false"))
+                .await;
+        assert!(ask(&hub, "llm.inference").await.is_err());
+        assert_eq!(count(&server).await, 1, "{status}");
+    }
+    // `true`: a status we would not retry is.
+    let (server, hub) =
+        once_then_ok(ResponseTemplate::new(409).insert_header("x-should-retry", "true")).await;
+    assert_eq!(
+        ask(&hub, "llm.inference").await.unwrap().text(),
+        Some("done")
+    );
+    assert_eq!(count(&server).await, 2);
+    // Without it, the status decides.
+    let (server, hub) = once_then_ok(ResponseTemplate::new(409)).await;
+    assert!(ask(&hub, "llm.inference").await.is_err());
+    assert_eq!(count(&server).await, 1);
 }

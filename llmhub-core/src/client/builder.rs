@@ -229,10 +229,20 @@ impl<R> HubBuilder<R> {
         self
     }
 
-    /// The longest wait between two attempts, also the cap on a provider's `Retry-After`.
-    /// Default 30 s.
+    /// The longest wait of the backoff between two attempts. Default 30 s. A provider's own
+    /// `Retry-After` is honoured beyond it, up to
+    /// [`retry_after_ceiling`](Self::retry_after_ceiling).
     pub fn retry_max_delay(mut self, delay: Duration) -> Self {
         self.settings.retry_max_delay = delay;
+        self
+    }
+
+    /// The longest wait a provider may ask for (`Retry-After`, `retry-after-ms`, or the same
+    /// headers prefixed `llm_provider-` behind a LiteLLM proxy) and still get a retry; when it
+    /// asks for more, the call fails at once with its error (an [`Error::RateLimited`] for a
+    /// 429) carrying the asked delay. Default 60 s.
+    pub fn retry_after_ceiling(mut self, ceiling: Duration) -> Self {
+        self.settings.retry_after_ceiling = ceiling;
         self
     }
 

@@ -137,6 +137,7 @@ impl Provider {
                     .unwrap_or(DEFAULT_MAX_RETRIES),
                 base_delay: settings.retry_base_delay,
                 max_delay: settings.retry_max_delay,
+                ceiling: settings.retry_after_ceiling,
             },
             max_response_bytes: settings.max_response_bytes,
             max_event_bytes: settings.max_event_bytes,

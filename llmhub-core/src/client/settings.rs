@@ -13,6 +13,7 @@ pub(crate) struct Settings {
     pub stream_idle_timeout: Option<Duration>,
     pub retry_base_delay: Duration,
     pub retry_max_delay: Duration,
+    pub retry_after_ceiling: Duration,
     /// The largest reply body read, in bytes.
     pub max_response_bytes: usize,
     /// The largest line or event of a stream, in bytes.
@@ -39,6 +40,7 @@ impl Default for Settings {
             stream_idle_timeout: None,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(30),
+            retry_after_ceiling: Duration::from_secs(60),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }
@@ -52,8 +54,10 @@ pub(crate) struct RetryPolicy {
     pub max_retries: u32,
     /// The wait before the first retry; doubled for each further retry.
     pub base_delay: Duration,
-    /// The longest wait between two attempts (also caps `Retry-After`).
+    /// The longest wait of the backoff.
     pub max_delay: Duration,
+    /// The longest `Retry-After` honoured; a server asking for more gets no retry.
+    pub ceiling: Duration,
 }
 
 impl RetryPolicy {
@@ -67,12 +71,15 @@ impl RetryPolicy {
         capped.mul_f64(1.0 - 0.25 * fastrand::f64())
     }
 
-    /// The wait before retry number `retry`, honouring the provider's `Retry-After` when it
-    /// gave one (capped at `max_delay`).
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+    /// The wait before retry number `retry`: the provider's `Retry-After` when it gave one,
+    /// else the backoff; `None` (do not retry) when it asks for more than the ceiling. A zero
+    /// wait (`retry-after: 0`, a date passed) gets the backoff, so that a server cannot make
+    /// the retries come in a burst.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
         match retry_after {
-            Some(asked) => asked.min(self.max_delay),
-            None => self.backoff(retry),
+            Some(asked) if asked > self.ceiling => None,
+            Some(asked) if !asked.is_zero() => Some(asked),
+            _ => Some(self.backoff(retry)),
         }
     }
 }
