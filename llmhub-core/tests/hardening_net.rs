@@ -451,3 +451,57 @@ async fn x_should_retry_is_obeyed() {
     assert!(ask(&hub, "llm.inference").await.is_err());
     assert_eq!(count(&server).await, 1);
 }
+
+#[tokio::test]
+async fn raw_paths_cannot_leave_the_base_url_however_spelled() {
+    let server = serve(json_reply(serde_json::json!({"ok": true}))).await;
+    let yaml = format!(
+        "project: p\nenv: dev\nproviders:\n  openai:\n    env_key: LLMHUB_TEST_UNSET_OPENAI\n    base_url: {}/prefix/v1\nroles:\n  r: {{ provider: openai, model: m, mode: other }}\n",
+        server.uri()
+    );
+    let hub = llmhub_core::Hub::builder()
+        .config(llmhub_core::Config::from_yaml_str(&yaml).unwrap())
+        .api_key("openai", OPENAI_KEY)
+        .build()
+        .unwrap();
+    let raw = |path: &'static str| hub.raw("r", path, serde_json::json!({}), None);
+    for path in [
+        "../admin",
+        "%2e%2e/admin",
+        "%2E%2E/admin",
+        "%2e./admin",
+        ".%2E/admin",
+        "a/%2e%2e/%2e%2e/admin",
+        "%2e%2e%2fadmin",
+        "..%2Fadmin",
+        "..\\admin",
+        "a\\..\\..\\admin",
+        "..%5cadmin",
+        "..%5Cadmin",
+        "./%2e%2e/admin",
+        "/./admin",
+        "moderations/../../admin",
+        "http://evil.example/x",
+    ] {
+        let err = raw(path).await.expect_err(path);
+        assert!(
+            matches!(err, Error::InvalidInput { .. })
+                && err.to_string().contains("not a path under"),
+            "{path}: {err:?}"
+        );
+    }
+    assert_eq!(count(&server).await, 0, "nothing was sent");
+    // Paths that stay under the base URL pass, as written.
+    for (path, sent) in [
+        ("moderations", "/prefix/v1/moderations"),
+        ("/files/org%2Fname", "/prefix/v1/files/org%2Fname"),
+        ("a/..b/c", "/prefix/v1/a/..b/c"),
+        ("search?q=../x", "/prefix/v1/search"),
+        // Leading slashes are dropped: not a scheme-relative URL to another host.
+        ("//evil.example/x", "/prefix/v1/evil.example/x"),
+    ] {
+        raw(path).await.unwrap();
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.last().unwrap().url.path(), sent, "{path}");
+    }
+}

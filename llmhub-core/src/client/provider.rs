@@ -247,23 +247,45 @@ impl Provider {
     }
 
     /// `base_url` + `path`, refusing a path that would leave the provider's base URL (the key
-    /// must only ever go there).
+    /// must only ever go there): a URL, a `.` or `..` segment however spelled (`%2e`, a `/`
+    /// spelled `%2f`, which a server may decode), a backslash (`\`, `%5c`, which the URL
+    /// parser and some servers take for `/`); then the joined URL must still be under the base
+    /// path, on the same origin.
     fn raw_url(&self, path: &str) -> std::result::Result<Url, String> {
         let base = &self.endpoints.base;
         let path = path.trim_start_matches('/');
-        let joined = format!("{}/{path}", base.as_str().trim_end_matches('/'));
-        match Url::parse(&joined) {
-            Ok(url)
-                if !path.contains("://")
-                    && !path.split(['/', '?', '#']).any(|segment| segment == "..")
-                    && url.origin() == base.origin() =>
-            {
-                Ok(url)
-            }
-            _ => Err(format!(
+        let refused = || {
+            format!(
                 "`{path}` is not a path under the provider's base URL; give a relative path such as `/moderations`"
-            )),
+            )
+        };
+        let path_part = path.split(['?', '#']).next().unwrap_or("");
+        let decoded = path_part
+            .replace("%2e", ".")
+            .replace("%2E", ".")
+            .replace("%2f", "/")
+            .replace("%2F", "/");
+        if path.contains("://")
+            || path_part.contains('\\')
+            || path_part.contains("%5c")
+            || path_part.contains("%5C")
+            || decoded
+                .split('/')
+                .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(refused());
         }
+        let joined = format!("{}/{path}", base.as_str().trim_end_matches('/'));
+        let url = Url::parse(&joined).map_err(|_| refused())?;
+        let base_path = base.path().trim_end_matches('/');
+        let under = url
+            .path()
+            .strip_prefix(base_path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        if !under || url.origin() != base.origin() {
+            return Err(refused());
+        }
+        Ok(url)
     }
 
     /// A POST of `encoded` with this provider's headers and `auth`.
