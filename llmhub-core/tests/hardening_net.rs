@@ -505,3 +505,38 @@ async fn raw_paths_cannot_leave_the_base_url_however_spelled() {
         assert_eq!(requests.last().unwrap().url.path(), sent, "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_hostile_multipart_field_name_adds_no_header_and_no_part() {
+    let server = serve(json_reply(serde_json::json!({"text": "ok"}))).await;
+    let yaml = format!(
+        "project: p\nenv: dev\nproviders:\n  openai:\n    env_key: LLMHUB_TEST_UNSET_OPENAI\n    base_url: {}/v1\nroles:\n  stt: {{ provider: openai, model: whisper-1, mode: audio }}\n",
+        server.uri()
+    );
+    let hub = llmhub_core::Hub::builder()
+        .config(llmhub_core::Config::from_yaml_str(&yaml).unwrap())
+        .api_key("openai", OPENAI_KEY)
+        .build()
+        .unwrap();
+    let hostile = "evil\"; filename=\"x.sh\"\r\nContent-Type: text/html\r\n\r\ninjected\r\n--";
+    let mut params = llmhub_core::Params::new();
+    params.insert(hostile.into(), "line one\r\nline two".into());
+    let audio = llmhub_core::AudioFile::new(&b"RIFF\x00fake-wav"[..], "a\"b\r\n.wav");
+    hub.transcribe("stt", audio, Some(params)).await.unwrap();
+
+    let request = only_request(&server).await;
+    let content_type = header(&request, "content-type").unwrap();
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .unwrap();
+    let expected = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"evil%22; filename=%22x.sh%22%0D%0AContent-Type: text/html%0D%0A%0D%0Ainjected%0D%0A--\"\r\n\r\nline one\r\nline two\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a%22b%0D%0A.wav\"\r\nContent-Type: audio/wav\r\n\r\nRIFF\x00fake-wav\r\n--{boundary}--\r\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&request.body), expected);
+    // Three parts, each with one header line.
+    let body = String::from_utf8_lossy(&request.body);
+    assert_eq!(body.matches(&format!("--{boundary}\r\n")).count(), 3);
+    assert_eq!(body.matches("Content-Disposition").count(), 3);
+}
