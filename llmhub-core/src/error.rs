@@ -279,6 +279,15 @@ impl Error {
                 provider,
                 message: mask(message),
             },
+            Error::Redirect {
+                provider,
+                status,
+                location,
+            } => Error::Redirect {
+                provider,
+                status,
+                location: location.map(mask),
+            },
             other => other,
         }
     }

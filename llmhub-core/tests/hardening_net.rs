@@ -540,3 +540,38 @@ async fn a_hostile_multipart_field_name_adds_no_header_and_no_part() {
     assert_eq!(body.matches(&format!("--{boundary}\r\n")).count(), 3);
     assert_eq!(body.matches("Content-Disposition").count(), 3);
 }
+
+#[tokio::test]
+async fn secrets_echoed_in_a_bad_reply_or_a_redirect_are_masked() {
+    // A reply that does not decode: the decode error quotes the value.
+    let server = serve(json_reply(
+        serde_json::json!({"choices": format!("{OPENAI_KEY} {HEADER_SECRET}")}),
+    ))
+    .await;
+    let hub = llmhub_core::Hub::builder()
+        .config(config_with_header_secret(&server.uri()))
+        .api_key("azure", OPENAI_KEY)
+        .build()
+        .unwrap();
+    let err = ask(&hub, "r").await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("*** ***"), "{message}");
+    // A redirect whose path carries them.
+    let server = redirecting(
+        307,
+        &format!("https://other.example/{OPENAI_KEY}/{HEADER_SECRET}/v1"),
+    )
+    .await;
+    let hub = llmhub_core::Hub::builder()
+        .config(config_with_header_secret(&server.uri()))
+        .api_key("azure", OPENAI_KEY)
+        .build()
+        .unwrap();
+    let err = ask(&hub, "r").await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("https://other.example/***/***/v1"),
+        "{message}"
+    );
+}

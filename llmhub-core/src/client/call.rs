@@ -178,7 +178,8 @@ impl Sent {
             if cut {
                 return Err(reply_too_large(provider));
             }
-            decode(provider, body).map_err(|err| decode_error(&provider.id, &err))
+            // A decode error may quote the body, and so an echoed secret.
+            decode(provider, body).map_err(|err| provider.mask(decode_error(&provider.id, &err)))
         }
         .instrument(record.span().clone())
         .await;

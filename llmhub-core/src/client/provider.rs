@@ -222,6 +222,11 @@ impl Provider {
             .chain(headers.filter(|value| value.len() >= MIN_MASKED_LEN))
     }
 
+    /// `err` with this provider's secrets replaced by `***` wherever a server echoed them.
+    pub fn mask(&self, err: Error) -> Error {
+        self.secrets().fold(err, Error::mask_secret)
+    }
+
     /// The request of `payload`: its URL and body. An `Err` says why it cannot be sent.
     pub fn encode(
         &self,

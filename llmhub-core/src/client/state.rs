@@ -222,8 +222,6 @@ impl KeyMasker {
     /// `err` with the provider's key and header values replaced by `***` wherever a server
     /// echoed them.
     pub fn mask(&self, err: Error) -> Error {
-        self.state.providers[self.provider]
-            .secrets()
-            .fold(err, Error::mask_secret)
+        self.state.providers[self.provider].mask(err)
     }
 }

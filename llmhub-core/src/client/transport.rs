@@ -230,11 +230,11 @@ fn redirect_error(provider: &Provider, url: &Url, response: &reqwest::Response) 
         .and_then(|value| value.to_str().ok())
         .and_then(|location| url.join(location.trim()).ok())
         .map(|location| redacted_url(&location));
-    Error::Redirect {
+    provider.mask(Error::Redirect {
         provider: provider.id.to_string(),
         status: response.status().as_u16(),
         location,
-    }
+    })
 }
 
 /// The error for a failed send or body read.
