@@ -84,8 +84,9 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
 
-    /// The provider is rate limiting us (HTTP 429), and the retries are used up.
-    #[error("{provider} is rate limiting requests (HTTP 429){}: {message}; slow down or raise `max_retries`",
+    /// The provider is rate limiting us (HTTP 429), and the retries are used up (or it asked
+    /// for a longer wait than the builder's `retry_after_ceiling`).
+    #[error("{provider} is rate limiting requests (HTTP 429){}: {message}; slow down, or raise `max_retries` (and `retry_after_ceiling` for a longer wait)",
         retry_after.map(|d| format!(", retry after {:.1}s", d.as_secs_f64())).unwrap_or_default())]
     RateLimited {
         /// Provider id.
@@ -94,6 +95,36 @@ pub enum Error {
         retry_after: Option<Duration>,
         /// The provider's error message.
         message: String,
+    },
+
+    /// The provider answered with a redirect (HTTP 3xx). llmhub does not follow redirects: the
+    /// key and the headers would go to wherever the `Location` points.
+    #[error(
+        "{provider} answered HTTP {status} redirect to {}; llmhub does not follow redirects (the key would go to another host): set the provider's `base_url` to the final URL",
+        location.as_deref().unwrap_or("(no Location)")
+    )]
+    Redirect {
+        /// Provider id.
+        provider: String,
+        /// HTTP status code.
+        status: u16,
+        /// Where the provider pointed, without user info, query or fragment.
+        location: Option<String>,
+    },
+
+    /// A reply (or one event of a stream) is larger than the cap set for it.
+    #[error(
+        "{provider}: the {what} is larger than the cap of {limit} bytes; if the provider is right to send that much, raise the cap with `HubBuilder::{setter}`"
+    )]
+    TooLarge {
+        /// Provider id.
+        provider: String,
+        /// What was too large (`reply body`, `stream event`).
+        what: &'static str,
+        /// The cap, in bytes.
+        limit: usize,
+        /// The builder setter that raises it.
+        setter: &'static str,
     },
 
     /// The provider refused the credentials (HTTP 401 or 403).
@@ -258,6 +289,15 @@ impl Error {
             Error::Decode { provider, message } => Error::Decode {
                 provider,
                 message: mask(message),
+            },
+            Error::Redirect {
+                provider,
+                status,
+                location,
+            } => Error::Redirect {
+                provider,
+                status,
+                location: location.map(mask),
             },
             other => other,
         }

@@ -34,6 +34,7 @@ pub mod blocking;
 mod client;
 pub mod config;
 mod error;
+mod secret;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -42,6 +43,7 @@ pub use config::{
     ResolvedCall, RoleConfig, Span, merge_params,
 };
 pub use error::{Error, MissingEnvVar, Result};
+pub use secret::SecretString;
 
 /// The runtime (feature `client`).
 #[cfg(feature = "client")]
@@ -65,7 +67,6 @@ pub use client::{
         ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, Delta, Embedding,
         EmbeddingResponse, FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,
     },
-    secret::SecretString,
     stream::ChatStream,
 };
 #[cfg(feature = "client")]

@@ -660,8 +660,8 @@ fn provider_fields_are_typed() {
     let openai = &config.providers["openai"];
     assert_eq!(openai.timeout_ms, Some(1500));
     assert_eq!(openai.max_retries, Some(0));
-    assert_eq!(openai.headers["X-Org"], "acme");
-    assert_eq!(openai.headers["X-Num"], "7");
+    assert_eq!(openai.headers["X-Org"].expose(), "acme");
+    assert_eq!(openai.headers["X-Num"].expose(), "7");
 
     let err = Config::from_yaml_str(
         "project: p\nenv: dev\nproviders:\n  openai:\n    headers: { 'Bad Header': x }\n    max_retries: 1000\n    \

@@ -11,12 +11,12 @@ use arc_swap::ArcSwap;
 use crate::client::hooks::{CallContext, CallResult, Hooks};
 use crate::client::hub::Hub;
 use crate::client::reload::{ReloadSettings, Reloader};
-use crate::client::secret::SecretString;
 use crate::client::settings::Settings;
 use crate::client::state::{HubState, Shared};
 use crate::client::status::describe_reqwest;
 use crate::config::{Config, Mode, ReloadOutcome};
 use crate::error::{Error, Result};
+use crate::secret::SecretString;
 
 /// Builds a [`Hub`]: the config, and optionally strict env checks, hooks, API keys, an HTTP
 /// client, timeouts, retries and reload.
@@ -178,7 +178,12 @@ impl<R> HubBuilder<R> {
     }
 
     /// The HTTP client to use (for proxies, custom roots, …). Its own settings then apply:
-    /// [`connect_timeout`](Self::connect_timeout) is not applied to it.
+    /// [`connect_timeout`](Self::connect_timeout) is not applied to it, and its redirect policy
+    /// is yours. The client llmhub builds follows no redirect (a 3xx answer is an
+    /// [`Error::Redirect`]), because a redirect would take the API key and the config's
+    /// `headers:` to another host; reqwest's default client follows up to 10 and strips only
+    /// `Authorization` on the way. Give a client built with
+    /// `.redirect(reqwest::redirect::Policy::none())` to keep that protection.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -230,10 +235,35 @@ impl<R> HubBuilder<R> {
         self
     }
 
-    /// The longest wait between two attempts, also the cap on a provider's `Retry-After`.
-    /// Default 30 s.
+    /// The longest wait of the backoff between two attempts. Default 30 s. A provider's own
+    /// `Retry-After` is honoured beyond it, up to
+    /// [`retry_after_ceiling`](Self::retry_after_ceiling).
     pub fn retry_max_delay(mut self, delay: Duration) -> Self {
         self.settings.retry_max_delay = delay;
+        self
+    }
+
+    /// The longest wait a provider may ask for (`Retry-After`, `retry-after-ms`, or the same
+    /// headers prefixed `llm_provider-` behind a LiteLLM proxy) and still get a retry; when it
+    /// asks for more, the call fails at once with its error (an [`Error::RateLimited`] for a
+    /// 429) carrying the asked delay. Default 60 s.
+    pub fn retry_after_ceiling(mut self, ceiling: Duration) -> Self {
+        self.settings.retry_after_ceiling = ceiling;
+        self
+    }
+
+    /// The largest reply body read from a provider, in bytes; a larger one fails the call with
+    /// [`Error::TooLarge`] (at once when its `Content-Length` says so). Default 64 MiB.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.settings.max_response_bytes = limit;
+        self
+    }
+
+    /// The largest line or event of a stream, in bytes (a server that sends bytes without a
+    /// line end is stopped here); a larger one fails the stream with [`Error::TooLarge`].
+    /// Default 1 MiB.
+    pub fn max_event_bytes(mut self, limit: usize) -> Self {
+        self.settings.max_event_bytes = limit;
         self
     }
 
@@ -297,6 +327,10 @@ impl<R> HubBuilder<R> {
             None => reqwest::Client::builder()
                 .connect_timeout(self.settings.connect_timeout)
                 .tcp_nodelay(true)
+                // A redirect would carry the key and the config's headers to wherever it
+                // points (reqwest strips only `Authorization` across hosts); it becomes an
+                // error that names the new URL instead.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|err| Error::Setup {
                     message: format!("cannot build the HTTP client: {}", describe_reqwest(&err)),

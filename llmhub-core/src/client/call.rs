@@ -21,7 +21,7 @@ use crate::client::response::{ChatResponse, EmbeddingResponse, Usage};
 use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
 use crate::client::status::decode_error;
 use crate::client::stream::ChatStream;
-use crate::client::transport::{self, transport_error};
+use crate::client::transport::{self, read_capped, reply_too_large, transport_error};
 use crate::config::{Mode, Params};
 use crate::error::{Error, Result};
 
@@ -160,7 +160,7 @@ impl Sent {
         usage: fn(&T) -> Option<Usage>,
     ) -> Result<T> {
         let Sent {
-            response,
+            mut response,
             state,
             provider,
             record,
@@ -168,11 +168,18 @@ impl Sent {
         let provider = &state.providers[provider];
         let result = async {
             // The request's own timeout (set by the send loop) covers this read too.
-            let body = response
-                .bytes()
+            let limit = provider.max_response_bytes;
+            if response.content_length().is_some_and(|n| n > limit as u64) {
+                return Err(reply_too_large(provider));
+            }
+            let (body, cut) = read_capped(&mut response, limit)
                 .await
                 .map_err(|err| transport_error(provider, &err))?;
-            decode(provider, body).map_err(|err| decode_error(&provider.id, &err))
+            if cut {
+                return Err(reply_too_large(provider));
+            }
+            // A decode error may quote the body, and so an echoed secret.
+            decode(provider, body).map_err(|err| provider.mask(decode_error(&provider.id, &err)))
         }
         .instrument(record.span().clone())
         .await;
@@ -185,11 +192,20 @@ impl Sent {
         let decoder = provider.wire.stream_decoder();
         let id = provider.id.clone();
         let idle = provider.idle_timeout;
+        let max_event_bytes = provider.max_event_bytes;
         let masker = KeyMasker {
             state: self.state.clone(),
             provider: self.provider,
         };
-        ChatStream::new(self.response, decoder, id, idle, self.record, masker)
+        ChatStream::new(
+            self.response,
+            decoder,
+            id,
+            idle,
+            max_event_bytes,
+            self.record,
+            masker,
+        )
     }
 }
 

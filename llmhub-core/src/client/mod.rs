@@ -21,7 +21,6 @@
 //! | `hooks.rs` | before/after-call hooks and the per-call record and span |
 //! | `reload.rs`, `watch.rs` | reload settings and the file watcher |
 //! | `message.rs`, `response.rs`, `media.rs` | what calls send and receive |
-//! | `secret.rs` | [`SecretString`](crate::SecretString) |
 
 pub(crate) mod builder;
 pub(crate) mod call;
@@ -37,7 +36,6 @@ pub(crate) mod protocol;
 pub(crate) mod provider;
 pub mod reload;
 pub(crate) mod response;
-pub(crate) mod secret;
 pub(crate) mod settings;
 pub(crate) mod sse;
 pub(crate) mod state;

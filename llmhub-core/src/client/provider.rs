@@ -12,11 +12,15 @@ use reqwest::{Method, Url};
 use crate::client::kind::Payload;
 use crate::client::params::MergedParams;
 use crate::client::protocol::{Body, Endpoints, WireProtocol, wire};
-use crate::client::secret::SecretString;
 use crate::client::settings::{DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RetryPolicy, Settings};
-use crate::config::base_url::{check_base_url, is_loopback_host};
+use crate::client::status::redacted_url;
+use crate::config::base_url::{check_base_url, is_loopback_host, without_userinfo};
 use crate::config::{Protocol, ProviderConfig};
 use crate::error::{Error, MissingEnvVar, Result};
+use crate::secret::SecretString;
+
+/// The shortest header value masked in errors.
+pub(crate) const MIN_MASKED_LEN: usize = 8;
 
 /// A provider, ready to send.
 pub(crate) struct Provider {
@@ -33,6 +37,8 @@ pub(crate) struct Provider {
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
     pub retry: RetryPolicy,
+    pub max_response_bytes: usize,
+    pub max_event_bytes: usize,
 }
 
 impl std::fmt::Debug for Provider {
@@ -40,7 +46,7 @@ impl std::fmt::Debug for Provider {
         f.debug_struct("Provider")
             .field("id", &self.id)
             .field("api", &self.api)
-            .field("base_url", &self.endpoints.base.as_str())
+            .field("base_url", &redacted_url(&self.endpoints.base))
             .field("headers", &self.headers)
             .field("env_key", &self.env_key)
             .field("auth", &self.auth)
@@ -69,7 +75,10 @@ impl Provider {
         let wire = wire(config.api);
         let endpoints = wire.endpoints(&config.base_url).map_err(|err| {
             problem(
-                format!("`base_url` {} is not a valid URL: {err}", config.base_url),
+                format!(
+                    "`base_url` {} is not a valid URL: {err}",
+                    without_userinfo(&config.base_url)
+                ),
                 "write it as https://host/path",
             )
         })?;
@@ -83,7 +92,7 @@ impl Provider {
             return Err(problem(
                 format!(
                     "`base_url` {} sends the API key in clear text to the non-loopback host `{host}`",
-                    config.base_url
+                    without_userinfo(&config.base_url)
                 ),
                 "use https://, or set `allow_insecure_http: true` on this provider if you must",
             ));
@@ -99,7 +108,10 @@ impl Provider {
                 )
             };
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
-            let value = HeaderValue::from_str(value).map_err(|_| bad("value"))?;
+            let mut value = HeaderValue::from_str(value.expose()).map_err(|_| bad("value"))?;
+            // Config headers often carry a key: `Debug` of the map hides them, and
+            // `secrets` lists them for masking.
+            value.set_sensitive(true);
             headers.insert(name, value);
         }
         let timeout = settings
@@ -125,7 +137,10 @@ impl Provider {
                     .unwrap_or(DEFAULT_MAX_RETRIES),
                 base_delay: settings.retry_base_delay,
                 max_delay: settings.retry_max_delay,
+                ceiling: settings.retry_after_ceiling,
             },
+            max_response_bytes: settings.max_response_bytes,
+            max_event_bytes: settings.max_event_bytes,
         };
         let key = key.cloned().or_else(|| provider.key_from_env());
         if let Some(key) = key {
@@ -189,10 +204,27 @@ impl Provider {
         Ok(Some(self.auth.get_or_init(|| value)))
     }
 
-    /// The key this provider sends, if known (to mask it should a server echo it back).
-    pub fn secret_text(&self) -> Option<&str> {
-        let value = self.auth.get()?.to_str().ok()?;
-        Some(value.strip_prefix("Bearer ").unwrap_or(value))
+    /// What this provider sends that must not come back in an error should a server echo it:
+    /// the key, if known, and the values of the config's `headers:` (those shorter than
+    /// [`MIN_MASKED_LEN`] excepted: such values are no secrets, and masking them would
+    /// garble messages).
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        let key = self.auth.get().and_then(|value| {
+            let value = value.to_str().ok()?;
+            Some(value.strip_prefix("Bearer ").unwrap_or(value))
+        });
+        let headers = self
+            .headers
+            .values()
+            .filter(|value| value.is_sensitive())
+            .filter_map(|value| value.to_str().ok());
+        key.into_iter()
+            .chain(headers.filter(|value| value.len() >= MIN_MASKED_LEN))
+    }
+
+    /// `err` with this provider's secrets replaced by `***` wherever a server echoed them.
+    pub fn mask(&self, err: Error) -> Error {
+        self.secrets().fold(err, Error::mask_secret)
     }
 
     /// The request of `payload`: its URL and body. An `Err` says why it cannot be sent.
@@ -225,23 +257,45 @@ impl Provider {
     }
 
     /// `base_url` + `path`, refusing a path that would leave the provider's base URL (the key
-    /// must only ever go there).
+    /// must only ever go there): a URL, a `.` or `..` segment however spelled (`%2e`, a `/`
+    /// spelled `%2f`, which a server may decode), a backslash (`\`, `%5c`, which the URL
+    /// parser and some servers take for `/`); then the joined URL must still be under the base
+    /// path, on the same origin.
     fn raw_url(&self, path: &str) -> std::result::Result<Url, String> {
         let base = &self.endpoints.base;
         let path = path.trim_start_matches('/');
-        let joined = format!("{}/{path}", base.as_str().trim_end_matches('/'));
-        match Url::parse(&joined) {
-            Ok(url)
-                if !path.contains("://")
-                    && !path.split(['/', '?', '#']).any(|segment| segment == "..")
-                    && url.origin() == base.origin() =>
-            {
-                Ok(url)
-            }
-            _ => Err(format!(
+        let refused = || {
+            format!(
                 "`{path}` is not a path under the provider's base URL; give a relative path such as `/moderations`"
-            )),
+            )
+        };
+        let path_part = path.split(['?', '#']).next().unwrap_or("");
+        let decoded = path_part
+            .replace("%2e", ".")
+            .replace("%2E", ".")
+            .replace("%2f", "/")
+            .replace("%2F", "/");
+        if path.contains("://")
+            || path_part.contains('\\')
+            || path_part.contains("%5c")
+            || path_part.contains("%5C")
+            || decoded
+                .split('/')
+                .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(refused());
         }
+        let joined = format!("{}/{path}", base.as_str().trim_end_matches('/'));
+        let url = Url::parse(&joined).map_err(|_| refused())?;
+        let base_path = base.path().trim_end_matches('/');
+        let under = url
+            .path()
+            .strip_prefix(base_path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        if !under || url.origin() != base.origin() {
+            return Err(refused());
+        }
+        Ok(url)
     }
 
     /// A POST of `encoded` with this provider's headers and `auth`.

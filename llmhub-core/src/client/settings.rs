@@ -1,9 +1,10 @@
-//! Timeouts and retries: the defaults, what the builder overrides for every provider, and
-//! each provider's retry policy.
+//! Timeouts, retries and size caps: the defaults, what the builder overrides for every
+//! provider, and each provider's retry policy.
 
 use std::time::Duration;
 
-/// Timeouts and retries chosen in the builder; each `Some` overrides every provider's config.
+/// Timeouts, retries and caps chosen in the builder; each `Some` overrides every provider's
+/// config.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub timeout: Option<Duration>,
@@ -12,12 +13,23 @@ pub(crate) struct Settings {
     pub stream_idle_timeout: Option<Duration>,
     pub retry_base_delay: Duration,
     pub retry_max_delay: Duration,
+    pub retry_after_ceiling: Duration,
+    /// The largest reply body read, in bytes.
+    pub max_response_bytes: usize,
+    /// The largest line or event of a stream, in bytes.
+    pub max_event_bytes: usize,
 }
 
 /// Whole-request timeout when neither the config nor the builder sets one.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Retries when neither the config nor the builder sets them.
 pub(crate) const DEFAULT_MAX_RETRIES: u32 = 2;
+/// The largest reply body read unless the builder says otherwise.
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// The largest stream line or event unless the builder says otherwise.
+pub(crate) const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
+/// How much of an error body is kept (for its message); the rest is not read.
+pub(crate) const ERROR_BODY_KEPT: usize = 8 << 10;
 
 impl Default for Settings {
     fn default() -> Settings {
@@ -28,6 +40,9 @@ impl Default for Settings {
             stream_idle_timeout: None,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(30),
+            retry_after_ceiling: Duration::from_secs(60),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }
     }
 }
@@ -39,8 +54,10 @@ pub(crate) struct RetryPolicy {
     pub max_retries: u32,
     /// The wait before the first retry; doubled for each further retry.
     pub base_delay: Duration,
-    /// The longest wait between two attempts (also caps `Retry-After`).
+    /// The longest wait of the backoff.
     pub max_delay: Duration,
+    /// The longest `Retry-After` honoured; a server asking for more gets no retry.
+    pub ceiling: Duration,
 }
 
 impl RetryPolicy {
@@ -54,12 +71,15 @@ impl RetryPolicy {
         capped.mul_f64(1.0 - 0.25 * fastrand::f64())
     }
 
-    /// The wait before retry number `retry`, honouring the provider's `Retry-After` when it
-    /// gave one (capped at `max_delay`).
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+    /// The wait before retry number `retry`: the provider's `Retry-After` when it gave one,
+    /// else the backoff; `None` (do not retry) when it asks for more than the ceiling. A zero
+    /// wait (`retry-after: 0`, a date passed) gets the backoff, so that a server cannot make
+    /// the retries come in a burst.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
         match retry_after {
-            Some(asked) => asked.min(self.max_delay),
-            None => self.backoff(retry),
+            Some(asked) if asked > self.ceiling => None,
+            Some(asked) if !asked.is_zero() => Some(asked),
+            _ => Some(self.backoff(retry)),
         }
     }
 }

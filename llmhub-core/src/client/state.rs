@@ -9,11 +9,11 @@ use arc_swap::ArcSwap;
 use crate::client::hooks::Hooks;
 use crate::client::provider::Provider;
 use crate::client::reload::Reloader;
-use crate::client::secret::SecretString;
 use crate::client::settings::Settings;
 use crate::config::suggest::closest;
 use crate::config::{Binding, Config, Mode, Params, compiled_slots};
 use crate::error::{Error, Result};
+use crate::secret::SecretString;
 
 /// What every clone of a hub shares.
 pub(crate) struct Shared {
@@ -222,11 +222,9 @@ pub(crate) struct KeyMasker {
 }
 
 impl KeyMasker {
-    /// `err` with the provider's key replaced by `***` wherever a server echoed it.
+    /// `err` with the provider's key and header values replaced by `***` wherever a server
+    /// echoed them.
     pub fn mask(&self, err: Error) -> Error {
-        match self.state.providers[self.provider].secret_text() {
-            Some(secret) => err.mask_secret(secret),
-            None => err,
-        }
+        self.state.providers[self.provider].mask(err)
     }
 }

@@ -13,7 +13,7 @@ use crate::client::hooks::CallRecord;
 use crate::client::message::ToolCall;
 use crate::client::protocol::{Step, StreamDecoder};
 use crate::client::response::{ChatChunk, ChatResponse, Choice, Delta, ResponseMessage, Usage};
-use crate::client::sse::SseParser;
+use crate::client::sse::{SseParser, TooLarge};
 use crate::client::state::KeyMasker;
 use crate::client::status::describe_reqwest;
 use crate::error::{Error, Result};
@@ -72,12 +72,13 @@ impl ChatStream {
         decoder: StreamDecoder,
         provider: std::sync::Arc<str>,
         idle_timeout: Duration,
+        max_event_bytes: usize,
         record: CallRecord,
         masker: KeyMasker,
     ) -> ChatStream {
         ChatStream {
             body: Box::pin(response.bytes_stream()),
-            parser: SseParser::default(),
+            parser: SseParser::new(max_event_bytes),
             decoder,
             provider,
             idle_timeout,
@@ -267,7 +268,19 @@ impl Stream for ChatStream {
             if this.done {
                 return Poll::Ready(None);
             }
-            if let Some(event) = this.parser.next_event(this.eof) {
+            let event = match this.parser.next_event(this.eof) {
+                Ok(event) => event,
+                Err(TooLarge) => {
+                    let err = Error::TooLarge {
+                        provider: this.provider.to_string(),
+                        what: "stream line or event",
+                        limit: this.parser.limit(),
+                        setter: "max_event_bytes",
+                    };
+                    return this.fail(err);
+                }
+            };
+            if let Some(event) = event {
                 match this.decoder.on_event(event, &this.provider) {
                     Ok(Step::Chunk(chunk)) => {
                         if let Some(usage) = chunk.usage {

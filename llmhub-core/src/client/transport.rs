@@ -2,12 +2,16 @@
 //! `Retry-After`), and the mapping of what came back (an error status, a failed connection, a
 //! timeout) to llmhub errors, with the provider's key masked should a server echo it.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use bytes::{Bytes, BytesMut};
+use reqwest::Url;
+use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
 
 use crate::client::provider::{Encoded, Provider};
-use crate::client::status::{describe_reqwest, error_message, status_error};
+use crate::client::settings::ERROR_BODY_KEPT;
+use crate::client::status::{describe_reqwest, error_message, redacted_url, status_error};
 use crate::error::{Error, Result};
 
 /// Whether an HTTP status is worth retrying: 408, 429, 5xx (with
@@ -16,34 +20,51 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429) || (500..=599).contains(&status)
 }
 
-/// The delay a response asks for: `retry-after-ms` (OpenAI), else `Retry-After` in seconds.
-/// `Retry-After` may also be an HTTP date.
+/// Whether a failed response is worth retrying: as its `x-should-retry` header says (OpenAI
+/// and Anthropic send it), else as its status says.
+pub(crate) fn should_retry(status: u16, headers: &HeaderMap) -> bool {
+    let said = headers
+        .get("x-should-retry")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim);
+    match said {
+        Some(value) if value.eq_ignore_ascii_case("true") => true,
+        Some(value) if value.eq_ignore_ascii_case("false") => false,
+        _ => is_retryable_status(status),
+    }
+}
+
+/// The headers that carry the delay a response asks for, in milliseconds then in seconds (or
+/// an HTTP date): the provider's own, then the provider's as a LiteLLM proxy passes them on.
+const RETRY_AFTER_HEADERS: [(&str, &str); 2] = [
+    ("retry-after-ms", "retry-after"),
+    ("llm_provider-retry-after-ms", "llm_provider-retry-after"),
+];
+
+/// The delay a response asks for (see [`RETRY_AFTER_HEADERS`]). A date that has passed is a
+/// zero delay; a value too large for a `Duration` is the longest one.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| Some(headers.get(name)?.to_str().ok()?.trim());
     let number = |name: &str| -> Option<f64> {
-        let value = headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()?;
+        let value = text(name)?.parse::<f64>().ok()?;
         (value.is_finite() && value >= 0.0).then_some(value)
     };
-    // A huge value (`1e20`) does not fit a Duration: treat it as "no usable delay" rather
-    // than panic; the policy caps any delay at `max_delay` anyway.
-    if let Some(ms) = number("retry-after-ms") {
-        return Duration::try_from_secs_f64(ms / 1000.0).ok();
+    let secs = |secs: f64| Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+    for (ms_header, secs_header) in RETRY_AFTER_HEADERS {
+        if let Some(ms) = number(ms_header) {
+            return Some(secs(ms / 1000.0));
+        }
+        if let Some(value) = number(secs_header) {
+            return Some(secs(value));
+        }
+        if let Some(at) = text(secs_header).and_then(|date| httpdate::parse_http_date(date).ok()) {
+            return Some(
+                at.duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default(),
+            );
+        }
     }
-    if let Some(secs) = number("retry-after") {
-        return Duration::try_from_secs_f64(secs).ok();
-    }
-    // The HTTP-date form: the wait is until that time (none if it has passed).
-    let date = headers.get("retry-after")?.to_str().ok()?;
-    let at = httpdate::parse_http_date(date.trim()).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
+    None
 }
 
 /// Sends `body` to `url`, retrying connect errors and retryable statuses with backoff, up to
@@ -72,16 +93,23 @@ pub(crate) async fn send(
         let (err, asked) = match attempt {
             Err(_) => return Err(timeout_error(provider, "request")),
             Ok(Ok(response)) if response.status().is_success() => return Ok(response),
-            Ok(Ok(response)) => {
+            Ok(Ok(response)) if response.status().is_redirection() => {
+                return Err(redirect_error(provider, &encoded.url, &response));
+            }
+            Ok(Ok(mut response)) => {
                 let status = response.status().as_u16();
                 let asked = retry_after(response.headers());
-                let body = tokio::time::timeout(provider.timeout, response.bytes())
-                    .await
-                    .ok()
-                    .and_then(|body| body.ok())
-                    .unwrap_or_default();
-                let err = http_error(provider, status, asked, &body);
-                if !is_retryable_status(status) {
+                // Only the start of an error body is read: enough for its message.
+                let (body, cut) = tokio::time::timeout(
+                    provider.timeout,
+                    read_capped(&mut response, ERROR_BODY_KEPT),
+                )
+                .await
+                .ok()
+                .and_then(|body| body.ok())
+                .unwrap_or_default();
+                let err = http_error(provider, status, asked, &body, cut);
+                if !should_retry(status, response.headers()) {
                     return Err(err);
                 }
                 (err, asked)
@@ -98,7 +126,11 @@ pub(crate) async fn send(
         if retry >= provider.retry.max_retries {
             return Err(err);
         }
-        let delay = provider.retry.delay(retry, asked);
+        let Some(delay) = provider.retry.delay(retry, asked) else {
+            // The provider asked for a longer wait than the ceiling: its error, with the
+            // delay it asked for, at once.
+            return Err(err);
+        };
         tracing::debug!(
             provider = &*provider.id,
             retry = retry + 1,
@@ -111,24 +143,98 @@ pub(crate) async fn send(
     }
 }
 
-/// The error for an unsuccessful status, with the provider's own message (with the key
-/// masked, should a server echo it).
+/// Reads a body chunk by chunk, stopping once it passes `limit` bytes: the body (at most
+/// `limit` bytes) and whether it was cut. A body that comes in one chunk is not copied.
+pub(crate) async fn read_capped(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<(Bytes, bool)> {
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    let mut cut = false;
+    while let Some(chunk) = response.chunk().await? {
+        let len = joined.as_ref().map_or(first.len(), BytesMut::len);
+        let room = limit - len;
+        cut = chunk.len() > room;
+        let chunk = if cut { chunk.slice(..room) } else { chunk };
+        match &mut joined {
+            None if first.is_empty() => first = chunk,
+            None => {
+                let expected = usize::try_from(response.content_length().unwrap_or(0))
+                    .unwrap_or(limit)
+                    .clamp(len + chunk.len(), limit);
+                let mut buf = BytesMut::with_capacity(expected);
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&chunk);
+                joined = Some(buf);
+            }
+            Some(buf) => buf.extend_from_slice(&chunk),
+        }
+        if cut {
+            break;
+        }
+    }
+    Ok((joined.map_or(first, BytesMut::freeze), cut))
+}
+
+/// The error for a reply body larger than the provider's cap.
+pub(crate) fn reply_too_large(provider: &Provider) -> Error {
+    Error::TooLarge {
+        provider: provider.id.to_string(),
+        what: "reply body",
+        limit: provider.max_response_bytes,
+        setter: "max_response_bytes",
+    }
+}
+
+/// The error for an unsuccessful status, with the provider's own message (with the key and
+/// header values masked, should a server echo them). `cut` says the body was cut short.
 pub(crate) fn http_error(
     provider: &Provider,
     status: u16,
     retry_after: Option<Duration>,
     body: &[u8],
+    cut: bool,
 ) -> Error {
-    // Masked before the message is cut to length, so no prefix of a key survives the cut.
-    let masked;
-    let body = match provider.secret_text() {
-        Some(key) if !key.is_empty() && body.windows(key.len()).any(|w| w == key.as_bytes()) => {
-            masked = String::from_utf8_lossy(body).replace(key, "***");
-            masked.as_bytes()
+    // Masked before the message is cut to length, so no prefix of a secret survives the cut.
+    let mut body = Cow::Borrowed(body);
+    for secret in provider.secrets() {
+        if secret.is_empty() {
+            continue;
         }
-        _ => body,
-    };
-    status_error(&provider.id, status, retry_after, error_message(body))
+        if memchr::memmem::find(&body, secret.as_bytes()).is_some() {
+            body = Cow::Owned(
+                String::from_utf8_lossy(&body)
+                    .replace(secret, "***")
+                    .into_bytes(),
+            );
+        }
+        // A body cut short may end with the start of a secret.
+        if cut
+            && let Some(keep) = (1..secret.len())
+                .rev()
+                .find(|&n| body.ends_with(&secret.as_bytes()[..n]))
+        {
+            body = Cow::Owned(body[..body.len() - keep].to_vec());
+        }
+    }
+    status_error(&provider.id, status, retry_after, error_message(&body))
+}
+
+/// The error for a redirect, naming where it pointed (resolved against the request's URL,
+/// without user info or query). Redirects are not followed: the key would go along.
+fn redirect_error(provider: &Provider, url: &Url, response: &reqwest::Response) -> Error {
+    let location = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|location| url.join(location.trim()).ok())
+        .map(|location| redacted_url(&location));
+    provider.mask(Error::Redirect {
+        provider: provider.id.to_string(),
+        status: response.status().as_u16(),
+        location,
+    })
 }
 
 /// The error for a failed send or body read.
@@ -175,6 +281,7 @@ mod tests {
             max_retries: 5,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
+            ceiling: Duration::from_secs(60),
         }
     }
 
@@ -191,15 +298,39 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_headers_win_and_are_capped() {
+    fn retry_after_is_honoured_up_to_the_ceiling() {
+        let delay = |asked: Option<Duration>| policy().delay(0, asked);
+        // Beyond the backoff's cap: honoured, not cut (a retry that came early would only
+        // burn the budget).
+        assert_eq!(
+            delay(Some(Duration::from_secs(45))),
+            Some(Duration::from_secs(45))
+        );
+        assert_eq!(
+            delay(Some(Duration::from_secs(60))),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            delay(Some(Duration::from_secs(61))),
+            None,
+            "past the ceiling"
+        );
+        assert_eq!(delay(Some(Duration::MAX)), None);
+        // Zero (`retry-after: 0`, a date passed) and none: the backoff, never an instant retry.
+        for asked in [Some(Duration::ZERO), None] {
+            for _ in 0..100 {
+                let wait = delay(asked).unwrap();
+                assert!(wait >= Duration::from_millis(75), "{wait:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_headers() {
         let mut headers = HeaderMap::new();
         assert_eq!(retry_after(&headers), None);
         headers.insert("retry-after", HeaderValue::from_static("2"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
-        assert_eq!(
-            policy().delay(0, retry_after(&headers)),
-            Duration::from_secs(1)
-        );
         headers.insert("retry-after-ms", HeaderValue::from_static("150"));
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(150)));
         headers.insert("retry-after-ms", HeaderValue::from_static("soon"));
@@ -207,11 +338,7 @@ mod tests {
             "retry-after",
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
-        assert_eq!(
-            retry_after(&headers),
-            Some(Duration::ZERO),
-            "a past date: retry now"
-        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a past date");
         let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
         headers.insert("retry-after", HeaderValue::from_str(&soon).unwrap());
         let wait = retry_after(&headers).unwrap();
@@ -222,9 +349,39 @@ mod tests {
         headers.insert("retry-after", HeaderValue::from_static("1e20"));
         assert_eq!(
             retry_after(&headers),
-            None,
-            "a huge value is ignored, not a panic"
+            Some(Duration::MAX),
+            "a huge value is the longest wait, not a panic"
         );
+    }
+
+    #[test]
+    fn a_litellm_proxy_passes_the_providers_retry_after_on() {
+        let mut headers = HeaderMap::new();
+        headers.insert("llm_provider-retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(
+            "llm_provider-retry-after-ms",
+            HeaderValue::from_static("250"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+        // The proxy's own header wins.
+        headers.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn x_should_retry_overrides_the_status() {
+        let mut headers = HeaderMap::new();
+        assert!(should_retry(503, &headers));
+        assert!(!should_retry(409, &headers));
+        headers.insert("x-should-retry", HeaderValue::from_static("false"));
+        assert!(!should_retry(503, &headers));
+        assert!(!should_retry(429, &headers));
+        headers.insert("x-should-retry", HeaderValue::from_static(" TRUE "));
+        assert!(should_retry(409, &headers));
+        headers.insert("x-should-retry", HeaderValue::from_static("maybe"));
+        assert!(should_retry(500, &headers));
+        assert!(!should_retry(400, &headers));
     }
 
     #[test]

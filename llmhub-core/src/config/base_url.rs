@@ -8,6 +8,8 @@
 /// Checks a base URL's scheme, and refuses plain `http://` to a non-loopback host unless
 /// allowed. Returns the problem and a hint.
 pub(crate) fn check_base_url(url: &str, allow_insecure_http: bool) -> Option<(String, String)> {
+    let shown = without_userinfo(url);
+    let url = &*shown;
     let Some((scheme, rest)) = url.split_once("://") else {
         return Some((
             format!("`base_url` `{url}` is not a URL"),
@@ -28,13 +30,29 @@ pub(crate) fn check_base_url(url: &str, allow_insecure_http: bool) -> Option<(St
     }
 }
 
-fn host_of(after_scheme: &str) -> &str {
+/// `url` without the user info of its authority (`user:password@`), for messages and `Debug`.
+pub(crate) fn without_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.into();
+    };
+    match authority_of(rest).rsplit_once('@') {
+        Some((userinfo, _)) => format!("{scheme}://{}", &rest[userinfo.len() + 1..]).into(),
+        None => url.into(),
+    }
+}
+
+/// The authority of a URL, given what follows `://`.
+fn authority_of(after_scheme: &str) -> &str {
     // `\` ends the authority too, as in the WHATWG URL parser that sends the request: with
     // `http://evil.com\@127.0.0.1/` the host is `evil.com`, not the loopback after the `@`.
-    let authority = after_scheme
+    after_scheme
         .split(['/', '?', '#', '\\'])
         .next()
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+fn host_of(after_scheme: &str) -> &str {
+    let authority = authority_of(after_scheme);
     let authority = authority
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);
@@ -88,5 +106,17 @@ mod tests {
         assert!(check_base_url("http://evil.com\\@127.0.0.1/", false).is_some());
         assert!(check_base_url("ftp://example.com", true).is_some());
         assert!(check_base_url("example.com", true).is_some());
+        let (message, _) = check_base_url("http://u:pw@example.com/v1", false).unwrap();
+        assert!(!message.contains("pw"), "{message}");
+    }
+
+    #[test]
+    fn user_info_is_dropped() {
+        assert_eq!(
+            without_userinfo("https://u:p@w@host:1/v1?q=a@b"),
+            "https://host:1/v1?q=a@b"
+        );
+        assert_eq!(without_userinfo("http://host/a@b"), "http://host/a@b");
+        assert_eq!(without_userinfo("no scheme@x"), "no scheme@x");
     }
 }

@@ -5,6 +5,9 @@ use std::fmt;
 
 use indexmap::IndexMap;
 
+use crate::config::base_url::without_userinfo;
+use crate::secret::SecretString;
+
 /// Parameters of a call: role params, per-call overrides, `with_params`. Any JSON-like values.
 pub type Params = serde_json::Map<String, serde_json::Value>;
 
@@ -139,7 +142,9 @@ impl fmt::Display for Protocol {
 
 /// One entry of `providers:`, with `api` and `base_url` already filled in from the built-in
 /// table where the file leaves them out.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows no header value and no user info of `base_url`.
+#[derive(Clone, PartialEq)]
 pub struct ProviderConfig {
     /// The provider id (the key under `providers:`).
     pub id: String,
@@ -149,8 +154,9 @@ pub struct ProviderConfig {
     pub base_url: String,
     /// Wire protocol (from the file, or the built-in default).
     pub api: Protocol,
-    /// Extra headers sent with every request.
-    pub headers: IndexMap<String, String>,
+    /// Extra headers sent with every request. Their values are held as secrets (they often
+    /// carry a key): `Debug` hides them, and errors mask them should a server echo one.
+    pub headers: IndexMap<String, SecretString>,
     /// Whole-request timeout in milliseconds.
     pub timeout_ms: Option<u64>,
     /// How many times a failed request is retried.
@@ -159,6 +165,22 @@ pub struct ProviderConfig {
     pub allow_insecure_http: bool,
     /// Where the provider is defined in the file.
     pub span: Span,
+}
+
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("id", &self.id)
+            .field("env_key", &self.env_key)
+            .field("base_url", &without_userinfo(&self.base_url))
+            .field("api", &self.api)
+            .field("headers", &self.headers)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_retries", &self.max_retries)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("span", &self.span)
+            .finish()
+    }
 }
 
 /// One entry of `roles:`, or the `defaults:` binding (then named `defaults`).

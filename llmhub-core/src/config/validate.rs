@@ -16,6 +16,7 @@ use crate::config::suggest::{closest, did_you_mean};
 use crate::config::types::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, Span};
 use crate::config::yaml::{self, Node, NodeKind, Scalar};
 use crate::error::{Error, Result};
+use crate::secret::SecretString;
 
 /// The keys accepted at the top level of the file.
 pub const TOP_KEYS: &[&str] = &["project", "env", "providers", "roles", "defaults"];
@@ -591,7 +592,11 @@ impl<'a> Validator<'a> {
     }
 
     /// `headers`: checked with [`Validator::secretly`], since a header often holds a token.
-    fn headers(&mut self, node: &Node<'_>, provider: &str) -> Option<IndexMap<String, String>> {
+    fn headers(
+        &mut self,
+        node: &Node<'_>,
+        provider: &str,
+    ) -> Option<IndexMap<String, SecretString>> {
         let what = format!("`headers` of {provider}");
         let fields = self.mapping(node, &what)?;
         let mut headers = IndexMap::with_capacity(fields.entries.len());
@@ -615,7 +620,7 @@ impl<'a> Validator<'a> {
                     );
                     continue;
                 }
-                headers.insert((*name).to_owned(), v);
+                headers.insert((*name).to_owned(), SecretString::from(v));
             }
         }
         Some(headers)

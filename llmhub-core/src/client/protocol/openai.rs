@@ -223,49 +223,61 @@ fn raw_body(
 /// A `multipart/form-data` transcription request: the file, the model, and each param as a
 /// text field (a list as repeated `name[]` fields, an object as JSON). Returns the content
 /// type (with its boundary) and the body.
+///
+/// Field and file names are escaped as browsers do (`"`, CR and LF as `%22`, `%0D`, `%0A`), so
+/// that no name can end its header line and add a header or a part; values sit in the part's
+/// body, where a line break is data, and the boundary is one that occurs in no value and not in
+/// the file.
 fn transcription_body(
     model: &str,
     audio: &AudioFile,
     params: MergedParams<'_>,
 ) -> std::result::Result<Body, String> {
-    let boundary = format!(
-        "llmhub-{:016x}{:016x}",
-        fastrand::u64(..),
-        fastrand::u64(..)
-    );
-    let mime = audio.mime_type().unwrap_or("application/octet-stream");
-    let mut body = Vec::with_capacity(audio.bytes.len() + 512);
-    let mut field = |name: &str, value: &str| {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
-    };
-    field("model", model);
+    let mut fields: Vec<(String, String)> = vec![("model".into(), model.into())];
     for (key, value) in params.iter() {
         if matches!(key.as_str(), "model" | "file") {
             continue;
         }
         match value {
-            Value::String(text) => field(key, text),
+            Value::String(text) => fields.push((key.clone(), text.clone())),
             Value::Array(items) => {
                 for item in items {
                     let text = item
                         .as_str()
                         .map_or_else(|| item.to_string(), str::to_owned);
-                    field(&format!("{key}[]"), &text);
+                    fields.push((format!("{key}[]"), text));
                 }
             }
             Value::Null => {}
-            other => field(key, &other.to_string()),
+            other => fields.push((key.clone(), other.to_string())),
         }
     }
-    let file_name = audio.file_name.replace(['"', '\r', '\n'], "_");
+    let boundary = loop {
+        let boundary = format!(
+            "llmhub-{:016x}{:016x}",
+            fastrand::u64(..),
+            fastrand::u64(..)
+        );
+        let found = |bytes: &[u8]| memchr::memmem::find(bytes, boundary.as_bytes()).is_some();
+        if !found(&audio.bytes) && !fields.iter().any(|(_, value)| found(value.as_bytes())) {
+            break boundary;
+        }
+    };
+    let mime = audio.mime_type().unwrap_or("application/octet-stream");
+    let mut body = Vec::with_capacity(audio.bytes.len() + 512);
+    for (name, value) in &fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n",
+                disposition_name(name)
+            )
+            .as_bytes(),
+        );
+    }
     body.extend_from_slice(
         format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {mime}\r\n\r\n"
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: {mime}\r\n\r\n",
+            disposition_name(&audio.file_name)
         )
         .as_bytes(),
     );
@@ -279,6 +291,17 @@ fn transcription_body(
         bytes: Bytes::from(body),
         content_type: Some(content_type),
     })
+}
+
+/// A field or file name as it may stand between the quotes of a `Content-Disposition`.
+fn disposition_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.contains(['"', '\r', '\n']) {
+        return name.into();
+    }
+    name.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+        .into()
 }
 
 pub(crate) fn parse_image(body: Bytes) -> serde_json::Result<ImageResponse> {
@@ -334,7 +357,7 @@ impl StreamDecode for StreamState {
         // An error can come alone or inside an otherwise normal chunk (OpenRouter sends
         // `{"id": .., "error": {..}, "choices": [{"finish_reason": "error", ..}]}`); either way
         // the reply is not complete. The cheap byte test keeps the parse off normal chunks.
-        if contains(data, b"\"error\"")
+        if memchr::memmem::find(data, b"\"error\"").is_some()
             && let Some(err) = stream_error(provider, data)
         {
             return Err(err);
@@ -360,12 +383,6 @@ impl StreamDecode for StreamState {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
-}
-
 /// An `{"error": {..}}` event, which some OpenAI-compatible servers send mid-stream.
 fn stream_error(provider: &str, data: &[u8]) -> Option<Error> {
     #[derive(Deserialize)]
@@ -381,4 +398,36 @@ fn stream_error(provider: &str, data: &[u8]) -> Option<Error> {
         .filter(|code| (400..600).contains(code))
         .unwrap_or(500);
     Some(status_error(provider, status, None, error_message(data)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boundary_of(body: &Body) -> String {
+        let content_type = body.content_type.as_ref().unwrap().to_str().unwrap();
+        content_type
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn the_multipart_boundary_is_in_no_value_and_not_in_the_file() {
+        let params = crate::config::Params::new();
+        let audio = AudioFile::new(&b"RIFF"[..], "a.wav");
+        fastrand::seed(7);
+        let first = transcription_body("m", &audio, MergedParams::new(&params, None)).unwrap();
+        let first = boundary_of(&first);
+        // The same random draw, with the boundary it gives already in a value and in the file.
+        let mut params = crate::config::Params::new();
+        params.insert("prompt".into(), format!("x--{first}\r\n").into());
+        let audio = AudioFile::new(format!("RIFF--{first}--").into_bytes(), "a.wav");
+        fastrand::seed(7);
+        let body = transcription_body("m", &audio, MergedParams::new(&params, None)).unwrap();
+        let boundary = boundary_of(&body);
+        assert_ne!(boundary, first);
+        let text = String::from_utf8_lossy(&body.bytes);
+        assert_eq!(text.matches(&format!("--{boundary}")).count(), 4);
+    }
 }

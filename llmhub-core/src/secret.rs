@@ -1,9 +1,10 @@
-//! A redacting holder for API keys.
+//! A redacting holder for secrets: API keys, and the values of a provider's `headers:`.
 
 use std::fmt;
 
-/// An API key. Its `Debug` and `Display` print `***`, so a key never reaches a log line, an
-/// error message or a `{:?}` of the hub by accident.
+/// A secret: an API key, or the value of a header from a provider's `headers:` (an Azure
+/// `api-key`, a gateway token). Its `Debug` and `Display` print `***`, so a secret never
+/// reaches a log line, an error message or a `{:?}` of the hub or the config by accident.
 ///
 /// ```
 /// use llmhub_core::SecretString;
@@ -15,12 +16,12 @@ use std::fmt;
 pub struct SecretString(Box<str>);
 
 impl SecretString {
-    /// Wraps a key.
+    /// Wraps a secret.
     pub fn new(secret: impl Into<String>) -> SecretString {
         SecretString(secret.into().into_boxed_str())
     }
 
-    /// The key itself. Call it only where the key is put on the wire.
+    /// The secret itself. Call it only where it is put on the wire.
     pub fn expose(&self) -> &str {
         &self.0
     }
