@@ -12,6 +12,8 @@ pub(crate) struct Settings {
     pub stream_idle_timeout: Option<Duration>,
     pub retry_base_delay: Duration,
     pub retry_max_delay: Duration,
+    /// Providers whose key was given as a bearer token (`HubBuilder::azure_ad_token`).
+    pub bearer_tokens: Vec<String>,
 }
 
 /// Whole-request timeout when neither the config nor the builder sets one.
@@ -28,6 +30,7 @@ impl Default for Settings {
             stream_idle_timeout: None,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(30),
+            bearer_tokens: Vec::new(),
         }
     }
 }

@@ -94,6 +94,10 @@ impl fmt::Display for Mode {
     }
 }
 
+/// The Azure OpenAI `api-version` sent when a provider sets no `api_version`: a current GA
+/// version.
+pub const AZURE_API_VERSION: &str = "2024-10-21";
+
 /// The wire protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -101,6 +105,10 @@ pub enum Protocol {
     OpenAi,
     /// The Anthropic Messages API (`/v1/messages`).
     Anthropic,
+    /// Azure OpenAI: the OpenAI API under per-deployment URLs with an `api-version` query and
+    /// the `api-key` header (or, with a base URL ending in `/openai/v1`, Azure's
+    /// OpenAI-compatible v1 API).
+    Azure,
 }
 
 impl Protocol {
@@ -109,6 +117,7 @@ impl Protocol {
         match self {
             Protocol::OpenAi => "openai",
             Protocol::Anthropic => "anthropic",
+            Protocol::Azure => "azure",
         }
     }
 
@@ -117,6 +126,7 @@ impl Protocol {
         match name {
             "openai" => Some(Protocol::OpenAi),
             "anthropic" => Some(Protocol::Anthropic),
+            "azure" => Some(Protocol::Azure),
             _ => None,
         }
     }
@@ -125,7 +135,7 @@ impl Protocol {
     /// `chat` and `tool`.
     pub const fn serves(self, mode: Mode) -> bool {
         match self {
-            Protocol::OpenAi => true,
+            Protocol::OpenAi | Protocol::Azure => true,
             Protocol::Anthropic => mode.is_chat(),
         }
     }
@@ -157,6 +167,9 @@ pub struct ProviderConfig {
     pub max_retries: Option<u32>,
     /// Whether a non-loopback `http://` base URL is allowed.
     pub allow_insecure_http: bool,
+    /// The Azure OpenAI `api-version` (`api: azure` only; `None` means
+    /// [`AZURE_API_VERSION`](crate::config::AZURE_API_VERSION)).
+    pub api_version: Option<String>,
     /// Where the provider is defined in the file.
     pub span: Span,
 }

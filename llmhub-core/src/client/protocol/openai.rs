@@ -21,7 +21,38 @@ use crate::client::status::{decode_error, error_message, status_error};
 use crate::error::{Error, Result};
 
 /// The OpenAI-compatible protocol.
-pub(crate) struct OpenAi;
+pub(crate) struct OpenAi {
+    /// Whether `max_tokens` is sent as `max_completion_tokens` (OpenAI's own API, where
+    /// `max_tokens` is deprecated and refused by reasoning models).
+    max_completion_tokens: bool,
+}
+
+impl OpenAi {
+    /// Any OpenAI-compatible server: params sent under their own names.
+    pub(crate) const COMPATIBLE: OpenAi = OpenAi {
+        max_completion_tokens: false,
+    };
+
+    /// OpenAI's own API.
+    const OPENAI_API: OpenAi = OpenAi {
+        max_completion_tokens: true,
+    };
+
+    /// The protocol for a provider at `base_url`, decided once when the provider is built.
+    pub(crate) fn for_base_url(base_url: &str) -> &'static OpenAi {
+        let host = Url::parse(base_url).ok();
+        match host.as_ref().and_then(Url::host_str) {
+            Some(host) if is_openai_api_host(host) => &OpenAi::OPENAI_API,
+            _ => &OpenAi::COMPATIBLE,
+        }
+    }
+}
+
+/// Whether `host` is OpenAI's own API, which takes `max_completion_tokens` instead of
+/// `max_tokens`; other OpenAI-compatible servers keep `max_tokens`.
+pub(crate) fn is_openai_api_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("api.openai.com")
+}
 
 impl WireProtocol for OpenAi {
     fn endpoints(&self, base_url: &str) -> std::result::Result<Endpoints, String> {
@@ -51,12 +82,22 @@ impl WireProtocol for OpenAi {
         params: MergedParams<'_>,
     ) -> std::result::Result<Body, String> {
         match payload {
-            Payload::Chat { messages, stream } => chat_body(ChatInput {
-                model,
-                messages,
-                stream,
-                params,
-            }),
+            Payload::Chat { messages, stream } => {
+                let translate = if self.max_completion_tokens {
+                    openai_api_chat_param
+                } else {
+                    chat_param
+                };
+                chat_body(
+                    ChatInput {
+                        model,
+                        messages,
+                        stream,
+                        params,
+                    },
+                    translate,
+                )
+            }
             Payload::Embedding(input) => embedding_body(model, input, params),
             Payload::Image { prompt } => image_body(model, prompt, params),
             Payload::Speech { text } => speech_body(model, text, params),
@@ -107,6 +148,14 @@ fn chat_param(key: &str, _: &Value) -> Wire {
     }
 }
 
+/// [`chat_param`], with `max_tokens` sent as `max_completion_tokens`.
+fn openai_api_chat_param(key: &str, value: &Value) -> Wire {
+    match key {
+        "max_tokens" => Wire::Rename("max_completion_tokens"),
+        _ => chat_param(key, value),
+    }
+}
+
 fn embedding_param(key: &str, _: &Value) -> Wire {
     match key {
         "model" | "input" => Wire::Skip,
@@ -115,7 +164,10 @@ fn embedding_param(key: &str, _: &Value) -> Wire {
     }
 }
 
-fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
+fn chat_body(
+    chat: ChatInput<'_>,
+    translate: fn(&str, &Value) -> Wire,
+) -> std::result::Result<Body, String> {
     Body::json(&ChatRequest {
         model: chat.model,
         messages: chat.messages,
@@ -123,7 +175,7 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
         stream_options: chat.stream.then_some(StreamOptions {
             include_usage: true,
         }),
-        params: chat.params.translated(chat_param),
+        params: chat.params.translated(translate),
     })
 }
 

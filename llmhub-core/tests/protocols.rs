@@ -1,0 +1,229 @@
+//! What each protocol carries, on the wire: the exact requests llmhub sends and the replies it
+//! reads, from the APIs' documented examples kept under `fixtures/replies/`.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use llmhub_core::{Config, Error, Hub, Message, Params};
+use serde_json::{Value, json};
+use support::*;
+use wiremock::ResponseTemplate;
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/../fixtures/replies/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+fn fixture_json(name: &str) -> Value {
+    serde_json::from_str(&fixture(name)).unwrap()
+}
+
+fn params(value: Value) -> Params {
+    value.as_object().unwrap().clone()
+}
+
+fn sse_reply(body: String) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
+}
+
+/// A hub of one provider `p` (written as YAML lines) and its roles, with key `KEY`.
+fn one_provider_hub(provider: &str, roles: &str) -> Hub {
+    let yaml = format!("project: t\nenv: dev\nproviders:\n  p:\n{provider}\nroles:\n{roles}");
+    Hub::builder()
+        .config(Config::from_yaml_str(&yaml).unwrap())
+        .api_key("p", "KEY-123")
+        .retry_base_delay(Duration::from_millis(10))
+        .build()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Azure OpenAI
+// ---------------------------------------------------------------------------------------------
+
+fn azure_roles() -> &'static str {
+    "  chat:\n    provider: p\n    model: gpt-4o-prod\n    mode: chat\n    params: { max_tokens: 50 }\n  \
+     embed:\n    provider: p\n    model: embed-small\n    mode: embedding\n"
+}
+
+fn azure_hub(base_url: &str, api_version: Option<&str>) -> Hub {
+    let version = api_version.map_or(String::new(), |v| format!("    api_version: \"{v}\"\n"));
+    one_provider_hub(
+        &format!(
+            "    api: azure\n    base_url: {base_url}\n    env_key: AZURE_OPENAI_API_KEY\n{version}"
+        ),
+        azure_roles(),
+    )
+}
+
+#[tokio::test]
+async fn azure_chat_goes_to_the_deployment_url_with_api_version_and_api_key() {
+    let server = serve(json_reply(fixture_json("azure_chat.json"))).await;
+    let hub = azure_hub(&server.uri(), Some("2024-06-01"));
+    let reply = ask(&hub, "chat").await.unwrap();
+
+    let request = only_request(&server).await;
+    assert_eq!(request.method.as_str(), "POST");
+    assert_eq!(
+        request.url.path(),
+        "/openai/deployments/gpt-4o-prod/chat/completions"
+    );
+    assert_eq!(request.url.query(), Some("api-version=2024-06-01"));
+    assert_eq!(header(&request, "api-key"), Some("KEY-123"));
+    assert_eq!(header(&request, "authorization"), None);
+    assert_eq!(
+        body_json(&request),
+        json!({"model": "gpt-4o-prod", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 50})
+    );
+    assert_eq!(
+        reply.text(),
+        Some("Yes, customer managed keys are supported by Azure OpenAI.")
+    );
+    let usage = reply.usage.unwrap();
+    assert_eq!(
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens
+        ),
+        (1300, 12, 1312)
+    );
+    // What is not modelled (the content filter results) is still in the raw body.
+    assert_eq!(
+        reply.raw_json().unwrap()["prompt_filter_results"][0]["content_filter_results"]["hate"]["severity"],
+        "safe"
+    );
+}
+
+#[tokio::test]
+async fn azure_default_api_version_and_a_second_deployment() {
+    let server = serve(json_reply(fixture_json("azure_embeddings.json"))).await;
+    let hub = azure_hub(&server.uri(), None);
+    let reply = hub.embedding("embed", "hello", None).await.unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(
+        request.url.path(),
+        "/openai/deployments/embed-small/embeddings"
+    );
+    assert_eq!(request.url.query(), Some("api-version=2024-10-21"));
+    assert_eq!(llmhub_core::config::AZURE_API_VERSION, "2024-10-21");
+    assert_eq!(header(&request, "api-key"), Some("KEY-123"));
+    assert_eq!(
+        body_json(&request),
+        json!({"model": "embed-small", "input": "hello"})
+    );
+    assert_eq!(
+        reply.first().unwrap(),
+        &[0.0023064255, -0.009327292, -0.0028842222]
+    );
+    assert_eq!(reply.usage.unwrap().prompt_tokens, 8);
+}
+
+#[tokio::test]
+async fn azure_stream_skips_the_prompt_filter_chunk_and_keeps_usage() {
+    let server = serve(sse_reply(fixture("azure_stream.sse"))).await;
+    let hub = azure_hub(&server.uri(), Some("2025-04-01-preview"));
+    let stream = hub
+        .stream_completion("chat", [Message::user("Hi")], None)
+        .await
+        .unwrap();
+    let reply = stream.collect_response().await.unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(
+        request.url.path(),
+        "/openai/deployments/gpt-4o-prod/chat/completions"
+    );
+    assert_eq!(request.url.query(), Some("api-version=2025-04-01-preview"));
+    assert_eq!(header(&request, "api-key"), Some("KEY-123"));
+    let body = body_json(&request);
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["stream_options"], json!({"include_usage": true}));
+    assert_eq!(reply.text(), Some("Yes."));
+    let usage = reply.usage.unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (1300, 2));
+}
+
+#[tokio::test]
+async fn azure_v1_base_url_is_openai_compatible_with_the_api_key_header() {
+    let server = serve(json_reply(fixture_json("azure_chat.json"))).await;
+    let hub = azure_hub(&format!("{}/openai/v1", server.uri()), None);
+    ask(&hub, "chat").await.unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(request.url.path(), "/openai/v1/chat/completions");
+    assert_eq!(request.url.query(), None);
+    assert_eq!(header(&request, "api-key"), Some("KEY-123"));
+    assert_eq!(body_json(&request)["model"], "gpt-4o-prod");
+}
+
+#[tokio::test]
+async fn azure_entra_token_is_sent_as_a_bearer_token() {
+    let server = serve(json_reply(fixture_json("azure_chat.json"))).await;
+    let yaml = format!(
+        "project: t\nenv: dev\nproviders:\n  az:\n    api: azure\n    base_url: {}\nroles:\n{}",
+        server.uri(),
+        azure_roles().replace("provider: p", "provider: az")
+    );
+    let builder = Hub::builder()
+        .config(Config::from_yaml_str(&yaml).unwrap())
+        .azure_ad_token("az", "eyJ0eXAi-TOKEN");
+    assert!(!format!("{builder:?}").contains("eyJ0eXAi-TOKEN"));
+    let hub = builder.build().unwrap();
+    ask(&hub, "chat").await.unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(
+        header(&request, "authorization"),
+        Some("Bearer eyJ0eXAi-TOKEN")
+    );
+    assert_eq!(header(&request, "api-key"), None);
+}
+
+#[tokio::test]
+async fn azure_deployment_name_that_cannot_be_a_path_segment_fails_before_any_request() {
+    let server = serve(json_reply(fixture_json("azure_chat.json"))).await;
+    let hub = one_provider_hub(
+        &format!("    api: azure\n    base_url: {}\n", server.uri()),
+        "  chat:\n    provider: p\n    model: \"gpt/4o?x\"\n    mode: chat\n",
+    );
+    let err = ask(&hub, "chat").await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("deployment name"), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[test]
+fn api_version_is_checked_where_it_is_written() {
+    let yaml = "project: t\nenv: dev\nproviders:\n  az:\n    api: azure\n    base_url: https://r.openai.azure.com\n    api_version: 2024-13-01\n  \
+                oa:\n    api: openai\n    base_url: https://api.example.com/v1\n    api_version: \"2024-10-21\"\nroles: {}\n";
+    let Err(Error::Config(err)) = Config::from_yaml_str(yaml) else {
+        panic!("expected a config error");
+    };
+    let found: Vec<(usize, usize, &str)> = err
+        .problems
+        .iter()
+        .map(|p| (p.line, p.column, p.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!((found[0].0, found[0].1), (7, 18));
+    assert!(found[0].2.contains("not an Azure API version"), "{found:?}");
+    assert!(
+        err.problems[0]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("2024-10-21")
+    );
+    assert_eq!((found[1].0, found[1].1), (11, 18));
+    assert!(found[1].2.contains("only for `api: azure`"), "{found:?}");
+
+    let ok = Config::from_yaml_str(
+        "project: t\nenv: dev\nproviders:\n  az:\n    api: azure\n    base_url: https://r.openai.azure.com\n    api_version: 2025-04-01-preview\nroles: {}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        ok.providers["az"].api_version.as_deref(),
+        Some("2025-04-01-preview")
+    );
+    assert_eq!(ok.providers["az"].api, llmhub_core::Protocol::Azure);
+}
