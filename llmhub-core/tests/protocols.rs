@@ -227,3 +227,113 @@ fn api_version_is_checked_where_it_is_written() {
     );
     assert_eq!(ok.providers["az"].api, llmhub_core::Protocol::Azure);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Usage
+// ---------------------------------------------------------------------------------------------
+
+fn openai_hub(base_url: &str) -> Hub {
+    one_provider_hub(
+        &format!("    api: openai\n    base_url: {base_url}/v1\n"),
+        "  chat:\n    provider: p\n    model: o4-mini\n    mode: tool\n",
+    )
+}
+
+fn anthropic_hub(base_url: &str) -> Hub {
+    one_provider_hub(
+        &format!("    api: anthropic\n    base_url: {base_url}\n"),
+        "  chat:\n    provider: p\n    model: claude-sonnet-4-20250514\n    mode: tool\n",
+    )
+}
+
+fn counts(usage: llmhub_core::Usage) -> [u64; 6] {
+    [
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.total_tokens,
+        usage.cache_read_tokens,
+        usage.cache_creation_tokens,
+        usage.reasoning_tokens,
+    ]
+}
+
+#[tokio::test]
+async fn openai_usage_details_in_full_and_streamed_replies() {
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    let reply = ask(&openai_hub(&server.uri()), "chat").await.unwrap();
+    assert_eq!(
+        counts(reply.usage.unwrap()),
+        [1117, 1046, 2163, 1024, 0, 960]
+    );
+
+    let server = serve(sse_reply(fixture("openai_stream.sse"))).await;
+    let hub = openai_hub(&server.uri());
+    let stream = hub
+        .stream_completion("chat", [Message::user("Hi")], None)
+        .await
+        .unwrap();
+    let reply = stream.collect_response().await.unwrap();
+    assert_eq!(reply.text(), Some("Hello"));
+    assert_eq!(
+        counts(reply.usage.unwrap()),
+        [1117, 1046, 2163, 1024, 0, 960]
+    );
+}
+
+#[tokio::test]
+async fn anthropic_usage_counts_cache_reads_and_writes_in_the_prompt() {
+    let server = serve(json_reply(fixture_json("anthropic_message.json"))).await;
+    let reply = ask(&anthropic_hub(&server.uri()), "chat").await.unwrap();
+    // 21 uncached + 188086 written to the cache.
+    assert_eq!(
+        counts(reply.usage.unwrap()),
+        [188107, 393, 188500, 0, 188086, 0]
+    );
+
+    let server = serve(sse_reply(fixture("anthropic_stream.sse"))).await;
+    let hub = anthropic_hub(&server.uri());
+    let stream = hub
+        .stream_completion("chat", [Message::user("Hi")], None)
+        .await
+        .unwrap();
+    let reply = stream.collect_response().await.unwrap();
+    // 25 uncached + 2048 read from the cache; the output count of `message_delta`.
+    assert_eq!(counts(reply.usage.unwrap()), [2073, 285, 2358, 2048, 0, 0]);
+}
+
+#[tokio::test]
+async fn anthropic_counts_never_overflow() {
+    let max = u64::MAX;
+    let server = serve(json_reply(json!({
+        "content": [],
+        "usage": {"input_tokens": max, "cache_read_input_tokens": max, "output_tokens": max}
+    })))
+    .await;
+    let reply = ask(&anthropic_hub(&server.uri()), "chat").await.unwrap();
+    assert_eq!(counts(reply.usage.unwrap()), [max, max, max, max, 0, 0]);
+}
+
+#[tokio::test]
+async fn hooks_see_the_whole_usage_of_a_stream() {
+    let server = serve(sse_reply(fixture("anthropic_stream.sse"))).await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let hook_seen = seen.clone();
+    let yaml = format!(
+        "project: t\nenv: dev\nproviders:\n  p:\n    api: anthropic\n    base_url: {}\nroles:\n  chat:\n    provider: p\n    model: claude\n    mode: chat\n",
+        server.uri()
+    );
+    let hub = Hub::builder()
+        .config(Config::from_yaml_str(&yaml).unwrap())
+        .on_after_call(move |result| *hook_seen.lock().unwrap() = result.usage)
+        .build()
+        .unwrap();
+    let mut stream = hub
+        .stream_completion("chat", [Message::user("Hi")], None)
+        .await
+        .unwrap();
+    while let Some(chunk) = stream.next().await {
+        chunk.unwrap();
+    }
+    let usage = seen.lock().unwrap().expect("the hook saw usage");
+    assert_eq!(counts(usage), [2073, 285, 2358, 2048, 0, 0]);
+}

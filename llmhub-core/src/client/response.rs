@@ -14,17 +14,104 @@ use serde_json::Value;
 use crate::client::message::{ToolCall, null_as_default};
 
 /// Token counts of a call.
+///
+/// `prompt_tokens` counts every input token, cached or not, on every protocol (the Anthropic
+/// protocol adds its cache reads and writes to `input_tokens`); `cache_read_tokens` and
+/// `cache_creation_tokens` say how many of them were read from, or written to, the provider's
+/// prompt cache. `reasoning_tokens` are the part of `completion_tokens` the model spent
+/// reasoning, where the provider reports it.
+///
+/// Serialized in OpenAI's shape (`prompt_tokens_details.cached_tokens`,
+/// `completion_tokens_details.reasoning_tokens`), with `cache_creation_input_tokens` beside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "WireUsage", into = "WireUsage")]
 pub struct Usage {
-    /// Tokens in the prompt.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Tokens in the prompt, cached ones included.
     pub prompt_tokens: u64,
-    /// Tokens in the reply (0 for embeddings).
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Tokens in the reply (0 for embeddings), reasoning included.
     pub completion_tokens: u64,
     /// Their sum.
-    #[serde(default, deserialize_with = "null_as_default")]
     pub total_tokens: u64,
+    /// Prompt tokens read from the provider's cache (OpenAI
+    /// `prompt_tokens_details.cached_tokens`, Anthropic `cache_read_input_tokens`, DeepSeek
+    /// `prompt_cache_hit_tokens`).
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to the provider's cache (Anthropic
+    /// `cache_creation_input_tokens`; OpenAI caches without reporting it).
+    pub cache_creation_tokens: u64,
+    /// Completion tokens spent reasoning (OpenAI
+    /// `completion_tokens_details.reasoning_tokens`; Anthropic does not report them apart).
+    pub reasoning_tokens: u64,
+}
+
+/// [`Usage`] as OpenAI-compatible servers send it.
+#[derive(Serialize, Deserialize)]
+struct WireUsage {
+    #[serde(default, deserialize_with = "null_as_default")]
+    prompt_tokens: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    completion_tokens: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    total_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    completion_tokens_details: Option<CompletionDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache_creation_input_tokens: Option<u64>,
+    /// DeepSeek's name for cache reads.
+    #[serde(default, skip_serializing)]
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PromptDetails {
+    #[serde(default, deserialize_with = "null_as_default")]
+    cached_tokens: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CompletionDetails {
+    #[serde(default, deserialize_with = "null_as_default")]
+    reasoning_tokens: u64,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(wire: WireUsage) -> Usage {
+        Usage {
+            prompt_tokens: wire.prompt_tokens,
+            completion_tokens: wire.completion_tokens,
+            total_tokens: wire.total_tokens,
+            cache_read_tokens: wire
+                .prompt_tokens_details
+                .map(|d| d.cached_tokens)
+                .or(wire.prompt_cache_hit_tokens)
+                .unwrap_or(0),
+            cache_creation_tokens: wire.cache_creation_input_tokens.unwrap_or(0),
+            reasoning_tokens: wire
+                .completion_tokens_details
+                .map_or(0, |d| d.reasoning_tokens),
+        }
+    }
+}
+
+impl From<Usage> for WireUsage {
+    fn from(usage: Usage) -> WireUsage {
+        WireUsage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+            prompt_tokens_details: (usage.cache_read_tokens > 0).then_some(PromptDetails {
+                cached_tokens: usage.cache_read_tokens,
+            }),
+            completion_tokens_details: (usage.reasoning_tokens > 0).then_some(CompletionDetails {
+                reasoning_tokens: usage.reasoning_tokens,
+            }),
+            cache_creation_input_tokens: (usage.cache_creation_tokens > 0)
+                .then_some(usage.cache_creation_tokens),
+            prompt_cache_hit_tokens: None,
+        }
+    }
 }
 
 /// Why the model stopped. Unknown values are kept in [`FinishReason::Other`].
@@ -374,5 +461,25 @@ mod tests {
         .unwrap();
         assert_eq!(usage.prompt_tokens, 3);
         assert_eq!(usage.completion_tokens, 0);
+        let details: Usage = serde_json::from_slice(
+            br#"{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16,
+            "prompt_tokens_details":{"cached_tokens":4,"audio_tokens":null},
+            "completion_tokens_details":{"reasoning_tokens":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (details.cache_read_tokens, details.reasoning_tokens),
+            (4, 0)
+        );
+        let all = Usage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            total_tokens: 15,
+            cache_read_tokens: 3,
+            cache_creation_tokens: 2,
+            reasoning_tokens: 1,
+        };
+        let text = serde_json::to_string(&all).unwrap();
+        assert_eq!(serde_json::from_str::<Usage>(&text).unwrap(), all);
     }
 }

@@ -47,19 +47,54 @@ enum Block {
     Other,
 }
 
-#[derive(Deserialize, Default, Clone, Copy)]
+/// Anthropic's usage; in a stream, `message_start` has the input counts and `message_delta`
+/// the output count (and, from newer servers, the input counts again), so each is optional.
+#[derive(Debug, Deserialize, Default, Clone, Copy)]
 struct AnthropicUsage {
-    #[serde(default, deserialize_with = "null_as_default")]
-    input_tokens: u64,
-    #[serde(default, deserialize_with = "null_as_default")]
-    output_tokens: u64,
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
 }
 
-fn usage(input: u64, output: u64) -> Usage {
-    Usage {
-        prompt_tokens: input,
-        completion_tokens: output,
-        total_tokens: input + output,
+impl AnthropicUsage {
+    /// These counts, each one taken from `later` where it has it.
+    fn updated(self, later: AnthropicUsage) -> AnthropicUsage {
+        AnthropicUsage {
+            input_tokens: later.input_tokens.or(self.input_tokens),
+            output_tokens: later.output_tokens.or(self.output_tokens),
+            cache_read_input_tokens: later
+                .cache_read_input_tokens
+                .or(self.cache_read_input_tokens),
+            cache_creation_input_tokens: later
+                .cache_creation_input_tokens
+                .or(self.cache_creation_input_tokens),
+        }
+    }
+
+    /// In OpenAI's terms: `input_tokens` counts only the uncached input, so the prompt is it
+    /// plus the cache reads and writes.
+    fn to_usage(self) -> Usage {
+        let read = self.cache_read_input_tokens.unwrap_or(0);
+        let written = self.cache_creation_input_tokens.unwrap_or(0);
+        let prompt = self
+            .input_tokens
+            .unwrap_or(0)
+            .saturating_add(read)
+            .saturating_add(written);
+        let output = self.output_tokens.unwrap_or(0);
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: output,
+            total_tokens: prompt.saturating_add(output),
+            cache_read_tokens: read,
+            cache_creation_tokens: written,
+            reasoning_tokens: 0,
+        }
     }
 }
 
@@ -112,7 +147,7 @@ pub(super) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
             },
             finish_reason: reply.stop_reason.as_deref().map(finish_reason),
         }],
-        usage: reply.usage.map(|u| usage(u.input_tokens, u.output_tokens)),
+        usage: reply.usage.map(AnthropicUsage::to_usage),
         raw: body,
     })
 }
@@ -192,7 +227,7 @@ struct ApiError {
 pub(super) struct StreamState {
     id: String,
     model: String,
-    input_tokens: u64,
+    usage: AnthropicUsage,
     /// Content-block index → OpenAI tool-call index, for `tool_use` blocks.
     tool_blocks: Vec<(u32, u32)>,
     stopped: bool,
@@ -231,7 +266,7 @@ impl StreamDecode for StreamState {
             Event::MessageStart { message } => {
                 self.id = message.id;
                 self.model = message.model;
-                self.input_tokens = message.usage.unwrap_or_default().input_tokens;
+                self.usage = message.usage.unwrap_or_default();
                 let delta = Delta {
                     role: Some("assistant".into()),
                     ..Delta::default()
@@ -302,10 +337,8 @@ impl StreamDecode for StreamState {
                     .as_deref()
                     .map_or(FinishReason::Stop, finish_reason);
                 let mut chunk = self.chunk(Delta::default(), Some(reason), raw);
-                chunk.usage = Some(usage(
-                    self.input_tokens,
-                    out.unwrap_or_default().output_tokens,
-                ));
+                self.usage = self.usage.updated(out.unwrap_or_default());
+                chunk.usage = Some(self.usage.to_usage());
                 Step::Chunk(chunk)
             }
             Event::MessageStop {} => Step::Done,
