@@ -337,3 +337,317 @@ async fn hooks_see_the_whole_usage_of_a_stream() {
     let usage = seen.lock().unwrap().expect("the hook saw usage");
     assert_eq!(counts(usage), [2073, 285, 2358, 2048, 0, 0]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reasoning
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn reasoning_effort_is_sent_as_is_and_max_tokens_kept_on_compatible_servers() {
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    let hub = openai_hub(&server.uri());
+    hub.completion(
+        "chat",
+        [Message::user("Hi")],
+        Some(params(
+            json!({"reasoning_effort": "high", "max_tokens": 300, "cache": true}),
+        )),
+    )
+    .await
+    .unwrap();
+    let request = only_request(&server).await;
+    // A loopback server is not OpenAI's own API: `max_tokens` keeps its name (OpenAI's own
+    // host, decided by `is_openai_api_host`, gets `max_completion_tokens`; see its unit test).
+    assert_eq!(
+        body_json(&request),
+        json!({"model": "o4-mini", "messages": [{"role": "user", "content": "Hi"}],
+               "reasoning_effort": "high", "max_tokens": 300})
+    );
+}
+
+async fn anthropic_body(overrides: Value) -> Value {
+    let server = serve(json_reply(fixture_json("anthropic_message.json"))).await;
+    anthropic_hub(&server.uri())
+        .completion("chat", [Message::user("Hi")], Some(params(overrides)))
+        .await
+        .unwrap();
+    body_json(&only_request(&server).await)
+}
+
+#[tokio::test]
+async fn reasoning_effort_becomes_an_anthropic_thinking_budget() {
+    for (effort, budget) in [
+        ("minimal", 1024),
+        ("low", 2048),
+        ("medium", 8192),
+        ("high", 24576),
+    ] {
+        let body = anthropic_body(json!({"reasoning_effort": effort})).await;
+        assert_eq!(
+            body["thinking"],
+            json!({"type": "enabled", "budget_tokens": budget})
+        );
+        // The default 4096 tokens of answer on top of the budget when it is not above it.
+        let expected = if budget < 4096 { 4096 } else { budget + 4096 };
+        assert_eq!(body["max_tokens"], expected, "{effort}");
+        assert!(body.get("reasoning_effort").is_none());
+    }
+    // A max_tokens above the budget is kept; one under it is raised above it.
+    let body = anthropic_body(json!({"reasoning_effort": "low", "max_tokens": 16000})).await;
+    assert_eq!(body["max_tokens"], 16000);
+    let body = anthropic_body(json!({"reasoning_effort": "medium", "max_tokens": 1000})).await;
+    assert_eq!(body["max_tokens"], 9192);
+    assert_eq!(
+        body,
+        json!({
+            "model": "claude-sonnet-4-20250514",
+            "messages": [{"role": "user", "content": "Hi"}],
+            "max_tokens": 9192,
+            "thinking": {"type": "enabled", "budget_tokens": 8192},
+        })
+    );
+    // `thinking` written out by hand wins.
+    let own = json!({"type": "enabled", "budget_tokens": 5000});
+    let body = anthropic_body(json!({"reasoning_effort": "high", "thinking": own})).await;
+    assert_eq!(body["thinking"], own);
+    assert_eq!(body["max_tokens"], 4096);
+}
+
+#[tokio::test]
+async fn a_wrong_reasoning_effort_override_fails_before_any_request() {
+    let server = serve(json_reply(fixture_json("anthropic_message.json"))).await;
+    let err = anthropic_hub(&server.uri())
+        .completion(
+            "chat",
+            [Message::user("Hi")],
+            Some(params(json!({"reasoning_effort": "max"}))),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("reasoning_effort"), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[test]
+fn reasoning_effort_and_cache_are_checked_in_the_config() {
+    let yaml = "project: t\nenv: dev\nproviders:\n  openai: {}\nroles:\n  a:\n    provider: openai\n    model: o3\n    mode: chat\n    params: { reasoning_effort: extreme, cache: yes please }\n";
+    let Err(Error::Config(err)) = Config::from_yaml_str(yaml) else {
+        panic!("expected a config error");
+    };
+    let found: Vec<(usize, usize, &str, &str)> = err
+        .problems
+        .iter()
+        .map(|p| {
+            (
+                p.line,
+                p.column,
+                p.message.as_str(),
+                p.hint.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!((found[0].0, found[0].1), (10, 33));
+    assert!(found[0].2.contains("param `reasoning_effort`") && found[0].2.contains("\"extreme\""));
+    assert!(found[0].3.contains("minimal, low, medium, high"));
+    assert_eq!((found[1].0, found[1].1), (10, 49));
+    assert!(found[1].2.contains("param `cache`"));
+}
+
+/// The second turn of a tool call made while thinking, as the caller writes it.
+fn second_turn(reply: &llmhub_core::ChatResponse) -> Vec<Message> {
+    let call = &reply.tool_calls()[0];
+    vec![
+        Message::user("Weather in Paris?"),
+        Message::from(reply),
+        Message::tool(call.id.clone(), "18°C, sunny"),
+    ]
+}
+
+#[tokio::test]
+async fn anthropic_thinking_blocks_go_back_byte_for_byte_on_the_next_turn() {
+    let fixture_text = fixture("anthropic_thinking_tool_use.json");
+    let server = serve(json_reply(serde_json::from_str(&fixture_text).unwrap())).await;
+    let hub = anthropic_hub(&server.uri());
+    let reply = ask(&hub, "chat").await.unwrap();
+    assert_eq!(
+        reply.reasoning(),
+        Some(
+            "The user wants the weather in Paris. I should call get_weather with location \"Paris, France\"."
+        )
+    );
+    assert_eq!(reply.choices[0].message.reasoning_blocks.len(), 2);
+    hub.completion("chat", second_turn(&reply), None)
+        .await
+        .unwrap();
+
+    let requests = server.received_requests().await.unwrap();
+    let second = &requests[1];
+    let sent = body_json(second);
+    let given = fixture_json("anthropic_thinking_tool_use.json");
+    // The assistant turn is the reply's content blocks, in order, as Anthropic sent them.
+    assert_eq!(
+        sent["messages"][1],
+        json!({"role": "assistant", "content": given["content"]})
+    );
+    // Byte for byte: each block's JSON text as the fixture has it appears in the request.
+    let body = String::from_utf8(second.body.clone()).unwrap();
+    for block in given["content"].as_array().unwrap() {
+        for key in ["signature", "data", "thinking"] {
+            if let Some(text) = block.get(key) {
+                assert!(body.contains(&text.to_string()), "{key} changed in {body}");
+            }
+        }
+    }
+    assert_eq!(
+        sent["messages"][2],
+        json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01CswdEQBMshySk6Y9DFKrfq", "content": "18°C, sunny"}]})
+    );
+}
+
+#[tokio::test]
+async fn anthropic_streamed_thinking_is_surfaced_and_collected_with_its_signature() {
+    let server = serve(sse_reply(fixture("anthropic_stream.sse"))).await;
+    let hub = anthropic_hub(&server.uri());
+    let mut stream = hub
+        .stream_completion("chat", [Message::user("GCD?")], None)
+        .await
+        .unwrap();
+    let mut reasoning = String::new();
+    let mut blocks = Vec::new();
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        reasoning.push_str(chunk.reasoning().unwrap_or(""));
+        text.push_str(chunk.text().unwrap_or(""));
+        blocks.extend(chunk.choices[0].delta.reasoning_block.clone());
+    }
+    assert!(reasoning.starts_with("I need to find the GCD") && reasoning.ends_with("= 21"));
+    assert_eq!(
+        text,
+        "The greatest common divisor of 1071 and 462 is **21**."
+    );
+    assert_eq!(
+        blocks,
+        [llmhub_core::ReasoningBlock::Thinking {
+            thinking: reasoning.clone(),
+            signature: "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+/==".into(),
+        }]
+    );
+
+    let server = serve(sse_reply(fixture("anthropic_stream.sse"))).await;
+    let hub = anthropic_hub(&server.uri());
+    let reply = hub
+        .stream_completion("chat", [Message::user("GCD?")], None)
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(reply.reasoning(), Some(reasoning.as_str()));
+    let message = reply.to_message();
+    assert_eq!(message.reasoning_blocks, blocks);
+    assert_eq!(message.text(), Some(text.as_str()));
+}
+
+#[tokio::test]
+async fn deepseek_reasoning_content_in_replies_and_deltas() {
+    let server = serve(json_reply(fixture_json("deepseek_chat.json"))).await;
+    let reply = ask(&openai_hub(&server.uri()), "chat").await.unwrap();
+    assert_eq!(
+        reply.reasoning(),
+        Some(
+            "Comparing 9.11 and 9.8: the tenths digit of 9.8 is 8, of 9.11 is 1, so 9.8 is larger."
+        )
+    );
+    assert_eq!(
+        reply.text(),
+        Some("9.11 is greater than 9.8? No: 9.8 is greater.")
+    );
+    assert_eq!(counts(reply.usage.unwrap()), [18, 420, 438, 0, 0, 380]);
+    // The reasoning text is not sent back on the OpenAI protocol (DeepSeek refuses it).
+    assert_eq!(
+        serde_json::to_value(reply.to_message()).unwrap(),
+        json!({"role": "assistant", "content": "9.11 is greater than 9.8? No: 9.8 is greater."})
+    );
+
+    let server = serve(sse_reply(fixture("deepseek_stream.sse"))).await;
+    let hub = openai_hub(&server.uri());
+    let mut stream = hub
+        .stream_completion("chat", [Message::user("Hi")], None)
+        .await
+        .unwrap();
+    let mut deltas = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        if let Some(reasoning) = chunk
+            .choices
+            .first()
+            .and_then(|c| c.delta.reasoning.clone())
+        {
+            deltas.push(reasoning);
+        }
+    }
+    assert_eq!(deltas, ["", "Compare the tenths", ": 8 > 1."]);
+}
+
+#[tokio::test]
+async fn openrouter_reasoning_deltas_are_surfaced() {
+    let events = [
+        json!({"id": "gen-1", "model": "deepseek/deepseek-r1", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "", "reasoning": "Think"}}]}),
+        json!({"id": "gen-1", "model": "deepseek/deepseek-r1", "choices": [{"index": 0, "delta": {"content": "", "reasoning": "ing."}}]}),
+        json!({"id": "gen-1", "model": "deepseek/deepseek-r1", "choices": [{"index": 0, "delta": {"content": "Done"}, "finish_reason": "stop"}]}),
+    ];
+    let body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    let server = serve(sse_reply(body + "data: [DONE]\n\n")).await;
+    let hub = openai_hub(&server.uri());
+    let reply = hub
+        .stream_completion("chat", [Message::user("Hi")], None)
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(reply.reasoning(), Some("Thinking."));
+    assert_eq!(reply.text(), Some("Done"));
+}
+
+#[tokio::test]
+async fn gemini_thought_signatures_go_back_with_their_tool_calls() {
+    let server = serve(json_reply(fixture_json("gemini_tool_call.json"))).await;
+    let hub = openai_hub(&server.uri());
+    let reply = ask(&hub, "chat").await.unwrap();
+    hub.completion("chat", second_turn(&reply), None)
+        .await
+        .unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let sent = body_json(&requests[1]);
+    let given = fixture_json("gemini_tool_call.json");
+    assert_eq!(
+        sent["messages"][1],
+        json!({"role": "assistant", "tool_calls": given["choices"][0]["message"]["tool_calls"]})
+    );
+    let body = String::from_utf8(requests[1].body.clone()).unwrap();
+    assert!(body.contains(
+        r#""extra_content":{"google":{"thought_signature":"CtsBAdHtim9y/TYadDe+J+Czkm1RqhqnJVqjPH2yM3gYd8RZL0qBxyW8oLA0BHxwDqSdIwxg=="}}"#
+    ));
+    assert_eq!(counts(reply.usage.unwrap()), [62, 18, 150, 0, 0, 70]);
+
+    // Streamed, the metadata comes on the call's first piece and is kept by collect_response.
+    let piece = json!({"id": "g", "model": "gemini-2.5-flash", "choices": [{"index": 0, "delta": {"role": "assistant",
+        "tool_calls": [{"index": 0, "id": "fc-1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"},
+        "extra_content": {"google": {"thought_signature": "c2lnbmF0dXJl"}}}]}, "finish_reason": "tool_calls"}]});
+    let server = serve(sse_reply(format!("data: {piece}\n\ndata: [DONE]\n\n"))).await;
+    let hub = openai_hub(&server.uri());
+    let reply = hub
+        .stream_completion("chat", [Message::user("Hi")], None)
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.tool_calls()[0].extra_content,
+        Some(json!({"google": {"thought_signature": "c2lnbmF0dXJl"}}))
+    );
+}

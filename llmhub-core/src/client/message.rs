@@ -58,6 +58,35 @@ pub struct Message {
     /// For a `tool` message: the id of the call it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// For an assistant message built from a reply ([`Message::from`]): the model's signed
+    /// reasoning, sent back as it came on the next turn (the Anthropic protocol needs it to go
+    /// on with tool use while thinking). Not part of the OpenAI message JSON, and not sent on
+    /// the OpenAI protocol.
+    #[serde(skip)]
+    pub reasoning_blocks: Vec<ReasoningBlock>,
+}
+
+/// One block of a model's reasoning as the provider returned it, kept to be sent back
+/// unchanged (Anthropic's `thinking` and `redacted_thinking` blocks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReasoningBlock {
+    /// Reasoning text and the provider's signature of it.
+    Thinking {
+        /// The reasoning text.
+        #[serde(default)]
+        thinking: String,
+        /// The provider's signature, which proves the text unchanged.
+        #[serde(default)]
+        signature: String,
+    },
+    /// Reasoning the provider keeps encrypted: opaque data.
+    RedactedThinking {
+        /// The encrypted reasoning.
+        #[serde(default)]
+        data: String,
+    },
 }
 
 impl Message {
@@ -68,6 +97,7 @@ impl Message {
             name: None,
             tool_calls: Vec::new(),
             tool_call_id: None,
+            reasoning_blocks: Vec::new(),
         }
     }
 
@@ -92,9 +122,8 @@ impl Message {
         Message {
             role: Role::Assistant,
             content: None,
-            name: None,
             tool_calls,
-            tool_call_id: None,
+            ..Message::text_message(Role::Assistant, "")
         }
     }
 
@@ -127,6 +156,10 @@ pub struct ToolCall {
     /// The function and its arguments.
     #[serde(default)]
     pub function: FunctionCall,
+    /// Provider metadata that must come back with the call on the next turn, kept as sent
+    /// (Gemini's `{"google": {"thought_signature": ..}}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_content: Option<Value>,
 }
 
 /// A function called by the model.
@@ -306,6 +339,7 @@ mod tests {
                     name: "f".into(),
                     arguments: "{}".into(),
                 },
+                extra_content: None,
             }]),
         ];
         assert_eq!(

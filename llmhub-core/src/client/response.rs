@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::client::message::{ToolCall, null_as_default};
+use crate::client::message::{Content, Message, ReasoningBlock, Role, ToolCall, null_as_default};
 
 /// Token counts of a call.
 ///
@@ -235,6 +235,35 @@ impl ChatResponse {
     pub fn finish_reason(&self) -> Option<&FinishReason> {
         self.choices.first()?.finish_reason.as_ref()
     }
+
+    /// The reasoning text of the first choice, where the provider returns it (Anthropic
+    /// `thinking`, DeepSeek and vLLM `reasoning_content`, OpenRouter `reasoning`).
+    pub fn reasoning(&self) -> Option<&str> {
+        self.choices.first()?.message.reasoning()
+    }
+
+    /// The assistant message of the first choice, to send back on the next turn: its text,
+    /// its tool calls with their provider metadata, and its signed reasoning blocks. The same
+    /// as [`Message::from`].
+    pub fn to_message(&self) -> Message {
+        Message::from(self)
+    }
+}
+
+impl From<&ChatResponse> for Message {
+    /// The reply's first choice as an assistant message (see [`ChatResponse::to_message`]).
+    fn from(reply: &ChatResponse) -> Message {
+        let default = ResponseMessage::default();
+        let message = reply.choices.first().map_or(&default, |c| &c.message);
+        Message {
+            role: Role::Assistant,
+            content: message.content.clone().map(Content::Text),
+            name: None,
+            tool_calls: message.tool_calls.clone(),
+            tool_call_id: None,
+            reasoning_blocks: message.reasoning_blocks.clone(),
+        }
+    }
 }
 
 /// One choice of a [`ChatResponse`].
@@ -270,6 +299,25 @@ pub struct ResponseMessage {
     /// A refusal message, if the model refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
+    /// The reasoning text, where the provider returns it (read it with
+    /// [`ResponseMessage::reasoning`], which also sees `reasoning_content`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    /// DeepSeek's and vLLM's name for the reasoning text.
+    #[serde(default, skip_serializing)]
+    pub(crate) reasoning_content: Option<String>,
+    /// The signed reasoning blocks (Anthropic), sent back by [`Message::from`].
+    #[serde(skip)]
+    pub reasoning_blocks: Vec<ReasoningBlock>,
+}
+
+impl ResponseMessage {
+    /// The reasoning text, under whichever name the provider sent it.
+    pub fn reasoning(&self) -> Option<&str> {
+        self.reasoning
+            .as_deref()
+            .or(self.reasoning_content.as_deref())
+    }
 }
 
 /// Accepts a string, `null`, or a list of content parts (whose `text`s are joined).
@@ -313,6 +361,11 @@ impl ChatChunk {
             .first()
             .map_or(&[], |choice| &choice.delta.tool_calls)
     }
+
+    /// The reasoning delta of the first choice, if this chunk carries reasoning text.
+    pub fn reasoning(&self) -> Option<&str> {
+        self.choices.first()?.delta.reasoning.as_deref()
+    }
 }
 
 /// One choice of a [`ChatChunk`].
@@ -345,6 +398,18 @@ pub struct Delta {
         deserialize_with = "null_as_default"
     )]
     pub tool_calls: Vec<ToolCallDelta>,
+    /// More reasoning text (Anthropic `thinking_delta`, DeepSeek and vLLM
+    /// `reasoning_content`, OpenRouter `reasoning`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    /// DeepSeek's and vLLM's name, moved to `reasoning` by the stream decoder.
+    #[serde(default, skip_serializing)]
+    pub(crate) reasoning_content: Option<String>,
+    /// A whole reasoning block, once it is complete (Anthropic: at the end of a `thinking`
+    /// block, with its signature; a `redacted_thinking` block as it comes), for
+    /// [`ChatStream::collect_response`](crate::ChatStream::collect_response) to send back.
+    #[serde(skip)]
+    pub reasoning_block: Option<ReasoningBlock>,
 }
 
 /// A piece of a streamed tool call: the first piece has `id` and the function name, later pieces
@@ -363,6 +428,9 @@ pub struct ToolCallDelta {
     /// The function name and an argument fragment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionDelta>,
+    /// Provider metadata of the call (Gemini's thought signature), kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_content: Option<Value>,
 }
 
 /// A piece of a streamed function call.

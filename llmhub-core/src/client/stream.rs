@@ -165,6 +165,12 @@ fn add_delta(message: &mut ResponseMessage, delta: Delta) {
     if let Some(text) = delta.content {
         message.content.get_or_insert_default().push_str(&text);
     }
+    if let Some(text) = delta.reasoning.or(delta.reasoning_content) {
+        message.reasoning.get_or_insert_default().push_str(&text);
+    }
+    if let Some(block) = delta.reasoning_block {
+        message.reasoning_blocks.push(block);
+    }
     for piece in delta.tool_calls {
         // Indices count up from 0; a bogus huge one must not make us allocate for it.
         let at = (piece.index as usize).min(message.tool_calls.len());
@@ -180,6 +186,9 @@ fn add_delta(message: &mut ResponseMessage, delta: Delta) {
         }
         if let Some(kind) = piece.kind {
             call.kind = kind;
+        }
+        if piece.extra_content.is_some() {
+            call.extra_content = piece.extra_content;
         }
         if let Some(function) = piece.function {
             call.function

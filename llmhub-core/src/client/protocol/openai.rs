@@ -143,7 +143,7 @@ struct EmbeddingRequest<'a> {
 /// Params set by the request itself are not taken from the role's params.
 fn chat_param(key: &str, _: &Value) -> Wire {
     match key {
-        "model" | "messages" | "stream" | "stream_options" => Wire::Skip,
+        "model" | "messages" | "stream" | "stream_options" | "cache" => Wire::Skip,
         _ => Wire::Keep,
     }
 }
@@ -357,6 +357,12 @@ pub(crate) fn parse_transcription(body: Bytes) -> serde_json::Result<Transcripti
 
 fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
     let mut reply: ChatResponse = serde_json::from_slice(&body)?;
+    for choice in &mut reply.choices {
+        let message = &mut choice.message;
+        if message.reasoning.is_none() {
+            message.reasoning = message.reasoning_content.take();
+        }
+    }
     reply.raw = body;
     Ok(reply)
 }
@@ -396,8 +402,14 @@ impl StreamDecode for StreamState {
         if chunk.choices.is_empty() && chunk.usage.is_none() && chunk.id.is_empty() {
             return Ok(Step::Skip);
         }
-        if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
-            self.finished = true;
+        for choice in &mut chunk.choices {
+            if choice.finish_reason.is_some() {
+                self.finished = true;
+            }
+            // DeepSeek and vLLM name the reasoning delta `reasoning_content`.
+            if choice.delta.reasoning.is_none() {
+                choice.delta.reasoning = choice.delta.reasoning_content.take();
+            }
         }
         chunk.raw = event.data;
         Ok(Step::Chunk(chunk))
@@ -433,4 +445,47 @@ fn stream_error(provider: &str, data: &[u8]) -> Option<Error> {
         .filter(|code| (400..600).contains(code))
         .unwrap_or(500);
     Some(status_error(provider, status, None, error_message(data)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::message::Message;
+    use crate::config::Params;
+    use serde_json::json;
+
+    #[test]
+    fn only_openais_own_host_gets_max_completion_tokens() {
+        assert!(is_openai_api_host("api.openai.com"));
+        assert!(is_openai_api_host("API.OpenAI.com"));
+        for host in [
+            "127.0.0.1",
+            "openai.com",
+            "api.openai.com.evil.test",
+            "my.openai.azure.com",
+        ] {
+            assert!(!is_openai_api_host(host), "{host}");
+        }
+        let params: Params = json!({"max_tokens": 100, "temperature": 1})
+            .as_object()
+            .unwrap()
+            .clone();
+        let messages = [Message::user("Hi")];
+        let body = |base_url: &str| {
+            let payload = Payload::Chat {
+                messages: &messages,
+                stream: false,
+            };
+            let body = OpenAi::for_base_url(base_url)
+                .encode("o3", payload, MergedParams::new(&params, None))
+                .unwrap();
+            serde_json::from_slice::<Value>(&body.bytes).unwrap()
+        };
+        let own = body("https://api.openai.com/v1");
+        assert_eq!(own["max_completion_tokens"], 100);
+        assert!(own.get("max_tokens").is_none());
+        let other = body("https://api.groq.com/openai/v1");
+        assert_eq!(other["max_tokens"], 100);
+        assert!(other.get("max_completion_tokens").is_none());
+    }
 }

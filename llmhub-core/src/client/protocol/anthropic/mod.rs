@@ -7,6 +7,14 @@
 //! none); OpenAI `tools` / `tool_choice` become Anthropic's; assistant tool calls become
 //! `tool_use` blocks and `tool` messages `tool_result` blocks; `image_url` parts become `image`
 //! blocks. Other params are passed through as given.
+//!
+//! Reasoning: the portable `reasoning_effort` param becomes
+//! `thinking: {type: enabled, budget_tokens}` with the budgets of [`THINKING_BUDGETS`]
+//! (`minimal` 1024, `low` 2048, `medium` 8192, `high` 24576 tokens), unless the params give
+//! `thinking` themselves. Anthropic counts thinking in `max_tokens`, which must exceed the
+//! budget: a `max_tokens` (or the default) at or under the budget is raised to the budget plus
+//! that many tokens, so the answer keeps the room it was given. An assistant message built
+//! from a reply sends its `thinking` and `redacted_thinking` blocks back first, as they came.
 
 use bytes::Bytes;
 use reqwest::Url;
@@ -15,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::client::kind::Payload;
-use crate::client::message::{Content, Message, Role, ToolCall};
+use crate::client::message::{Content, Message, ReasoningBlock, Role, ToolCall};
 use crate::client::params::{MergedParams, Wire};
 use crate::client::protocol::{Body, ChatInput, Endpoints, StreamDecoder, WireProtocol};
 use crate::client::response::ChatResponse;
@@ -26,6 +34,14 @@ use reply::{StreamState, parse_chat};
 
 /// `max_tokens` sent when the params have none (the Messages API requires it).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// The `thinking` budget (`budget_tokens`) of each `reasoning_effort`.
+pub(crate) const THINKING_BUDGETS: [(&str, u64); 4] = [
+    ("minimal", 1024),
+    ("low", 2048),
+    ("medium", 8192),
+    ("high", 24576),
+];
 
 /// The Messages API version every request names.
 const API_VERSION: &str = "2023-06-01";
@@ -96,6 +112,8 @@ struct MessagesRequest<'a> {
     system: Option<System>,
     messages: Vec<Turn<'a>>,
     max_tokens: MaxTokens<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Thinking>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
     #[serde(flatten)]
@@ -115,6 +133,30 @@ enum System {
 enum MaxTokens<'a> {
     Given(&'a Value),
     Default(u32),
+    /// Raised above the thinking budget.
+    Raised(u64),
+}
+
+/// `thinking: {type: enabled, budget_tokens}`.
+#[derive(Serialize)]
+struct Thinking {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    budget_tokens: u64,
+}
+
+/// The thinking budget of a `reasoning_effort` value (`null` asks for none).
+fn thinking_budget(effort: &Value) -> std::result::Result<Option<u64>, String> {
+    if effort.is_null() {
+        return Ok(None);
+    }
+    THINKING_BUDGETS
+        .iter()
+        .find(|(name, _)| effort.as_str() == Some(name))
+        .map(|(_, budget)| Some(*budget))
+        .ok_or_else(|| {
+            format!("param `reasoning_effort` must be `minimal`, `low`, `medium` or `high`, found {effort}")
+        })
 }
 
 #[derive(Serialize)]
@@ -138,7 +180,9 @@ fn param(key: &str, value: &Value) -> Wire {
         | "stream_options"
         | "system"
         | "max_tokens"
-        | "max_completion_tokens" => Wire::Skip,
+        | "max_completion_tokens"
+        | "reasoning_effort"
+        | "cache" => Wire::Skip,
         "stop" => match value {
             Value::String(stop) => Wire::Replace("stop_sequences", json!([stop])),
             _ => Wire::Rename("stop_sequences"),
@@ -238,6 +282,19 @@ fn tool_use(call: &ToolCall) -> Value {
     json!({"type": "tool_use", "id": call.id, "name": call.function.name, "input": input})
 }
 
+/// A reasoning block as Anthropic sent it.
+fn reasoning_block(block: &ReasoningBlock) -> Value {
+    match block {
+        ReasoningBlock::Thinking {
+            thinking,
+            signature,
+        } => json!({"type": "thinking", "thinking": thinking, "signature": signature}),
+        ReasoningBlock::RedactedThinking { data } => {
+            json!({"type": "redacted_thinking", "data": data})
+        }
+    }
+}
+
 /// The system text and the turns of a conversation.
 fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
     let mut system: Vec<String> = Vec::new();
@@ -247,7 +304,9 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
         let is_tool = message.role == Role::Tool;
         match message.role {
             Role::System | Role::Developer => system.push(content_texts(message.content.as_ref())),
-            Role::User | Role::Assistant if message.tool_calls.is_empty() => {
+            Role::User | Role::Assistant
+                if message.tool_calls.is_empty() && message.reasoning_blocks.is_empty() =>
+            {
                 let content = match &message.content {
                     Some(Content::Text(text)) => TurnContent::Text(text),
                     Some(Content::Parts(parts)) => {
@@ -263,7 +322,10 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
                 turns.push(Turn { role, content });
             }
             Role::User | Role::Assistant => {
-                let mut blocks = Vec::with_capacity(message.tool_calls.len() + 1);
+                let mut blocks = Vec::with_capacity(
+                    message.reasoning_blocks.len() + message.tool_calls.len() + 1,
+                );
+                blocks.extend(message.reasoning_blocks.iter().map(reasoning_block));
                 let text = content_texts(message.content.as_ref());
                 if !text.is_empty() {
                     blocks.push(json!({"type": "text", "text": text}));
@@ -319,15 +381,37 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
             ));
         }
     };
-    let max_tokens = params
+    // `thinking` given as a param is sent as is instead.
+    let budget = match (params.get("reasoning_effort"), params.get("thinking")) {
+        (Some(effort), None) => thinking_budget(effort)?,
+        _ => None,
+    };
+    let given = params
         .get("max_tokens")
-        .or_else(|| params.get("max_completion_tokens"))
-        .map_or(MaxTokens::Default(DEFAULT_MAX_TOKENS), MaxTokens::Given);
+        .or_else(|| params.get("max_completion_tokens"));
+    let max_tokens = match (budget, given) {
+        (None, Some(given)) => MaxTokens::Given(given),
+        (None, None) => MaxTokens::Default(DEFAULT_MAX_TOKENS),
+        (Some(budget), given) => {
+            let room = given
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::from(DEFAULT_MAX_TOKENS));
+            MaxTokens::Raised(if room > budget {
+                room
+            } else {
+                budget.saturating_add(room)
+            })
+        }
+    };
     Body::json(&MessagesRequest {
         model: chat.model,
         system,
         messages,
         max_tokens,
+        thinking: budget.map(|budget_tokens| Thinking {
+            kind: "enabled",
+            budget_tokens,
+        }),
         stream: chat.stream,
         params: params.translated(param),
     })
@@ -386,6 +470,7 @@ mod tests {
                     name: "weather".into(),
                     arguments: r#"{"city":"Paris"}"#.into(),
                 },
+                extra_content: None,
             }]),
             Message::tool("t1", "sunny"),
             Message::tool("t2", "warm"),

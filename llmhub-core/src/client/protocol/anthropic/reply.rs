@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::client::message::{FunctionCall, ToolCall, null_as_default};
+use crate::client::message::{FunctionCall, ReasoningBlock, ToolCall, null_as_default};
 use crate::client::protocol::{Step, StreamDecode};
 use crate::client::response::{
     ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, FinishReason, FunctionDelta,
@@ -42,6 +42,16 @@ enum Block {
         name: String,
         #[serde(default)]
         input: Value,
+    },
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+        #[serde(default)]
+        signature: String,
+    },
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
     },
     #[serde(other)]
     Other,
@@ -118,6 +128,8 @@ fn arguments(input: &Value) -> String {
 pub(super) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
     let reply: MessagesResponse = serde_json::from_slice(&body)?;
     let mut text: Option<String> = None;
+    let mut reasoning: Option<String> = None;
+    let mut reasoning_blocks = Vec::new();
     let mut tool_calls = Vec::new();
     for block in reply.content {
         match block {
@@ -129,7 +141,23 @@ pub(super) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
                     name,
                     arguments: arguments(&input),
                 },
+                extra_content: None,
             }),
+            Block::Thinking {
+                thinking,
+                signature,
+            } => {
+                reasoning
+                    .get_or_insert_with(String::new)
+                    .push_str(&thinking);
+                reasoning_blocks.push(ReasoningBlock::Thinking {
+                    thinking,
+                    signature,
+                });
+            }
+            Block::RedactedThinking { data } => {
+                reasoning_blocks.push(ReasoningBlock::RedactedThinking { data });
+            }
             Block::Other => {}
         }
     }
@@ -144,6 +172,9 @@ pub(super) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
                 content: text,
                 tool_calls,
                 refusal: None,
+                reasoning,
+                reasoning_content: None,
+                reasoning_blocks,
             },
             finish_reason: reply.stop_reason.as_deref().map(finish_reason),
         }],
@@ -167,6 +198,10 @@ enum Event {
         #[serde(default)]
         index: u32,
         delta: BlockDelta,
+    },
+    ContentBlockStop {
+        #[serde(default)]
+        index: u32,
     },
     MessageDelta {
         #[serde(default)]
@@ -204,6 +239,14 @@ enum BlockDelta {
         #[serde(default)]
         partial_json: String,
     },
+    ThinkingDelta {
+        #[serde(default)]
+        thinking: String,
+    },
+    SignatureDelta {
+        #[serde(default)]
+        signature: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -230,6 +273,9 @@ pub(super) struct StreamState {
     usage: AnthropicUsage,
     /// Content-block index → OpenAI tool-call index, for `tool_use` blocks.
     tool_blocks: Vec<(u32, u32)>,
+    /// The `thinking` block being streamed: its index, text so far and signature, given back
+    /// whole when it ends.
+    thinking: Option<(u32, String, String)>,
     stopped: bool,
 }
 
@@ -296,14 +342,72 @@ impl StreamDecode for StreamState {
                                 name: Some(name),
                                 arguments: Some(String::new()),
                             }),
+                            extra_content: None,
                         }],
+                        ..Delta::default()
+                    };
+                    Step::Chunk(self.chunk(delta, None, raw))
+                }
+                Block::Thinking {
+                    thinking,
+                    signature,
+                } => {
+                    let delta = Delta {
+                        reasoning: (!thinking.is_empty()).then(|| thinking.clone()),
+                        ..Delta::default()
+                    };
+                    self.thinking = Some((index, thinking, signature));
+                    match delta.reasoning {
+                        Some(_) => Step::Chunk(self.chunk(delta, None, raw)),
+                        None => Step::Skip,
+                    }
+                }
+                Block::RedactedThinking { data } => {
+                    let delta = Delta {
+                        reasoning_block: Some(ReasoningBlock::RedactedThinking { data }),
                         ..Delta::default()
                     };
                     Step::Chunk(self.chunk(delta, None, raw))
                 }
                 _ => Step::Skip,
             },
+            Event::ContentBlockStop { index } => match self.thinking.take() {
+                Some((at, thinking, signature)) if at == index => {
+                    let delta = Delta {
+                        reasoning_block: Some(ReasoningBlock::Thinking {
+                            thinking,
+                            signature,
+                        }),
+                        ..Delta::default()
+                    };
+                    Step::Chunk(self.chunk(delta, None, raw))
+                }
+                other => {
+                    self.thinking = other;
+                    Step::Skip
+                }
+            },
             Event::ContentBlockDelta { index, delta } => match delta {
+                BlockDelta::ThinkingDelta { thinking } => {
+                    if let Some((at, text, _)) = &mut self.thinking
+                        && *at == index
+                    {
+                        text.push_str(&thinking);
+                    }
+                    let delta = Delta {
+                        reasoning: Some(thinking),
+                        ..Delta::default()
+                    };
+                    Step::Chunk(self.chunk(delta, None, raw))
+                }
+                BlockDelta::SignatureDelta { signature } => {
+                    if let Some((at, _, sig)) = &mut self.thinking
+                        && *at == index
+                    {
+                        sig.push_str(&signature);
+                    }
+                    Step::Skip
+                }
                 BlockDelta::TextDelta { text } => {
                     let delta = Delta {
                         content: Some(text),
