@@ -651,3 +651,89 @@ async fn gemini_thought_signatures_go_back_with_their_tool_calls() {
         Some(json!({"google": {"thought_signature": "c2lnbmF0dXJl"}}))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Small fidelity gaps
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn raw_json_keeps_every_digit_of_moderation_scores() {
+    // Scores written with as many digits as OpenAI's moderation endpoint uses; without
+    // serde_json's `float_roundtrip` these two parse one unit in the last place off.
+    let scores = [
+        ("harassment", "0.0009412197162315599"),
+        ("violence", "0.0009951527900798063"),
+        ("self-harm", "1.8925813400000001e-6"),
+    ];
+    let fields: Vec<String> = scores.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    let body = format!(
+        r#"{{"id":"modr-970d409ef3bef3b7","model":"omni-moderation-latest","results":[{{"flagged":false,"category_scores":{{{}}}}}]}}"#,
+        fields.join(",")
+    );
+    let server = serve(ResponseTemplate::new(200).set_body_raw(body, "application/json")).await;
+    let hub = one_provider_hub(
+        &format!("    api: openai\n    base_url: {}/v1\n", server.uri()),
+        "  moderate:\n    provider: p\n    model: omni-moderation-latest\n    mode: other\n",
+    );
+    let reply = hub
+        .raw("moderate", "/moderations", json!({"input": "hi"}), None)
+        .await
+        .unwrap();
+    for (name, text) in scores {
+        let exact: f64 = text.parse().unwrap();
+        let got = reply["results"][0]["category_scores"][name]
+            .as_f64()
+            .unwrap();
+        assert_eq!(got.to_bits(), exact.to_bits(), "{name}: {got} != {text}");
+    }
+    assert_eq!(only_request(&server).await.url.path(), "/v1/moderations");
+}
+
+#[tokio::test]
+async fn every_request_names_llmhub_as_user_agent_unless_headers_set_one() {
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    ask(&openai_hub(&server.uri()), "chat").await.unwrap();
+    let ua = format!("llmhub/{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        header(&only_request(&server).await, "user-agent"),
+        Some(ua.as_str())
+    );
+
+    let server = serve(json_reply(fixture_json("anthropic_message.json"))).await;
+    ask(&anthropic_hub(&server.uri()), "chat").await.unwrap();
+    assert_eq!(
+        header(&only_request(&server).await, "user-agent"),
+        Some(ua.as_str())
+    );
+
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    let hub = one_provider_hub(
+        &format!(
+            "    api: openai\n    base_url: {}/v1\n    headers: {{ user-agent: my-app/2.0 }}\n",
+            server.uri()
+        ),
+        "  chat:\n    provider: p\n    model: m\n    mode: chat\n",
+    );
+    ask(&hub, "chat").await.unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(header(&request, "user-agent"), Some("my-app/2.0"));
+    assert_eq!(request.headers.get_all("user-agent").iter().count(), 1);
+}
+
+#[tokio::test]
+async fn seed_and_user_are_passed_through_when_a_role_sets_them() {
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    openai_hub(&server.uri())
+        .completion(
+            "chat",
+            [Message::user("Hi")],
+            Some(params(json!({"seed": 7, "user": "u-1"}))),
+        )
+        .await
+        .unwrap();
+    let body = body_json(&only_request(&server).await);
+    assert_eq!(
+        (body["seed"].clone(), body["user"].clone()),
+        (json!(7), json!("u-1"))
+    );
+}

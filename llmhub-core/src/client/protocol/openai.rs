@@ -1,6 +1,12 @@
 //! The OpenAI-compatible protocol: `{base_url}/chat/completions` (plain and SSE),
 //! `/embeddings`, `/images/generations`, `/audio/speech`, `/audio/transcriptions` (multipart),
 //! and raw calls under `base_url`; the key as `Authorization: Bearer <key>`.
+//!
+//! Params go out under their own names, except: `max_tokens` is sent as
+//! `max_completion_tokens` to OpenAI's own API (`api.openai.com`, decided once per provider),
+//! where `max_tokens` is deprecated and refused by reasoning models; `reasoning_effort` is sent
+//! as is; `cache` (llmhub's own) is never sent, caching being automatic. `seed` and `user` are
+//! deprecated in OpenAI's chat API but still passed through when a role sets them.
 
 use bytes::Bytes;
 use reqwest::Url;
