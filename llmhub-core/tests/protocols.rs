@@ -737,3 +737,96 @@ async fn seed_and_user_are_passed_through_when_a_role_sets_them() {
         (json!(7), json!("u-1"))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Prompt caching
+// ---------------------------------------------------------------------------------------------
+
+fn weather_tools() -> Value {
+    json!([
+        {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}},
+         "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+        {"type": "function", "function": {"name": "get_weather", "description": "Weather now.",
+         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}},
+    ])
+}
+
+#[tokio::test]
+async fn cache_true_places_anthropic_breakpoints_on_system_and_last_tool() {
+    let server = serve(json_reply(fixture_json("anthropic_message.json"))).await;
+    let hub = anthropic_hub(&server.uri());
+    let messages = [
+        Message::system("You are a careful assistant."),
+        Message::user("Hi"),
+    ];
+    let overrides = params(json!({"cache": true, "tools": weather_tools()}));
+    hub.completion("chat", messages, Some(overrides))
+        .await
+        .unwrap();
+    assert_eq!(
+        body_json(&only_request(&server).await),
+        json!({
+            "model": "claude-sonnet-4-20250514",
+            "system": [{"type": "text", "text": "You are a careful assistant.", "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": "Hi"}],
+            "max_tokens": 4096,
+            "tools": [
+                {"name": "get_time", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+                {"name": "get_weather", "description": "Weather now.",
+                 "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+                 "cache_control": {"type": "ephemeral"}},
+            ],
+        })
+    );
+}
+
+#[tokio::test]
+async fn without_cache_user_breakpoints_are_kept_and_none_added() {
+    let server = serve(json_reply(fixture_json("anthropic_message.json"))).await;
+    let hub = anthropic_hub(&server.uri());
+    let image = json!({"type": "image_url", "image_url": {"url": "https://example.com/a.png"},
+                       "cache_control": {"type": "ephemeral"}});
+    let messages = json!([
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [image, {"type": "text", "text": "What is it?", "cache_control": {"type": "ephemeral"}}]},
+    ]);
+    hub.completion(
+        "chat",
+        messages,
+        Some(params(json!({"tools": weather_tools()}))),
+    )
+    .await
+    .unwrap();
+    let body = body_json(&only_request(&server).await);
+    assert_eq!(body["system"], "Be brief.");
+    assert_eq!(
+        body["messages"][0]["content"],
+        json!([
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}, "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": "What is it?", "cache_control": {"type": "ephemeral"}},
+        ])
+    );
+    assert_eq!(
+        body["tools"][0]["cache_control"],
+        json!({"type": "ephemeral", "ttl": "1h"})
+    );
+    assert!(body["tools"][1].get("cache_control").is_none());
+    assert!(body.get("cache").is_none());
+}
+
+#[tokio::test]
+async fn cache_is_never_sent_on_the_openai_protocol() {
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    let hub = openai_hub(&server.uri());
+    hub.completion(
+        "chat",
+        [Message::system("S"), Message::user("Hi")],
+        Some(params(json!({"cache": true}))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        body_json(&only_request(&server).await),
+        json!({"model": "o4-mini", "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]})
+    );
+}

@@ -15,6 +15,11 @@
 //! budget: a `max_tokens` (or the default) at or under the budget is raised to the budget plus
 //! that many tokens, so the answer keeps the room it was given. An assistant message built
 //! from a reply sends its `thinking` and `redacted_thinking` blocks back first, as they came.
+//!
+//! Prompt caching: with the role param `cache: true` (llmhub's own, never sent), the last
+//! system block and the last tool get a `cache_control: {type: ephemeral}` breakpoint (unless
+//! they have one). A `cache_control` written by the caller is kept wherever it is: on system
+//! blocks, on content parts, on tools (beside `function` or inside it).
 
 use bytes::Bytes;
 use reqwest::Url;
@@ -187,19 +192,40 @@ fn param(key: &str, value: &Value) -> Wire {
             Value::String(stop) => Wire::Replace("stop_sequences", json!([stop])),
             _ => Wire::Rename("stop_sequences"),
         },
-        "tools" => Wire::Replace("tools", tools(value)),
+        "tools" => Wire::Replace("tools", tools(value, false)),
         "tool_choice" => Wire::Replace("tool_choice", tool_choice(value)),
         _ => Wire::Keep,
     }
 }
 
+/// [`param`], with a cache breakpoint on the last tool (`cache: true`).
+fn cached_param(key: &str, value: &Value) -> Wire {
+    match key {
+        "tools" => Wire::Replace("tools", tools(value, true)),
+        _ => param(key, value),
+    }
+}
+
+/// A prompt-cache breakpoint.
+fn ephemeral() -> Value {
+    json!({"type": "ephemeral"})
+}
+
+/// Puts a cache breakpoint on `block` (a JSON object) unless it has one.
+fn add_breakpoint(block: &mut Value) {
+    if let Value::Object(block) = block {
+        block.entry("cache_control").or_insert_with(ephemeral);
+    }
+}
+
 /// OpenAI `[{type: function, function: {name, description, parameters}}]` →
-/// Anthropic `[{name, description, input_schema}]`; other entries are passed through.
-fn tools(value: &Value) -> Value {
+/// Anthropic `[{name, description, input_schema}]` (keeping a `cache_control`); other entries
+/// are passed through. With `breakpoint`, the last tool gets a cache breakpoint.
+fn tools(value: &Value, breakpoint: bool) -> Value {
     let Some(list) = value.as_array() else {
         return value.clone();
     };
-    let translated = list
+    let mut translated = list
         .iter()
         .map(|tool| match tool.get("function") {
             Some(function) if tool.get("type") == Some(&json!("function")) => {
@@ -218,11 +244,20 @@ fn tools(value: &Value) -> Value {
                         .cloned()
                         .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
                 );
+                if let Some(cache) = tool
+                    .get("cache_control")
+                    .or_else(|| function.get("cache_control"))
+                {
+                    out.insert("cache_control".into(), cache.clone());
+                }
                 Value::Object(out)
             }
             _ => tool.clone(),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    if breakpoint && let Some(last) = translated.last_mut() {
+        add_breakpoint(last);
+    }
     Value::Array(translated)
 }
 
@@ -266,12 +301,16 @@ fn part(part: &Value) -> Value {
             let inline = url
                 .strip_prefix("data:")
                 .and_then(|rest| rest.split_once(";base64,"));
-            match inline {
+            let mut block = match inline {
                 Some((media_type, data)) => {
                     json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
                 }
                 None => json!({"type": "image", "source": {"type": "url", "url": url}}),
+            };
+            if let Some(cache) = part.get("cache_control") {
+                block["cache_control"] = cache.clone();
             }
+            block
         }
         _ => part.clone(),
     }
@@ -381,6 +420,19 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
             ));
         }
     };
+    let cache = params.get("cache") == Some(&Value::Bool(true));
+    let system = match system {
+        Some(System::Text(text)) if cache => Some(System::Blocks(vec![
+            json!({"type": "text", "text": text, "cache_control": ephemeral()}),
+        ])),
+        Some(System::Blocks(mut blocks)) if cache => {
+            if let Some(last) = blocks.last_mut() {
+                add_breakpoint(last);
+            }
+            Some(System::Blocks(blocks))
+        }
+        system => system,
+    };
     // `thinking` given as a param is sent as is instead.
     let budget = match (params.get("reasoning_effort"), params.get("thinking")) {
         (Some(effort), None) => thinking_budget(effort)?,
@@ -413,7 +465,7 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
             budget_tokens,
         }),
         stream: chat.stream,
-        params: params.translated(param),
+        params: params.translated(if cache { cached_param } else { param }),
     })
 }
 
