@@ -55,7 +55,7 @@ pub use client::{
     hub::Hub,
     media::{AudioFile, GeneratedImage, ImageResponse, Speech, Transcription},
     message::{
-        Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message,
+        Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Part,
         ReasoningBlock, Role, ToolCall,
     },
     protocol::anthropic::DEFAULT_MAX_TOKENS,

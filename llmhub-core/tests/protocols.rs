@@ -830,3 +830,124 @@ async fn cache_is_never_sent_on_the_openai_protocol() {
         json!({"model": "o4-mini", "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]})
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Multimodal input
+// ---------------------------------------------------------------------------------------------
+
+const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0d, 0x0a];
+const PNG_B64: &str = "iVBORw0K";
+const PDF: &[u8] = b"%PDF-1.7";
+const PDF_B64: &str = "JVBERi0xLjc=";
+
+fn all_parts() -> Message {
+    use llmhub_core::Part;
+    Message::user_parts([
+        Part::text("Compare these."),
+        Part::image_url("https://example.com/cat.jpg"),
+        Part::image_bytes(PNG, "image/png"),
+        Part::document_pdf(PDF),
+    ])
+}
+
+#[tokio::test]
+async fn each_part_on_the_openai_protocol() {
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    openai_hub(&server.uri())
+        .completion("chat", [all_parts()], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        body_json(&only_request(&server).await)["messages"][0],
+        json!({"role": "user", "content": [
+            {"type": "text", "text": "Compare these."},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
+            {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{PNG_B64}")}},
+            {"type": "file", "file": {"file_data": format!("data:application/pdf;base64,{PDF_B64}")}},
+        ]})
+    );
+}
+
+#[tokio::test]
+async fn each_part_on_the_anthropic_protocol_and_images_in_tool_results() {
+    use llmhub_core::Part;
+    let server = serve(json_reply(fixture_json("anthropic_message.json"))).await;
+    let messages = vec![
+        Message {
+            content: Some(llmhub_core::Content::Parts(vec![
+                Part::document_url("https://example.com/report.pdf").into_json(),
+            ])),
+            ..Message::user("")
+        },
+        all_parts(),
+        Message::assistant_tool_calls(vec![llmhub_core::ToolCall {
+            id: "toolu_1".into(),
+            kind: "function".into(),
+            function: llmhub_core::FunctionCall {
+                name: "screenshot".into(),
+                arguments: "{}".into(),
+            },
+            extra_content: None,
+        }]),
+        Message::tool_parts(
+            "toolu_1",
+            [
+                Part::text("Here it is."),
+                Part::image_bytes(PNG, "image/png"),
+            ],
+        ),
+    ];
+    anthropic_hub(&server.uri())
+        .completion("chat", messages, None)
+        .await
+        .unwrap();
+    let body = body_json(&only_request(&server).await);
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": [
+                {"type": "document", "source": {"type": "url", "url": "https://example.com/report.pdf"}},
+            ]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "Compare these."},
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}},
+                {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF_B64}},
+            ]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "screenshot", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [
+                {"type": "text", "text": "Here it is."},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}},
+            ]}]},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn parts_a_protocol_cannot_carry_fail_before_any_request() {
+    use llmhub_core::Part;
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    let hub = openai_hub(&server.uri());
+    let url_doc = Message::user_parts([Part::document_url("https://example.com/a.pdf")]);
+    let err = hub.completion("chat", [url_doc], None).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("`document` part"), "{err}");
+    let image_result = Message::tool_parts("call_1", [Part::image_bytes(PNG, "image/png")]);
+    let err = hub
+        .completion("chat", [image_result], None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("tool result"), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+
+    let server = serve(json_reply(fixture_json("anthropic_message.json"))).await;
+    let hub = anthropic_hub(&server.uri());
+    let audio = json!([{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]);
+    let err = hub.completion("chat", audio, None).await.unwrap_err();
+    assert!(err.to_string().contains("`input_audio` part"), "{err}");
+    let uploaded =
+        json!([{"role": "user", "content": [{"type": "file", "file": {"file_id": "file-abc"}}]}]);
+    let err = hub.completion("chat", uploaded, None).await.unwrap_err();
+    assert!(err.to_string().contains("file id"), "{err}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

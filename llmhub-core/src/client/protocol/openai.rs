@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::client::kind::Payload;
 use crate::client::media::{AudioFile, ImageResponse, PROMPT_LIMIT_PARAM, Transcription};
-use crate::client::message::{EmbeddingInput, Message};
+use crate::client::message::{Content, EmbeddingInput, Message, Role};
 use crate::client::params::{MergedParams, Wire};
 use crate::client::protocol::{
     Body, ChatInput, Endpoints, Step, StreamDecode, StreamDecoder, WireProtocol,
@@ -174,6 +174,7 @@ fn chat_body(
     chat: ChatInput<'_>,
     translate: fn(&str, &Value) -> Wire,
 ) -> std::result::Result<Body, String> {
+    check_parts(chat.messages)?;
     Body::json(&ChatRequest {
         model: chat.model,
         messages: chat.messages,
@@ -183,6 +184,33 @@ fn chat_body(
         }),
         params: chat.params.translated(translate),
     })
+}
+
+/// Refuses, before any request, the content parts this protocol cannot carry: Anthropic's own
+/// blocks (`document`, `image`), and anything but text in a tool result.
+fn check_parts(messages: &[Message]) -> std::result::Result<(), String> {
+    for (at, message) in messages.iter().enumerate() {
+        let Some(Content::Parts(parts)) = &message.content else {
+            continue;
+        };
+        for part in parts {
+            let kind = part.get("type").and_then(Value::as_str).unwrap_or("");
+            let why = match kind {
+                "text" => continue,
+                "document" | "image" => {
+                    "is an Anthropic block; send documents as `Part::document_pdf` and images as `Part::image_url` or `Part::image_bytes`"
+                }
+                _ if message.role == Role::Tool => {
+                    "is in a tool result, which carries only text on this protocol; put it in a user message"
+                }
+                _ => continue,
+            };
+            return Err(format!(
+                "message {at} has a `{kind}` part, which the OpenAI protocol cannot carry: it {why}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn embedding_body(

@@ -6,7 +6,9 @@
 //! `stop_sequences`; `max_tokens` is always sent ([`DEFAULT_MAX_TOKENS`] if the params have
 //! none); OpenAI `tools` / `tool_choice` become Anthropic's; assistant tool calls become
 //! `tool_use` blocks and `tool` messages `tool_result` blocks; `image_url` parts become `image`
-//! blocks. Other params are passed through as given.
+//! blocks, `file` parts with an inline PDF `document` blocks (in tool results too); a part
+//! Anthropic cannot carry (audio, an uploaded file id) is refused before any request. Other
+//! params are passed through as given.
 //!
 //! Reasoning: the portable `reasoning_effort` param becomes
 //! `thinking: {type: enabled, budget_tokens}` with the budgets of [`THINKING_BUDGETS`]
@@ -289,31 +291,63 @@ fn content_texts(content: Option<&Content>) -> String {
     }
 }
 
-/// An OpenAI content part → an Anthropic content block.
-fn part(part: &Value) -> Value {
-    match part.get("type").and_then(Value::as_str) {
+/// An OpenAI content part → an Anthropic content block; an `Err` names a part Anthropic
+/// cannot carry. Text parts and Anthropic's own blocks pass through.
+fn part(part: &Value) -> std::result::Result<Value, String> {
+    let mut block = match part.get("type").and_then(Value::as_str) {
         Some("image_url") => {
             let url = part
                 .get("image_url")
                 .and_then(|i| i.get("url").or(Some(i)))
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let inline = url
-                .strip_prefix("data:")
-                .and_then(|rest| rest.split_once(";base64,"));
-            let mut block = match inline {
+            match inline_data(url) {
                 Some((media_type, data)) => {
                     json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
                 }
                 None => json!({"type": "image", "source": {"type": "url", "url": url}}),
-            };
-            if let Some(cache) = part.get("cache_control") {
-                block["cache_control"] = cache.clone();
             }
-            block
         }
-        _ => part.clone(),
+        Some("file") => {
+            let file = part.get("file");
+            let data = file
+                .and_then(|f| f.get("file_data"))
+                .and_then(Value::as_str);
+            match data.and_then(inline_data) {
+                Some((media_type @ "application/pdf", data)) => {
+                    json!({"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}})
+                }
+                Some((media_type, _)) => {
+                    return Err(format!(
+                        "a `file` part of type `{media_type}` cannot be sent on the anthropic protocol, which takes PDF documents (`Part::document_pdf`)"
+                    ));
+                }
+                None => {
+                    return Err("a `file` part without inline `file_data` (an uploaded file id) cannot be sent on the anthropic protocol; send the bytes with `Part::document_pdf`".into());
+                }
+            }
+        }
+        Some(kind @ ("input_audio" | "audio" | "video_url")) => {
+            return Err(format!(
+                "a `{kind}` part cannot be sent on the anthropic protocol, which takes text, images and PDF documents"
+            ));
+        }
+        _ => return Ok(part.clone()),
+    };
+    if let Some(cache) = part.get("cache_control") {
+        block["cache_control"] = cache.clone();
     }
+    Ok(block)
+}
+
+/// The media type and base64 data of a `data:{media_type};base64,{data}` URL.
+fn inline_data(url: &str) -> Option<(&str, &str)> {
+    url.strip_prefix("data:")?.split_once(";base64,")
+}
+
+/// Content parts → Anthropic blocks.
+fn blocks(parts: &[Value]) -> std::result::Result<Vec<Value>, String> {
+    parts.iter().map(part).collect()
 }
 
 fn tool_use(call: &ToolCall) -> Value {
@@ -335,7 +369,7 @@ fn reasoning_block(block: &ReasoningBlock) -> Value {
 }
 
 /// The system text and the turns of a conversation.
-fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
+fn turns(messages: &[Message]) -> std::result::Result<(Option<String>, Vec<Turn<'_>>), String> {
     let mut system: Vec<String> = Vec::new();
     let mut turns: Vec<Turn<'_>> = Vec::with_capacity(messages.len());
     let mut last_was_tool = false;
@@ -348,9 +382,7 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
             {
                 let content = match &message.content {
                     Some(Content::Text(text)) => TurnContent::Text(text),
-                    Some(Content::Parts(parts)) => {
-                        TurnContent::Blocks(parts.iter().map(part).collect())
-                    }
+                    Some(Content::Parts(parts)) => TurnContent::Blocks(blocks(parts)?),
                     None => TurnContent::Text(""),
                 };
                 let role = if message.role == Role::User {
@@ -376,10 +408,14 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
                 });
             }
             Role::Tool => {
+                let content = match &message.content {
+                    Some(Content::Parts(parts)) => Value::Array(blocks(parts)?),
+                    other => Value::String(content_texts(other.as_ref())),
+                };
                 let result = json!({
                     "type": "tool_result",
                     "tool_use_id": message.tool_call_id.as_deref().unwrap_or(""),
-                    "content": content_texts(message.content.as_ref()),
+                    "content": content,
                 });
                 match turns.last_mut() {
                     Some(Turn {
@@ -396,12 +432,12 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
         last_was_tool = is_tool;
     }
     let system = (!system.is_empty()).then(|| system.join("\n\n"));
-    (system, turns)
+    Ok((system, turns))
 }
 
 fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
     let params = chat.params;
-    let (from_messages, messages) = turns(chat.messages);
+    let (from_messages, messages) = turns(chat.messages)?;
     // A `system` param comes first, then the system messages.
     let system = match (params.get("system"), from_messages) {
         (None | Some(Value::Null), text) => text.map(System::Text),
