@@ -123,6 +123,8 @@ impl Endpoints {
 }
 
 /// Where a provider's requests go.
+// One per provider, built once and never moved on a call: the common case stays inline.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Routes {
     /// One set of URLs for every model.
     Fixed(Endpoints),
@@ -141,11 +143,14 @@ impl Routes {
     }
 }
 
+/// Builds the endpoints of one model.
+type BuildEndpoints = Box<dyn Fn(&str) -> std::result::Result<Endpoints, String> + Send + Sync>;
+
 /// URLs built per model, and the ones built so far.
 pub(crate) struct PerModel {
     pub base: Url,
     /// The endpoints of one model.
-    build: Box<dyn Fn(&str) -> std::result::Result<Endpoints, String> + Send + Sync>,
+    build: BuildEndpoints,
     built: RwLock<HashMap<Box<str>, Arc<Endpoints>>>,
 }
 
