@@ -61,8 +61,8 @@ pub fn keys(server: &Option<MockServer>, config: &Config) -> Vec<(String, &'stat
 fn redirect(config: &mut Config, uri: &str) {
     for provider in config.providers.values_mut() {
         provider.base_url = match provider.api {
-            Protocol::OpenAi => format!("{uri}/v1"),
             Protocol::Anthropic => uri.to_owned(),
+            _ => format!("{uri}/v1"),
         };
     }
 }

@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use crate::output::{CommandResult, EXIT_OK, Failure, stdout};
 
 /// The names `api:` accepts, in the order the docs give them.
-const PROTOCOL_NAMES: [&str; 2] = ["openai", "anthropic"];
+const PROTOCOL_NAMES: [&str; 3] = ["openai", "anthropic", "azure"];
 
 pub fn run() -> CommandResult {
     let text = schema_text().map_err(|e| Failure::Failed(e.to_string()))?;
@@ -66,7 +66,12 @@ fn integer(description: &str, minimum: u64, maximum: Option<u64>) -> Value {
 /// The schema of one key of a provider entry, `None` for a key this file does not describe.
 fn provider_key(key: &str) -> Option<Value> {
     Some(match key {
-        "env_key" => text("The environment variable that holds the API key."),
+        "env_key" => json!({
+            "description": "The name of the environment variable that holds the API key \
+                (never the key itself).",
+            "type": "string",
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        }),
         "base_url" => json!({
             "description": "Base URL. For the OpenAI protocol it includes the version segment \
                 (`https://api.openai.com/v1`); for the Anthropic protocol it does not \
@@ -75,7 +80,9 @@ fn provider_key(key: &str) -> Option<Value> {
             "pattern": "^https?://",
         }),
         "api" => json!({
-            "description": "The wire protocol: `openai` (any OpenAI-compatible API) or `anthropic`.",
+            "description": "The wire protocol: `openai` (any OpenAI-compatible API), `anthropic` \
+                or `azure` (Azure OpenAI: `base_url: https://{resource}.openai.azure.com`, the \
+                role's `model` is the deployment name; or a base URL ending in `/openai/v1`).",
             "enum": PROTOCOL_NAMES,
         }),
         "headers" => json!({
@@ -97,6 +104,12 @@ fn provider_key(key: &str) -> Option<Value> {
             "description": "Permit a plain `http://` base_url to a host other than this machine \
                 (the API key would travel in clear text).",
             "type": "boolean",
+        }),
+        "api_version" => json!({
+            "description": "The Azure OpenAI `api-version` (`api: azure` only), `YYYY-MM-DD` or \
+                `YYYY-MM-DD-preview`. Default: a current GA version.",
+            "type": "string",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$",
         }),
         _ => return None,
     })
@@ -216,6 +229,17 @@ pub fn schema() -> Value {
                 ],
             },
             "embedding_dim": { "type": "integer", "minimum": 1 },
+            "reasoning_effort": {
+                "description": "How hard a reasoning model thinks; sent as is on the OpenAI \
+                    protocol, as a `thinking` token budget on the Anthropic protocol.",
+                "enum": ["minimal", "low", "medium", "high"],
+            },
+            "cache": {
+                "description": "Prompt caching (llmhub's own, never sent): on the Anthropic \
+                    protocol, cache breakpoints on the system prompt and the last tool; \
+                    automatic elsewhere.",
+                "type": "boolean",
+            },
         },
         "additionalProperties": true,
     });

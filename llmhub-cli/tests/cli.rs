@@ -884,6 +884,7 @@ fn the_schema_rejects_the_invalid_fixtures_it_can_express() {
         ("bad_api.yaml", "/providers/local/api"),
         ("bad_mode.yaml", "/roles/llm.inference/mode"),
         ("bad_param.yaml", "/roles/llm.inference/params/temperature"),
+        ("env_key_value.yaml", "/providers/openai/env_key"),
         ("insecure_http.yaml", "/providers/internal/base_url"),
         ("missing_field.yaml", "/roles/llm.inference"),
         (

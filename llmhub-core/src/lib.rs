@@ -59,8 +59,8 @@ pub use client::{
     hub::Hub,
     media::{AudioFile, GeneratedImage, ImageResponse, Speech, Transcription},
     message::{
-        Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Role,
-        ToolCall,
+        Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Part,
+        ReasoningBlock, Role, ToolCall,
     },
     protocol::anthropic::DEFAULT_MAX_TOKENS,
     response::{

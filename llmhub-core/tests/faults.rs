@@ -98,7 +98,12 @@ fn tool_piece(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str)
 
 async fn collect(events: &[String]) -> (llmhub_core::ChatResponse, wiremock::MockServer) {
     let server = serve(sse_reply(events)).await;
-    let hub = hub(&server.uri(), "http://127.0.0.1:9");
+    // One event of the 100,000-index stream is several MiB: above the default cap on an
+    // event, which this test is not about.
+    let hub = builder(&server.uri(), "http://127.0.0.1:9")
+        .max_event_bytes(64 << 20)
+        .build()
+        .unwrap();
     let reply = hub
         .stream_completion("llm.tools", [Message::user("Hi")], None)
         .await

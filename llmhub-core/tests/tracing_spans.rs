@@ -91,3 +91,40 @@ fn a_call_dropped_before_it_finishes_marks_its_span_cancelled() {
     assert!(log.contains("error.type=cancelled"), "{log}");
     assert!(log.contains("the call was cancelled"), "{log}");
 }
+
+#[test]
+fn spans_carry_cache_and_reasoning_token_counts() {
+    let log = Arc::new(Mutex::new(String::new()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(Capture(log.clone()), || {
+        runtime.block_on(async {
+            let server = serve(json_reply(serde_json::json!({
+                "choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140,
+                    "prompt_tokens_details": {"cached_tokens": 64},
+                    "completion_tokens_details": {"reasoning_tokens": 32}}
+            })))
+            .await;
+            let hub = hub(&server.uri(), "http://127.0.0.1:9");
+            ask(&hub, "llm.inference").await.unwrap();
+        })
+    });
+    let log = log.lock().unwrap();
+    assert!(log.contains("gen_ai.usage.input_tokens=100"), "{log}");
+    assert!(log.contains("gen_ai.usage.output_tokens=40"), "{log}");
+    assert!(
+        log.contains("gen_ai.usage.cache_read.input_tokens=64"),
+        "{log}"
+    );
+    assert!(
+        log.contains("gen_ai.usage.cache_creation.input_tokens=0"),
+        "{log}"
+    );
+    assert!(
+        log.contains("gen_ai.usage.reasoning.output_tokens=32"),
+        "{log}"
+    );
+}

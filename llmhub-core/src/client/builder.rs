@@ -173,7 +173,19 @@ impl<R> HubBuilder<R> {
     pub fn api_key(mut self, provider: impl Into<String>, key: impl Into<String>) -> Self {
         let provider = provider.into();
         self.keys.retain(|(id, _)| *id != provider);
+        self.settings.bearer_tokens.retain(|id| *id != provider);
         self.keys.push((provider, SecretString::new(key)));
+        self
+    }
+
+    /// A Microsoft Entra ID token for the Azure OpenAI provider `provider`, sent as
+    /// `Authorization: Bearer <token>` instead of an `api-key`. Like [`api_key`](Self::api_key),
+    /// it replaces the provider's `env_key` and never shows in `Debug` output, errors, logs or
+    /// hooks. Build a new hub (or reload) with a fresh token before this one expires.
+    pub fn azure_ad_token(mut self, provider: impl Into<String>, token: impl Into<String>) -> Self {
+        let provider = provider.into();
+        self = self.api_key(provider.clone(), token);
+        self.settings.bearer_tokens.push(provider);
         self
     }
 

@@ -260,6 +260,9 @@ async fn send(
         llmhub.call = kind.name(),
         gen_ai.usage.input_tokens = tracing::field::Empty,
         gen_ai.usage.output_tokens = tracing::field::Empty,
+        gen_ai.usage.cache_read.input_tokens = tracing::field::Empty,
+        gen_ai.usage.cache_creation.input_tokens = tracing::field::Empty,
+        gen_ai.usage.reasoning.output_tokens = tracing::field::Empty,
         error.type = tracing::field::Empty,
     );
     let hooks = &shared.hooks;

@@ -164,6 +164,18 @@ impl CallRecord {
                     .record("gen_ai.usage.input_tokens", usage.prompt_tokens);
                 self.span
                     .record("gen_ai.usage.output_tokens", usage.completion_tokens);
+                self.span.record(
+                    "gen_ai.usage.cache_read.input_tokens",
+                    usage.cache_read_tokens,
+                );
+                self.span.record(
+                    "gen_ai.usage.cache_creation.input_tokens",
+                    usage.cache_creation_tokens,
+                );
+                self.span.record(
+                    "gen_ai.usage.reasoning.output_tokens",
+                    usage.reasoning_tokens,
+                );
             }
             Ok(None) => {}
             Err(err) => {

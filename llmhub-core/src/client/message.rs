@@ -58,6 +58,35 @@ pub struct Message {
     /// For a `tool` message: the id of the call it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// For an assistant message built from a reply ([`Message::from`]): the model's signed
+    /// reasoning, sent back as it came on the next turn (the Anthropic protocol needs it to go
+    /// on with tool use while thinking). Not part of the OpenAI message JSON, and not sent on
+    /// the OpenAI protocol.
+    #[serde(skip)]
+    pub reasoning_blocks: Vec<ReasoningBlock>,
+}
+
+/// One block of a model's reasoning as the provider returned it, kept to be sent back
+/// unchanged (Anthropic's `thinking` and `redacted_thinking` blocks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReasoningBlock {
+    /// Reasoning text and the provider's signature of it.
+    Thinking {
+        /// The reasoning text.
+        #[serde(default)]
+        thinking: String,
+        /// The provider's signature, which proves the text unchanged.
+        #[serde(default)]
+        signature: String,
+    },
+    /// Reasoning the provider keeps encrypted: opaque data.
+    RedactedThinking {
+        /// The encrypted reasoning.
+        #[serde(default)]
+        data: String,
+    },
 }
 
 impl Message {
@@ -68,6 +97,7 @@ impl Message {
             name: None,
             tool_calls: Vec::new(),
             tool_call_id: None,
+            reasoning_blocks: Vec::new(),
         }
     }
 
@@ -92,9 +122,8 @@ impl Message {
         Message {
             role: Role::Assistant,
             content: None,
-            name: None,
             tool_calls,
-            tool_call_id: None,
+            ..Message::text_message(Role::Assistant, "")
         }
     }
 
@@ -106,6 +135,39 @@ impl Message {
         }
     }
 
+    /// A user message of several parts: text, images, documents.
+    ///
+    /// ```
+    /// use llmhub_core::{Message, Part};
+    /// let png = [0x89, b'P', b'N', b'G'];
+    /// let message = Message::user_parts([
+    ///     Part::text("What is in this picture?"),
+    ///     Part::image_bytes(png, "image/png"),
+    /// ]);
+    /// assert_eq!(message.text(), None);
+    /// ```
+    pub fn user_parts(parts: impl IntoIterator<Item = Part>) -> Message {
+        Message {
+            content: Some(Content::Parts(
+                parts.into_iter().map(Part::into_json).collect(),
+            )),
+            ..Message::text_message(Role::User, "")
+        }
+    }
+
+    /// The result of the tool call `tool_call_id`, in several parts (the Anthropic protocol
+    /// carries images in tool results; the OpenAI protocol only text).
+    pub fn tool_parts(
+        tool_call_id: impl Into<String>,
+        parts: impl IntoIterator<Item = Part>,
+    ) -> Message {
+        Message {
+            role: Role::Tool,
+            tool_call_id: Some(tool_call_id.into()),
+            ..Message::user_parts(parts)
+        }
+    }
+
     /// The content if it is plain text.
     pub fn text(&self) -> Option<&str> {
         match &self.content {
@@ -113,6 +175,64 @@ impl Message {
             _ => None,
         }
     }
+}
+
+/// A typed content part, for [`Message::user_parts`] and [`Message::tool_parts`]. Each part
+/// is kept as the OpenAI content part it is (a [`Content::Parts`] entry), which the Anthropic
+/// protocol translates to its blocks:
+///
+/// | part | OpenAI protocol | Anthropic protocol |
+/// |---|---|---|
+/// | [`Part::text`] | `text` | `text` |
+/// | [`Part::image_url`] | `image_url` | `image`, `url` source |
+/// | [`Part::image_bytes`] | `image_url` with a `data:` URL | `image`, `base64` source |
+/// | [`Part::document_pdf`] | `file` with `file_data` (a `data:` URL) | `document`, `base64` source |
+/// | [`Part::document_url`] | refused before any request | `document`, `url` source |
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part(Value);
+
+impl Part {
+    /// Text.
+    pub fn text(text: impl Into<String>) -> Part {
+        Part(serde_json::json!({"type": "text", "text": text.into()}))
+    }
+
+    /// An image the provider fetches from `url` (or a `data:` URL).
+    pub fn image_url(url: impl Into<String>) -> Part {
+        Part(serde_json::json!({"type": "image_url", "image_url": {"url": url.into()}}))
+    }
+
+    /// An image sent inline: its bytes and media type (`image/png`, `image/jpeg`,
+    /// `image/gif`, `image/webp`).
+    pub fn image_bytes(bytes: impl AsRef<[u8]>, media_type: &str) -> Part {
+        Part::image_url(data_url(media_type, bytes.as_ref()))
+    }
+
+    /// A PDF document sent inline.
+    pub fn document_pdf(bytes: impl AsRef<[u8]>) -> Part {
+        Part(serde_json::json!({
+            "type": "file",
+            "file": {"file_data": data_url("application/pdf", bytes.as_ref())},
+        }))
+    }
+
+    /// A PDF document the provider fetches from `url` (Anthropic only).
+    pub fn document_url(url: impl Into<String>) -> Part {
+        Part(serde_json::json!({"type": "document", "source": {"type": "url", "url": url.into()}}))
+    }
+
+    /// The OpenAI content part.
+    pub fn into_json(self) -> Value {
+        self.0
+    }
+}
+
+/// `data:{media_type};base64,{bytes}`.
+fn data_url(media_type: &str, bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    let mut url = format!("data:{media_type};base64,");
+    base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut url);
+    url
 }
 
 /// A tool (function) call, in requests and in responses.
@@ -127,6 +247,10 @@ pub struct ToolCall {
     /// The function and its arguments.
     #[serde(default)]
     pub function: FunctionCall,
+    /// Provider metadata that must come back with the call on the next turn, kept as sent
+    /// (Gemini's `{"google": {"thought_signature": ..}}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_content: Option<Value>,
 }
 
 /// A function called by the model.
@@ -306,6 +430,7 @@ mod tests {
                     name: "f".into(),
                     arguments: "{}".into(),
                 },
+                extra_content: None,
             }]),
         ];
         assert_eq!(

@@ -6,12 +6,12 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Method, Url};
 
 use crate::client::kind::Payload;
 use crate::client::params::MergedParams;
-use crate::client::protocol::{Body, Endpoints, WireProtocol, wire};
+use crate::client::protocol::{Body, Routes, WireProtocol, wire};
 use crate::client::settings::{DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, RetryPolicy, Settings};
 use crate::client::status::redacted_url;
 use crate::config::base_url::{check_base_url, is_loopback_host, without_userinfo};
@@ -27,9 +27,11 @@ pub(crate) struct Provider {
     pub id: Arc<str>,
     pub api: Protocol,
     pub wire: &'static dyn WireProtocol,
-    endpoints: Endpoints,
+    routes: Routes,
     headers: HeaderMap,
     auth_header: HeaderName,
+    /// Whether the key is a bearer token ([`WireProtocol::token_header`]).
+    bearer: bool,
     env_key: Option<String>,
     /// The auth header value, once the key is known (marked sensitive: `Debug` hides it).
     auth: OnceLock<HeaderValue>,
@@ -46,7 +48,7 @@ impl std::fmt::Debug for Provider {
         f.debug_struct("Provider")
             .field("id", &self.id)
             .field("api", &self.api)
-            .field("base_url", &redacted_url(&self.endpoints.base))
+            .field("base_url", &redacted_url(self.routes.base()))
             .field("headers", &self.headers)
             .field("env_key", &self.env_key)
             .field("auth", &self.auth)
@@ -72,8 +74,8 @@ impl Provider {
         {
             return Err(problem(message, &hint));
         }
-        let wire = wire(config.api);
-        let endpoints = wire.endpoints(&config.base_url).map_err(|err| {
+        let wire = wire(config);
+        let routes = wire.routes(config).map_err(|err| {
             problem(
                 format!(
                     "`base_url` {} is not a valid URL: {err}",
@@ -84,8 +86,8 @@ impl Provider {
         })?;
         // The base URL rule again, on the host as the HTTP client parsed it, so that no
         // spelling of a remote host can pass for loopback.
-        let host = endpoints.base.host_str().unwrap_or("");
-        if endpoints.base.scheme() == "http"
+        let host = routes.base().host_str().unwrap_or("");
+        if routes.base().scheme() == "http"
             && !is_loopback_host(host)
             && !config.allow_insecure_http
         {
@@ -99,7 +101,12 @@ impl Provider {
         }
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("llmhub/", env!("CARGO_PKG_VERSION"))),
+        );
         wire.fixed_headers(&mut headers);
+        // The provider's own headers come last: they replace ours (a `User-Agent`, say).
         for (name, value) in &config.headers {
             let bad = |what: &str| {
                 problem(
@@ -118,13 +125,19 @@ impl Provider {
             .timeout
             .or(config.timeout_ms.map(Duration::from_millis))
             .unwrap_or(DEFAULT_TIMEOUT);
+        let bearer = settings.bearer_tokens.contains(&config.id);
         let provider = Provider {
             id: config.id.as_str().into(),
             api: config.api,
             wire,
-            endpoints,
+            routes,
             headers,
-            auth_header: wire.auth_header(),
+            auth_header: if bearer {
+                wire.token_header()
+            } else {
+                wire.auth_header()
+            },
+            bearer,
             env_key: config.env_key.clone(),
             auth: OnceLock::new(),
             timeout,
@@ -170,14 +183,18 @@ impl Provider {
     }
 
     fn auth_value(&self, key: &SecretString) -> Result<HeaderValue> {
-        let mut value =
-            HeaderValue::from_str(&self.wire.auth_value(key.expose())).map_err(|_| Error::Auth {
-                provider: self.id.to_string(),
-                status: 0,
-                message:
-                    "the API key contains characters that cannot be sent in an HTTP header (a newline?)"
-                        .into(),
-            })?;
+        let text = if self.bearer {
+            self.wire.token_value(key.expose())
+        } else {
+            self.wire.auth_value(key.expose())
+        };
+        let mut value = HeaderValue::from_str(&text).map_err(|_| Error::Auth {
+            provider: self.id.to_string(),
+            status: 0,
+            message:
+                "the API key contains characters that cannot be sent in an HTTP header (a newline?)"
+                    .into(),
+        })?;
         value.set_sensitive(true);
         Ok(value)
     }
@@ -234,18 +251,23 @@ impl Provider {
         payload: Payload<'_>,
         params: MergedParams<'_>,
     ) -> std::result::Result<Encoded<'_>, String> {
-        let url = match payload {
-            Payload::Raw { path, .. } => Cow::Owned(self.raw_url(path)?),
-            _ => match self.endpoints.url(payload.kind()) {
-                Some(url) => Cow::Borrowed(url),
-                None => {
-                    return Err(format!(
-                        "the {} protocol does not serve `{}` calls; bind this role to a provider whose protocol does",
-                        self.api,
-                        payload.kind().name()
-                    ));
-                }
-            },
+        let kind = payload.kind();
+        let unserved = || {
+            format!(
+                "the {} protocol does not serve `{}` calls; bind this role to a provider whose protocol does",
+                self.api,
+                kind.name()
+            )
+        };
+        let url = match (payload, &self.routes) {
+            (Payload::Raw { path, .. }, _) => Cow::Owned(self.raw_url(path)?),
+            (_, Routes::Fixed(endpoints)) => {
+                Cow::Borrowed(endpoints.url(kind).ok_or_else(unserved)?)
+            }
+            (_, Routes::PerModel(per_model)) => {
+                let endpoints = per_model.endpoints(model)?;
+                Cow::Owned(endpoints.url(kind).ok_or_else(unserved)?.clone())
+            }
         };
         let body = self.wire.encode(model, payload, params)?;
         Ok(Encoded {
@@ -262,7 +284,7 @@ impl Provider {
     /// parser and some servers take for `/`); then the joined URL must still be under the base
     /// path, on the same origin.
     fn raw_url(&self, path: &str) -> std::result::Result<Url, String> {
-        let base = &self.endpoints.base;
+        let base = self.routes.base();
         let path = path.trim_start_matches('/');
         let refused = || {
             format!(

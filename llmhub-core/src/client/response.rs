@@ -11,20 +11,107 @@ use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::client::message::{ToolCall, null_as_default};
+use crate::client::message::{Content, Message, ReasoningBlock, Role, ToolCall, null_as_default};
 
 /// Token counts of a call.
+///
+/// `prompt_tokens` counts every input token, cached or not, on every protocol (the Anthropic
+/// protocol adds its cache reads and writes to `input_tokens`); `cache_read_tokens` and
+/// `cache_creation_tokens` say how many of them were read from, or written to, the provider's
+/// prompt cache. `reasoning_tokens` are the part of `completion_tokens` the model spent
+/// reasoning, where the provider reports it.
+///
+/// Serialized in OpenAI's shape (`prompt_tokens_details.cached_tokens`,
+/// `completion_tokens_details.reasoning_tokens`), with `cache_creation_input_tokens` beside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "WireUsage", into = "WireUsage")]
 pub struct Usage {
-    /// Tokens in the prompt.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Tokens in the prompt, cached ones included.
     pub prompt_tokens: u64,
-    /// Tokens in the reply (0 for embeddings).
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Tokens in the reply (0 for embeddings), reasoning included.
     pub completion_tokens: u64,
     /// Their sum.
-    #[serde(default, deserialize_with = "null_as_default")]
     pub total_tokens: u64,
+    /// Prompt tokens read from the provider's cache (OpenAI
+    /// `prompt_tokens_details.cached_tokens`, Anthropic `cache_read_input_tokens`, DeepSeek
+    /// `prompt_cache_hit_tokens`).
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to the provider's cache (Anthropic
+    /// `cache_creation_input_tokens`; OpenAI caches without reporting it).
+    pub cache_creation_tokens: u64,
+    /// Completion tokens spent reasoning (OpenAI
+    /// `completion_tokens_details.reasoning_tokens`; Anthropic does not report them apart).
+    pub reasoning_tokens: u64,
+}
+
+/// [`Usage`] as OpenAI-compatible servers send it.
+#[derive(Serialize, Deserialize)]
+struct WireUsage {
+    #[serde(default, deserialize_with = "null_as_default")]
+    prompt_tokens: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    completion_tokens: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    total_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    completion_tokens_details: Option<CompletionDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache_creation_input_tokens: Option<u64>,
+    /// DeepSeek's name for cache reads.
+    #[serde(default, skip_serializing)]
+    prompt_cache_hit_tokens: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PromptDetails {
+    #[serde(default, deserialize_with = "null_as_default")]
+    cached_tokens: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CompletionDetails {
+    #[serde(default, deserialize_with = "null_as_default")]
+    reasoning_tokens: u64,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(wire: WireUsage) -> Usage {
+        Usage {
+            prompt_tokens: wire.prompt_tokens,
+            completion_tokens: wire.completion_tokens,
+            total_tokens: wire.total_tokens,
+            cache_read_tokens: wire
+                .prompt_tokens_details
+                .map(|d| d.cached_tokens)
+                .or(wire.prompt_cache_hit_tokens)
+                .unwrap_or(0),
+            cache_creation_tokens: wire.cache_creation_input_tokens.unwrap_or(0),
+            reasoning_tokens: wire
+                .completion_tokens_details
+                .map_or(0, |d| d.reasoning_tokens),
+        }
+    }
+}
+
+impl From<Usage> for WireUsage {
+    fn from(usage: Usage) -> WireUsage {
+        WireUsage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+            prompt_tokens_details: (usage.cache_read_tokens > 0).then_some(PromptDetails {
+                cached_tokens: usage.cache_read_tokens,
+            }),
+            completion_tokens_details: (usage.reasoning_tokens > 0).then_some(CompletionDetails {
+                reasoning_tokens: usage.reasoning_tokens,
+            }),
+            cache_creation_input_tokens: (usage.cache_creation_tokens > 0)
+                .then_some(usage.cache_creation_tokens),
+            prompt_cache_hit_tokens: None,
+        }
+    }
 }
 
 /// Why the model stopped. Unknown values are kept in [`FinishReason::Other`].
@@ -148,6 +235,35 @@ impl ChatResponse {
     pub fn finish_reason(&self) -> Option<&FinishReason> {
         self.choices.first()?.finish_reason.as_ref()
     }
+
+    /// The reasoning text of the first choice, where the provider returns it (Anthropic
+    /// `thinking`, DeepSeek and vLLM `reasoning_content`, OpenRouter `reasoning`).
+    pub fn reasoning(&self) -> Option<&str> {
+        self.choices.first()?.message.reasoning()
+    }
+
+    /// The assistant message of the first choice, to send back on the next turn: its text,
+    /// its tool calls with their provider metadata, and its signed reasoning blocks. The same
+    /// as [`Message::from`].
+    pub fn to_message(&self) -> Message {
+        Message::from(self)
+    }
+}
+
+impl From<&ChatResponse> for Message {
+    /// The reply's first choice as an assistant message (see [`ChatResponse::to_message`]).
+    fn from(reply: &ChatResponse) -> Message {
+        let default = ResponseMessage::default();
+        let message = reply.choices.first().map_or(&default, |c| &c.message);
+        Message {
+            role: Role::Assistant,
+            content: message.content.clone().map(Content::Text),
+            name: None,
+            tool_calls: message.tool_calls.clone(),
+            tool_call_id: None,
+            reasoning_blocks: message.reasoning_blocks.clone(),
+        }
+    }
 }
 
 /// One choice of a [`ChatResponse`].
@@ -183,6 +299,25 @@ pub struct ResponseMessage {
     /// A refusal message, if the model refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
+    /// The reasoning text, where the provider returns it (read it with
+    /// [`ResponseMessage::reasoning`], which also sees `reasoning_content`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    /// DeepSeek's and vLLM's name for the reasoning text.
+    #[serde(default, skip_serializing)]
+    pub(crate) reasoning_content: Option<String>,
+    /// The signed reasoning blocks (Anthropic), sent back by [`Message::from`].
+    #[serde(skip)]
+    pub reasoning_blocks: Vec<ReasoningBlock>,
+}
+
+impl ResponseMessage {
+    /// The reasoning text, under whichever name the provider sent it.
+    pub fn reasoning(&self) -> Option<&str> {
+        self.reasoning
+            .as_deref()
+            .or(self.reasoning_content.as_deref())
+    }
 }
 
 /// Accepts a string, `null`, or a list of content parts (whose `text`s are joined).
@@ -226,6 +361,11 @@ impl ChatChunk {
             .first()
             .map_or(&[], |choice| &choice.delta.tool_calls)
     }
+
+    /// The reasoning delta of the first choice, if this chunk carries reasoning text.
+    pub fn reasoning(&self) -> Option<&str> {
+        self.choices.first()?.delta.reasoning.as_deref()
+    }
 }
 
 /// One choice of a [`ChatChunk`].
@@ -258,6 +398,18 @@ pub struct Delta {
         deserialize_with = "null_as_default"
     )]
     pub tool_calls: Vec<ToolCallDelta>,
+    /// More reasoning text (Anthropic `thinking_delta`, DeepSeek and vLLM
+    /// `reasoning_content`, OpenRouter `reasoning`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    /// DeepSeek's and vLLM's name, moved to `reasoning` by the stream decoder.
+    #[serde(default, skip_serializing)]
+    pub(crate) reasoning_content: Option<String>,
+    /// A whole reasoning block, once it is complete (Anthropic: at the end of a `thinking`
+    /// block, with its signature; a `redacted_thinking` block as it comes), for
+    /// [`ChatStream::collect_response`](crate::ChatStream::collect_response) to send back.
+    #[serde(skip)]
+    pub reasoning_block: Option<ReasoningBlock>,
 }
 
 /// A piece of a streamed tool call: the first piece has `id` and the function name, later pieces
@@ -276,6 +428,9 @@ pub struct ToolCallDelta {
     /// The function name and an argument fragment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionDelta>,
+    /// Provider metadata of the call (Gemini's thought signature), kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_content: Option<Value>,
 }
 
 /// A piece of a streamed function call.
@@ -374,5 +529,25 @@ mod tests {
         .unwrap();
         assert_eq!(usage.prompt_tokens, 3);
         assert_eq!(usage.completion_tokens, 0);
+        let details: Usage = serde_json::from_slice(
+            br#"{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16,
+            "prompt_tokens_details":{"cached_tokens":4,"audio_tokens":null},
+            "completion_tokens_details":{"reasoning_tokens":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (details.cache_read_tokens, details.reasoning_tokens),
+            (4, 0)
+        );
+        let all = Usage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            total_tokens: 15,
+            cache_read_tokens: 3,
+            cache_creation_tokens: 2,
+            reasoning_tokens: 1,
+        };
+        let text = serde_json::to_string(&all).unwrap();
+        assert_eq!(serde_json::from_str::<Usage>(&text).unwrap(), all);
     }
 }

@@ -18,6 +18,8 @@ pub(crate) struct Settings {
     pub max_response_bytes: usize,
     /// The largest line or event of a stream, in bytes.
     pub max_event_bytes: usize,
+    /// Providers whose key was given as a bearer token (`HubBuilder::azure_ad_token`).
+    pub bearer_tokens: Vec<String>,
 }
 
 /// Whole-request timeout when neither the config nor the builder sets one.
@@ -43,6 +45,7 @@ impl Default for Settings {
             retry_after_ceiling: Duration::from_secs(60),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            bearer_tokens: Vec::new(),
         }
     }
 }

@@ -388,21 +388,22 @@ mod tests {
     /// Feeds `input` in random pieces to a parser and both protocols' stream decoders (and
     /// their whole-reply decoders, on each event's data), as a stream would.
     fn run_case(rng: &mut fastrand::Rng, input: &[u8]) {
-        use crate::client::protocol::{Step, StreamDecoder, wire};
-        use crate::config::Protocol;
+        use crate::client::protocol::{Step, StreamDecoder, WireProtocol, anthropic, openai};
         let limit = if rng.bool() {
             64
         } else {
             DEFAULT_MAX_EVENT_BYTES
         };
         let mut parser = SseParser::new(limit);
-        let mut decoders: Vec<Option<StreamDecoder>> = [Protocol::OpenAi, Protocol::Anthropic]
-            .iter()
-            .map(|&p| Some(wire(p).stream_decoder()))
-            .collect();
+        let wires: [&dyn WireProtocol; 2] = [
+            openai::OpenAi::for_base_url("http://127.0.0.1/v1"),
+            &anthropic::Anthropic,
+        ];
+        let mut decoders: Vec<Option<StreamDecoder>> =
+            wires.iter().map(|w| Some(w.stream_decoder())).collect();
         let mut feed = |event: SseEvent| {
-            for protocol in [Protocol::OpenAi, Protocol::Anthropic] {
-                let _ = wire(protocol).decode_chat(event.data.clone());
+            for wire in wires {
+                let _ = wire.decode_chat(event.data.clone());
             }
             for slot in &mut decoders {
                 if let Some(decoder) = slot {

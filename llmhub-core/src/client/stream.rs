@@ -234,6 +234,12 @@ fn add_delta(message: &mut ResponseMessage, positions: &mut Positions, delta: De
     if let Some(text) = delta.content {
         message.content.get_or_insert_default().push_str(&text);
     }
+    if let Some(text) = delta.reasoning.or(delta.reasoning_content) {
+        message.reasoning.get_or_insert_default().push_str(&text);
+    }
+    if let Some(block) = delta.reasoning_block {
+        message.reasoning_blocks.push(block);
+    }
     for piece in delta.tool_calls {
         let at = positions.position(piece.index, || {
             message.tool_calls.push(ToolCall {
@@ -247,6 +253,9 @@ fn add_delta(message: &mut ResponseMessage, positions: &mut Positions, delta: De
         }
         if let Some(kind) = piece.kind {
             call.kind = kind;
+        }
+        if piece.extra_content.is_some() {
+            call.extra_content = piece.extra_content;
         }
         if let Some(function) = piece.function {
             call.function

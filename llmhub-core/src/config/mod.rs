@@ -39,4 +39,6 @@ pub use problem::{ConfigError, ConfigProblem};
 #[cfg(feature = "client")]
 pub(crate) use resolve::Binding;
 pub use resolve::{ResolvedCall, merge_params};
-pub use types::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, Span};
+pub use types::{
+    AZURE_API_VERSION, Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, Span,
+};

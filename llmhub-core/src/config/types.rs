@@ -97,6 +97,10 @@ impl fmt::Display for Mode {
     }
 }
 
+/// The Azure OpenAI `api-version` sent when a provider sets no `api_version`: a current GA
+/// version.
+pub const AZURE_API_VERSION: &str = "2024-10-21";
+
 /// The wire protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
@@ -104,6 +108,10 @@ pub enum Protocol {
     OpenAi,
     /// The Anthropic Messages API (`/v1/messages`).
     Anthropic,
+    /// Azure OpenAI: the OpenAI API under per-deployment URLs with an `api-version` query and
+    /// the `api-key` header (or, with a base URL ending in `/openai/v1`, Azure's
+    /// OpenAI-compatible v1 API).
+    Azure,
 }
 
 impl Protocol {
@@ -112,6 +120,7 @@ impl Protocol {
         match self {
             Protocol::OpenAi => "openai",
             Protocol::Anthropic => "anthropic",
+            Protocol::Azure => "azure",
         }
     }
 
@@ -120,6 +129,7 @@ impl Protocol {
         match name {
             "openai" => Some(Protocol::OpenAi),
             "anthropic" => Some(Protocol::Anthropic),
+            "azure" => Some(Protocol::Azure),
             _ => None,
         }
     }
@@ -128,7 +138,7 @@ impl Protocol {
     /// `chat` and `tool`.
     pub const fn serves(self, mode: Mode) -> bool {
         match self {
-            Protocol::OpenAi => true,
+            Protocol::OpenAi | Protocol::Azure => true,
             Protocol::Anthropic => mode.is_chat(),
         }
     }
@@ -163,6 +173,9 @@ pub struct ProviderConfig {
     pub max_retries: Option<u32>,
     /// Whether a non-loopback `http://` base URL is allowed.
     pub allow_insecure_http: bool,
+    /// The Azure OpenAI `api-version` (`api: azure` only; `None` means
+    /// [`AZURE_API_VERSION`](crate::config::AZURE_API_VERSION)).
+    pub api_version: Option<String>,
     /// Where the provider is defined in the file.
     pub span: Span,
 }

@@ -13,7 +13,9 @@ use crate::config::builtin::{BUILTIN_PROVIDERS, builtin_provider};
 use crate::config::names::method_name;
 use crate::config::problem::{ConfigError, ConfigProblem, LineIndex, MAX_PROBLEMS};
 use crate::config::suggest::{closest, did_you_mean};
-use crate::config::types::{Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, Span};
+use crate::config::types::{
+    AZURE_API_VERSION, Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, Span,
+};
 use crate::config::yaml::{self, Node, NodeKind, Scalar};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
@@ -29,9 +31,13 @@ pub const PROVIDER_KEYS: &[&str] = &[
     "timeout_ms",
     "max_retries",
     "allow_insecure_http",
+    "api_version",
 ];
 /// The keys accepted in an entry of `roles:` and in `defaults:`.
 pub const ROLE_KEYS: &[&str] = &["provider", "model", "mode", "params"];
+
+/// The values of the portable `reasoning_effort` param.
+pub const REASONING_EFFORTS: &[&str] = &["minimal", "low", "medium", "high"];
 
 /// Most names a suggestion is chosen from.
 const MAX_SUGGESTION_CANDIDATES: usize = 256;
@@ -84,6 +90,22 @@ fn is_env_var_name(name: &str) -> bool {
 }
 
 /// Whether `name` is an HTTP header name (an RFC 9110 token).
+/// `YYYY-MM-DD` or `YYYY-MM-DD-preview`, with a plausible month and day.
+fn is_api_version(text: &str) -> bool {
+    let date = text.strip_suffix("-preview").unwrap_or(text);
+    let bytes = date.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return false;
+    }
+    if !(digits(0..4) && digits(5..7) && digits(8..10)) {
+        return false;
+    }
+    let month = (bytes[5] - b'0') * 10 + (bytes[6] - b'0');
+    let day = (bytes[8] - b'0') * 10 + (bytes[9] - b'0');
+    (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
 fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
@@ -483,7 +505,10 @@ impl<'a> Validator<'a> {
                 self.problem(
                     n.span,
                     format!("unknown `api` `{name}` for {what}"),
-                    Some("`api` is `openai` (any OpenAI-compatible API) or `anthropic`".into()),
+                    Some(
+                        "`api` is `openai` (any OpenAI-compatible API), `anthropic` or `azure`"
+                            .into(),
+                    ),
                 );
             }
             parsed
@@ -511,6 +536,9 @@ impl<'a> Validator<'a> {
             .get("allow_insecure_http")
             .and_then(|n| self.boolean(n, format_args!("`allow_insecure_http` of {what}")))
             .unwrap_or(false);
+
+        let api_version_node = fields.get("api_version");
+        let api_version = api_version_node.and_then(|n| self.api_version(n, &what));
 
         let builtin = builtin_provider(id);
         let (base_url, api) = match (builtin, base_url, api) {
@@ -548,6 +576,15 @@ impl<'a> Validator<'a> {
             let span = base_url_node.map(|n| n.span).unwrap_or(key_span);
             self.problem(span, format!("{what}: {}", problem.0), Some(problem.1));
         }
+        if let Some(n) = api_version_node
+            && api != Protocol::Azure
+        {
+            self.problem(
+                n.span,
+                format!("`api_version` of {what} is only for `api: azure`, and this provider speaks `{api}`"),
+                Some("remove `api_version`, or set `api: azure` if this is an Azure OpenAI resource".into()),
+            );
+        }
         if self.problems.len() != before {
             return None;
         }
@@ -560,8 +597,25 @@ impl<'a> Validator<'a> {
             timeout_ms,
             max_retries,
             allow_insecure_http,
+            api_version,
             span: key_span,
         })
+    }
+
+    /// `api_version`: an Azure OpenAI API version, `YYYY-MM-DD` or `YYYY-MM-DD-preview`.
+    fn api_version(&mut self, node: &Node<'_>, provider: &str) -> Option<String> {
+        let version = self.string(node, format_args!("`api_version` of {provider}"))?;
+        if is_api_version(&version) {
+            return Some(version);
+        }
+        self.problem(
+            node.span,
+            format!("`api_version` of {provider} is not an Azure API version, found {}", describe(node)),
+            Some(format!(
+                "write a date such as `{AZURE_API_VERSION}`, or a preview such as `2025-04-01-preview`"
+            )),
+        );
+        None
     }
 
     /// Runs `check` on a value that may hold a secret: its problems do not show their line.
@@ -825,6 +879,20 @@ impl<'a> Validator<'a> {
                     "`stop` is a string or a list of strings, e.g. [\"END\", \"###\"]",
                 )
             }
+            "reasoning_effort"
+                if !value
+                    .as_str()
+                    .is_some_and(|effort| REASONING_EFFORTS.contains(&effort)) =>
+            {
+                (
+                    "`minimal`, `low`, `medium` or `high`",
+                    "`reasoning_effort` is one of minimal, low, medium, high, e.g. `reasoning_effort: medium`",
+                )
+            }
+            "cache" if !value.is_boolean() => (
+                "`true` or `false`",
+                "`cache: true` turns prompt caching on for this role",
+            ),
             _ => return,
         };
         self.problem(

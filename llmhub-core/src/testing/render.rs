@@ -145,6 +145,7 @@ impl Rendered {
     /// A request to an endpoint the test kit does not script gets 404.
     fn with_path_check(self, path: &str) -> Rendered {
         const SERVED: [&str; 3] = ["/chat/completions", "/v1/messages", "/embeddings"];
+        let path = path.split('?').next().unwrap_or(path);
         if SERVED.iter().any(|end| path.ends_with(end)) {
             self
         } else {

@@ -5,7 +5,11 @@
 //! Adding a protocol is one file implementing [`WireProtocol`] and one arm in [`wire`].
 
 pub(crate) mod anthropic;
+pub(crate) mod azure;
 pub(crate) mod openai;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use reqwest::Url;
@@ -18,14 +22,16 @@ use crate::client::message::Message;
 use crate::client::params::MergedParams;
 use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 use crate::client::sse::SseEvent;
-use crate::config::Protocol;
+use crate::config::{Protocol, ProviderConfig};
 use crate::error::Result;
 
-/// The implementation of `protocol`: the one place where protocols are registered.
-pub(crate) fn wire(protocol: Protocol) -> &'static dyn WireProtocol {
-    match protocol {
-        Protocol::OpenAi => &openai::OpenAi,
+/// The implementation of `protocol` for `provider`: the one place where protocols are
+/// registered. Called once, when the provider is built.
+pub(crate) fn wire(provider: &ProviderConfig) -> &'static dyn WireProtocol {
+    match provider.api {
+        Protocol::OpenAi => openai::OpenAi::for_base_url(&provider.base_url),
         Protocol::Anthropic => &anthropic::Anthropic,
+        Protocol::Azure => &azure::Azure,
     }
 }
 
@@ -33,6 +39,23 @@ pub(crate) fn wire(protocol: Protocol) -> &'static dyn WireProtocol {
 pub(crate) trait WireProtocol: Sync {
     /// The URL of each call kind this protocol serves, under `base_url` (no trailing `/`).
     fn endpoints(&self, base_url: &str) -> std::result::Result<Endpoints, String>;
+
+    /// How `provider`'s URLs are laid out: by default one set, [`WireProtocol::endpoints`],
+    /// for every model.
+    fn routes(&self, provider: &ProviderConfig) -> std::result::Result<Routes, String> {
+        self.endpoints(&provider.base_url).map(Routes::Fixed)
+    }
+
+    /// The header that carries a key given as a bearer token instead (an Entra ID token for
+    /// Azure).
+    fn token_header(&self) -> HeaderName {
+        reqwest::header::AUTHORIZATION
+    }
+
+    /// The token header's value for `token`.
+    fn token_value(&self, token: &str) -> String {
+        format!("Bearer {token}")
+    }
 
     /// The header that carries the API key.
     fn auth_header(&self) -> HeaderName;
@@ -96,6 +119,67 @@ impl Endpoints {
             CallKind::Transcribe => self.transcriptions.as_ref(),
             CallKind::Raw => Some(&self.base),
         }
+    }
+}
+
+/// Where a provider's requests go.
+// One per provider, built once and never moved on a call: the common case stays inline.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Routes {
+    /// One set of URLs for every model.
+    Fixed(Endpoints),
+    /// URLs that name the model (Azure deployments): built the first time a model is called,
+    /// then kept.
+    PerModel(PerModel),
+}
+
+impl Routes {
+    /// `base_url`, under which raw calls name their path.
+    pub fn base(&self) -> &Url {
+        match self {
+            Routes::Fixed(endpoints) => &endpoints.base,
+            Routes::PerModel(per_model) => &per_model.base,
+        }
+    }
+}
+
+/// Builds the endpoints of one model.
+type BuildEndpoints = Box<dyn Fn(&str) -> std::result::Result<Endpoints, String> + Send + Sync>;
+
+/// URLs built per model, and the ones built so far.
+pub(crate) struct PerModel {
+    pub base: Url,
+    /// The endpoints of one model.
+    build: BuildEndpoints,
+    built: RwLock<HashMap<Box<str>, Arc<Endpoints>>>,
+}
+
+impl PerModel {
+    pub fn new(
+        base: Url,
+        build: impl Fn(&str) -> std::result::Result<Endpoints, String> + Send + Sync + 'static,
+    ) -> PerModel {
+        PerModel {
+            base,
+            build: Box::new(build),
+            built: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The endpoints of `model`, built on its first call. (A poisoned lock only means another
+    /// thread panicked while inserting; the map itself is still whole.)
+    pub fn endpoints(&self, model: &str) -> std::result::Result<Arc<Endpoints>, String> {
+        let read = self.built.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(endpoints) = read.get(model) {
+            return Ok(endpoints.clone());
+        }
+        drop(read);
+        let endpoints = Arc::new((self.build)(model)?);
+        self.built
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(model.into(), endpoints.clone());
+        Ok(endpoints)
     }
 }
 

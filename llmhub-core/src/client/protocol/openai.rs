@@ -1,6 +1,12 @@
 //! The OpenAI-compatible protocol: `{base_url}/chat/completions` (plain and SSE),
 //! `/embeddings`, `/images/generations`, `/audio/speech`, `/audio/transcriptions` (multipart),
 //! and raw calls under `base_url`; the key as `Authorization: Bearer <key>`.
+//!
+//! Params go out under their own names, except: `max_tokens` is sent as
+//! `max_completion_tokens` to OpenAI's own API (`api.openai.com`, decided once per provider),
+//! where `max_tokens` is deprecated and refused by reasoning models; `reasoning_effort` is sent
+//! as is; `cache` (llmhub's own) is never sent, caching being automatic. `seed` and `user` are
+//! deprecated in OpenAI's chat API but still passed through when a role sets them.
 
 use bytes::Bytes;
 use reqwest::Url;
@@ -10,7 +16,7 @@ use serde_json::Value;
 
 use crate::client::kind::Payload;
 use crate::client::media::{AudioFile, ImageResponse, PROMPT_LIMIT_PARAM, Transcription};
-use crate::client::message::{EmbeddingInput, Message};
+use crate::client::message::{Content, EmbeddingInput, Message, Role};
 use crate::client::params::{MergedParams, Wire};
 use crate::client::protocol::{
     Body, ChatInput, Endpoints, Step, StreamDecode, StreamDecoder, WireProtocol,
@@ -21,7 +27,38 @@ use crate::client::status::{decode_error, error_message, status_error};
 use crate::error::{Error, Result};
 
 /// The OpenAI-compatible protocol.
-pub(crate) struct OpenAi;
+pub(crate) struct OpenAi {
+    /// Whether `max_tokens` is sent as `max_completion_tokens` (OpenAI's own API, where
+    /// `max_tokens` is deprecated and refused by reasoning models).
+    max_completion_tokens: bool,
+}
+
+impl OpenAi {
+    /// Any OpenAI-compatible server: params sent under their own names.
+    pub(crate) const COMPATIBLE: OpenAi = OpenAi {
+        max_completion_tokens: false,
+    };
+
+    /// OpenAI's own API.
+    const OPENAI_API: OpenAi = OpenAi {
+        max_completion_tokens: true,
+    };
+
+    /// The protocol for a provider at `base_url`, decided once when the provider is built.
+    pub(crate) fn for_base_url(base_url: &str) -> &'static OpenAi {
+        let host = Url::parse(base_url).ok();
+        match host.as_ref().and_then(Url::host_str) {
+            Some(host) if is_openai_api_host(host) => &OpenAi::OPENAI_API,
+            _ => &OpenAi::COMPATIBLE,
+        }
+    }
+}
+
+/// Whether `host` is OpenAI's own API, which takes `max_completion_tokens` instead of
+/// `max_tokens`; other OpenAI-compatible servers keep `max_tokens`.
+pub(crate) fn is_openai_api_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("api.openai.com")
+}
 
 impl WireProtocol for OpenAi {
     fn endpoints(&self, base_url: &str) -> std::result::Result<Endpoints, String> {
@@ -51,12 +88,22 @@ impl WireProtocol for OpenAi {
         params: MergedParams<'_>,
     ) -> std::result::Result<Body, String> {
         match payload {
-            Payload::Chat { messages, stream } => chat_body(ChatInput {
-                model,
-                messages,
-                stream,
-                params,
-            }),
+            Payload::Chat { messages, stream } => {
+                let translate = if self.max_completion_tokens {
+                    openai_api_chat_param
+                } else {
+                    chat_param
+                };
+                chat_body(
+                    ChatInput {
+                        model,
+                        messages,
+                        stream,
+                        params,
+                    },
+                    translate,
+                )
+            }
             Payload::Embedding(input) => embedding_body(model, input, params),
             Payload::Image { prompt } => image_body(model, prompt, params),
             Payload::Speech { text } => speech_body(model, text, params),
@@ -102,8 +149,16 @@ struct EmbeddingRequest<'a> {
 /// Params set by the request itself are not taken from the role's params.
 fn chat_param(key: &str, _: &Value) -> Wire {
     match key {
-        "model" | "messages" | "stream" | "stream_options" => Wire::Skip,
+        "model" | "messages" | "stream" | "stream_options" | "cache" => Wire::Skip,
         _ => Wire::Keep,
+    }
+}
+
+/// [`chat_param`], with `max_tokens` sent as `max_completion_tokens`.
+fn openai_api_chat_param(key: &str, value: &Value) -> Wire {
+    match key {
+        "max_tokens" => Wire::Rename("max_completion_tokens"),
+        _ => chat_param(key, value),
     }
 }
 
@@ -115,7 +170,11 @@ fn embedding_param(key: &str, _: &Value) -> Wire {
     }
 }
 
-fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
+fn chat_body(
+    chat: ChatInput<'_>,
+    translate: fn(&str, &Value) -> Wire,
+) -> std::result::Result<Body, String> {
+    check_parts(chat.messages)?;
     Body::json(&ChatRequest {
         model: chat.model,
         messages: chat.messages,
@@ -123,8 +182,35 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
         stream_options: chat.stream.then_some(StreamOptions {
             include_usage: true,
         }),
-        params: chat.params.translated(chat_param),
+        params: chat.params.translated(translate),
     })
+}
+
+/// Refuses, before any request, the content parts this protocol cannot carry: Anthropic's own
+/// blocks (`document`, `image`), and anything but text in a tool result.
+fn check_parts(messages: &[Message]) -> std::result::Result<(), String> {
+    for (at, message) in messages.iter().enumerate() {
+        let Some(Content::Parts(parts)) = &message.content else {
+            continue;
+        };
+        for part in parts {
+            let kind = part.get("type").and_then(Value::as_str).unwrap_or("");
+            let why = match kind {
+                "text" => continue,
+                "document" | "image" => {
+                    "is an Anthropic block; send documents as `Part::document_pdf` and images as `Part::image_url` or `Part::image_bytes`"
+                }
+                _ if message.role == Role::Tool => {
+                    "is in a tool result, which carries only text on this protocol; put it in a user message"
+                }
+                _ => continue,
+            };
+            return Err(format!(
+                "message {at} has a `{kind}` part, which the OpenAI protocol cannot carry: it {why}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn embedding_body(
@@ -328,6 +414,12 @@ pub(crate) fn parse_transcription(body: Bytes) -> serde_json::Result<Transcripti
 
 fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
     let mut reply: ChatResponse = serde_json::from_slice(&body)?;
+    for choice in &mut reply.choices {
+        let message = &mut choice.message;
+        if message.reasoning.is_none() {
+            message.reasoning = message.reasoning_content.take();
+        }
+    }
     reply.raw = body;
     Ok(reply)
 }
@@ -367,8 +459,14 @@ impl StreamDecode for StreamState {
         if chunk.choices.is_empty() && chunk.usage.is_none() && chunk.id.is_empty() {
             return Ok(Step::Skip);
         }
-        if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
-            self.finished = true;
+        for choice in &mut chunk.choices {
+            if choice.finish_reason.is_some() {
+                self.finished = true;
+            }
+            // DeepSeek and vLLM name the reasoning delta `reasoning_content`.
+            if choice.delta.reasoning.is_none() {
+                choice.delta.reasoning = choice.delta.reasoning_content.take();
+            }
         }
         chunk.raw = event.data;
         Ok(Step::Chunk(chunk))
@@ -403,6 +501,9 @@ fn stream_error(provider: &str, data: &[u8]) -> Option<Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::message::Message;
+    use crate::config::Params;
+    use serde_json::json;
 
     fn boundary_of(body: &Body) -> String {
         let content_type = body.content_type.as_ref().unwrap().to_str().unwrap();
@@ -429,5 +530,40 @@ mod tests {
         assert_ne!(boundary, first);
         let text = String::from_utf8_lossy(&body.bytes);
         assert_eq!(text.matches(&format!("--{boundary}")).count(), 4);
+    }
+
+    #[test]
+    fn only_openais_own_host_gets_max_completion_tokens() {
+        assert!(is_openai_api_host("api.openai.com"));
+        assert!(is_openai_api_host("API.OpenAI.com"));
+        for host in [
+            "127.0.0.1",
+            "openai.com",
+            "api.openai.com.evil.test",
+            "my.openai.azure.com",
+        ] {
+            assert!(!is_openai_api_host(host), "{host}");
+        }
+        let params: Params = json!({"max_tokens": 100, "temperature": 1})
+            .as_object()
+            .unwrap()
+            .clone();
+        let messages = [Message::user("Hi")];
+        let body = |base_url: &str| {
+            let payload = Payload::Chat {
+                messages: &messages,
+                stream: false,
+            };
+            let body = OpenAi::for_base_url(base_url)
+                .encode("o3", payload, MergedParams::new(&params, None))
+                .unwrap();
+            serde_json::from_slice::<Value>(&body.bytes).unwrap()
+        };
+        let own = body("https://api.openai.com/v1");
+        assert_eq!(own["max_completion_tokens"], 100);
+        assert!(own.get("max_tokens").is_none());
+        let other = body("https://api.groq.com/openai/v1");
+        assert_eq!(other["max_tokens"], 100);
+        assert!(other.get("max_completion_tokens").is_none());
     }
 }

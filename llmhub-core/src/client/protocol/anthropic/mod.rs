@@ -6,7 +6,22 @@
 //! `stop_sequences`; `max_tokens` is always sent ([`DEFAULT_MAX_TOKENS`] if the params have
 //! none); OpenAI `tools` / `tool_choice` become Anthropic's; assistant tool calls become
 //! `tool_use` blocks and `tool` messages `tool_result` blocks; `image_url` parts become `image`
-//! blocks. Other params are passed through as given.
+//! blocks, `file` parts with an inline PDF `document` blocks (in tool results too); a part
+//! Anthropic cannot carry (audio, an uploaded file id) is refused before any request. Other
+//! params are passed through as given.
+//!
+//! Reasoning: the portable `reasoning_effort` param becomes
+//! `thinking: {type: enabled, budget_tokens}` with the budgets of [`THINKING_BUDGETS`]
+//! (`minimal` 1024, `low` 2048, `medium` 8192, `high` 24576 tokens), unless the params give
+//! `thinking` themselves. Anthropic counts thinking in `max_tokens`, which must exceed the
+//! budget: a `max_tokens` (or the default) at or under the budget is raised to the budget plus
+//! that many tokens, so the answer keeps the room it was given. An assistant message built
+//! from a reply sends its `thinking` and `redacted_thinking` blocks back first, as they came.
+//!
+//! Prompt caching: with the role param `cache: true` (llmhub's own, never sent), the last
+//! system block and the last tool get a `cache_control: {type: ephemeral}` breakpoint (unless
+//! they have one). A `cache_control` written by the caller is kept wherever it is: on system
+//! blocks, on content parts, on tools (beside `function` or inside it).
 
 use bytes::Bytes;
 use reqwest::Url;
@@ -15,7 +30,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::client::kind::Payload;
-use crate::client::message::{Content, Message, Role, ToolCall};
+use crate::client::message::{Content, Message, ReasoningBlock, Role, ToolCall};
 use crate::client::params::{MergedParams, Wire};
 use crate::client::protocol::{Body, ChatInput, Endpoints, StreamDecoder, WireProtocol};
 use crate::client::response::ChatResponse;
@@ -26,6 +41,14 @@ use reply::{StreamState, parse_chat};
 
 /// `max_tokens` sent when the params have none (the Messages API requires it).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// The `thinking` budget (`budget_tokens`) of each `reasoning_effort`.
+pub(crate) const THINKING_BUDGETS: [(&str, u64); 4] = [
+    ("minimal", 1024),
+    ("low", 2048),
+    ("medium", 8192),
+    ("high", 24576),
+];
 
 /// The Messages API version every request names.
 const API_VERSION: &str = "2023-06-01";
@@ -96,6 +119,8 @@ struct MessagesRequest<'a> {
     system: Option<System>,
     messages: Vec<Turn<'a>>,
     max_tokens: MaxTokens<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Thinking>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
     #[serde(flatten)]
@@ -115,6 +140,30 @@ enum System {
 enum MaxTokens<'a> {
     Given(&'a Value),
     Default(u32),
+    /// Raised above the thinking budget.
+    Raised(u64),
+}
+
+/// `thinking: {type: enabled, budget_tokens}`.
+#[derive(Serialize)]
+struct Thinking {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    budget_tokens: u64,
+}
+
+/// The thinking budget of a `reasoning_effort` value (`null` asks for none).
+fn thinking_budget(effort: &Value) -> std::result::Result<Option<u64>, String> {
+    if effort.is_null() {
+        return Ok(None);
+    }
+    THINKING_BUDGETS
+        .iter()
+        .find(|(name, _)| effort.as_str() == Some(name))
+        .map(|(_, budget)| Some(*budget))
+        .ok_or_else(|| {
+            format!("param `reasoning_effort` must be `minimal`, `low`, `medium` or `high`, found {effort}")
+        })
 }
 
 #[derive(Serialize)]
@@ -138,24 +187,47 @@ fn param(key: &str, value: &Value) -> Wire {
         | "stream_options"
         | "system"
         | "max_tokens"
-        | "max_completion_tokens" => Wire::Skip,
+        | "max_completion_tokens"
+        | "reasoning_effort"
+        | "cache" => Wire::Skip,
         "stop" => match value {
             Value::String(stop) => Wire::Replace("stop_sequences", json!([stop])),
             _ => Wire::Rename("stop_sequences"),
         },
-        "tools" => Wire::Replace("tools", tools(value)),
+        "tools" => Wire::Replace("tools", tools(value, false)),
         "tool_choice" => Wire::Replace("tool_choice", tool_choice(value)),
         _ => Wire::Keep,
     }
 }
 
+/// [`param`], with a cache breakpoint on the last tool (`cache: true`).
+fn cached_param(key: &str, value: &Value) -> Wire {
+    match key {
+        "tools" => Wire::Replace("tools", tools(value, true)),
+        _ => param(key, value),
+    }
+}
+
+/// A prompt-cache breakpoint.
+fn ephemeral() -> Value {
+    json!({"type": "ephemeral"})
+}
+
+/// Puts a cache breakpoint on `block` (a JSON object) unless it has one.
+fn add_breakpoint(block: &mut Value) {
+    if let Value::Object(block) = block {
+        block.entry("cache_control").or_insert_with(ephemeral);
+    }
+}
+
 /// OpenAI `[{type: function, function: {name, description, parameters}}]` →
-/// Anthropic `[{name, description, input_schema}]`; other entries are passed through.
-fn tools(value: &Value) -> Value {
+/// Anthropic `[{name, description, input_schema}]` (keeping a `cache_control`); other entries
+/// are passed through. With `breakpoint`, the last tool gets a cache breakpoint.
+fn tools(value: &Value, breakpoint: bool) -> Value {
     let Some(list) = value.as_array() else {
         return value.clone();
     };
-    let translated = list
+    let mut translated = list
         .iter()
         .map(|tool| match tool.get("function") {
             Some(function) if tool.get("type") == Some(&json!("function")) => {
@@ -174,11 +246,20 @@ fn tools(value: &Value) -> Value {
                         .cloned()
                         .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
                 );
+                if let Some(cache) = tool
+                    .get("cache_control")
+                    .or_else(|| function.get("cache_control"))
+                {
+                    out.insert("cache_control".into(), cache.clone());
+                }
                 Value::Object(out)
             }
             _ => tool.clone(),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    if breakpoint && let Some(last) = translated.last_mut() {
+        add_breakpoint(last);
+    }
     Value::Array(translated)
 }
 
@@ -210,27 +291,63 @@ fn content_texts(content: Option<&Content>) -> String {
     }
 }
 
-/// An OpenAI content part → an Anthropic content block.
-fn part(part: &Value) -> Value {
-    match part.get("type").and_then(Value::as_str) {
+/// An OpenAI content part → an Anthropic content block; an `Err` names a part Anthropic
+/// cannot carry. Text parts and Anthropic's own blocks pass through.
+fn part(part: &Value) -> std::result::Result<Value, String> {
+    let mut block = match part.get("type").and_then(Value::as_str) {
         Some("image_url") => {
             let url = part
                 .get("image_url")
                 .and_then(|i| i.get("url").or(Some(i)))
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let inline = url
-                .strip_prefix("data:")
-                .and_then(|rest| rest.split_once(";base64,"));
-            match inline {
+            match inline_data(url) {
                 Some((media_type, data)) => {
                     json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
                 }
                 None => json!({"type": "image", "source": {"type": "url", "url": url}}),
             }
         }
-        _ => part.clone(),
+        Some("file") => {
+            let file = part.get("file");
+            let data = file
+                .and_then(|f| f.get("file_data"))
+                .and_then(Value::as_str);
+            match data.and_then(inline_data) {
+                Some((media_type @ "application/pdf", data)) => {
+                    json!({"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}})
+                }
+                Some((media_type, _)) => {
+                    return Err(format!(
+                        "a `file` part of type `{media_type}` cannot be sent on the anthropic protocol, which takes PDF documents (`Part::document_pdf`)"
+                    ));
+                }
+                None => {
+                    return Err("a `file` part without inline `file_data` (an uploaded file id) cannot be sent on the anthropic protocol; send the bytes with `Part::document_pdf`".into());
+                }
+            }
+        }
+        Some(kind @ ("input_audio" | "audio" | "video_url")) => {
+            return Err(format!(
+                "a `{kind}` part cannot be sent on the anthropic protocol, which takes text, images and PDF documents"
+            ));
+        }
+        _ => return Ok(part.clone()),
+    };
+    if let Some(cache) = part.get("cache_control") {
+        block["cache_control"] = cache.clone();
     }
+    Ok(block)
+}
+
+/// The media type and base64 data of a `data:{media_type};base64,{data}` URL.
+fn inline_data(url: &str) -> Option<(&str, &str)> {
+    url.strip_prefix("data:")?.split_once(";base64,")
+}
+
+/// Content parts → Anthropic blocks.
+fn blocks(parts: &[Value]) -> std::result::Result<Vec<Value>, String> {
+    parts.iter().map(part).collect()
 }
 
 fn tool_use(call: &ToolCall) -> Value {
@@ -238,8 +355,21 @@ fn tool_use(call: &ToolCall) -> Value {
     json!({"type": "tool_use", "id": call.id, "name": call.function.name, "input": input})
 }
 
+/// A reasoning block as Anthropic sent it.
+fn reasoning_block(block: &ReasoningBlock) -> Value {
+    match block {
+        ReasoningBlock::Thinking {
+            thinking,
+            signature,
+        } => json!({"type": "thinking", "thinking": thinking, "signature": signature}),
+        ReasoningBlock::RedactedThinking { data } => {
+            json!({"type": "redacted_thinking", "data": data})
+        }
+    }
+}
+
 /// The system text and the turns of a conversation.
-fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
+fn turns(messages: &[Message]) -> std::result::Result<(Option<String>, Vec<Turn<'_>>), String> {
     let mut system: Vec<String> = Vec::new();
     let mut turns: Vec<Turn<'_>> = Vec::with_capacity(messages.len());
     let mut last_was_tool = false;
@@ -247,12 +377,12 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
         let is_tool = message.role == Role::Tool;
         match message.role {
             Role::System | Role::Developer => system.push(content_texts(message.content.as_ref())),
-            Role::User | Role::Assistant if message.tool_calls.is_empty() => {
+            Role::User | Role::Assistant
+                if message.tool_calls.is_empty() && message.reasoning_blocks.is_empty() =>
+            {
                 let content = match &message.content {
                     Some(Content::Text(text)) => TurnContent::Text(text),
-                    Some(Content::Parts(parts)) => {
-                        TurnContent::Blocks(parts.iter().map(part).collect())
-                    }
+                    Some(Content::Parts(parts)) => TurnContent::Blocks(blocks(parts)?),
                     None => TurnContent::Text(""),
                 };
                 let role = if message.role == Role::User {
@@ -263,7 +393,10 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
                 turns.push(Turn { role, content });
             }
             Role::User | Role::Assistant => {
-                let mut blocks = Vec::with_capacity(message.tool_calls.len() + 1);
+                let mut blocks = Vec::with_capacity(
+                    message.reasoning_blocks.len() + message.tool_calls.len() + 1,
+                );
+                blocks.extend(message.reasoning_blocks.iter().map(reasoning_block));
                 let text = content_texts(message.content.as_ref());
                 if !text.is_empty() {
                     blocks.push(json!({"type": "text", "text": text}));
@@ -275,10 +408,14 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
                 });
             }
             Role::Tool => {
+                let content = match &message.content {
+                    Some(Content::Parts(parts)) => Value::Array(blocks(parts)?),
+                    other => Value::String(content_texts(other.as_ref())),
+                };
                 let result = json!({
                     "type": "tool_result",
                     "tool_use_id": message.tool_call_id.as_deref().unwrap_or(""),
-                    "content": content_texts(message.content.as_ref()),
+                    "content": content,
                 });
                 match turns.last_mut() {
                     Some(Turn {
@@ -295,12 +432,12 @@ fn turns(messages: &[Message]) -> (Option<String>, Vec<Turn<'_>>) {
         last_was_tool = is_tool;
     }
     let system = (!system.is_empty()).then(|| system.join("\n\n"));
-    (system, turns)
+    Ok((system, turns))
 }
 
 fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
     let params = chat.params;
-    let (from_messages, messages) = turns(chat.messages);
+    let (from_messages, messages) = turns(chat.messages)?;
     // A `system` param comes first, then the system messages.
     let system = match (params.get("system"), from_messages) {
         (None | Some(Value::Null), text) => text.map(System::Text),
@@ -319,17 +456,52 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
             ));
         }
     };
-    let max_tokens = params
+    let cache = params.get("cache") == Some(&Value::Bool(true));
+    let system = match system {
+        Some(System::Text(text)) if cache => Some(System::Blocks(vec![
+            json!({"type": "text", "text": text, "cache_control": ephemeral()}),
+        ])),
+        Some(System::Blocks(mut blocks)) if cache => {
+            if let Some(last) = blocks.last_mut() {
+                add_breakpoint(last);
+            }
+            Some(System::Blocks(blocks))
+        }
+        system => system,
+    };
+    // `thinking` given as a param is sent as is instead.
+    let budget = match (params.get("reasoning_effort"), params.get("thinking")) {
+        (Some(effort), None) => thinking_budget(effort)?,
+        _ => None,
+    };
+    let given = params
         .get("max_tokens")
-        .or_else(|| params.get("max_completion_tokens"))
-        .map_or(MaxTokens::Default(DEFAULT_MAX_TOKENS), MaxTokens::Given);
+        .or_else(|| params.get("max_completion_tokens"));
+    let max_tokens = match (budget, given) {
+        (None, Some(given)) => MaxTokens::Given(given),
+        (None, None) => MaxTokens::Default(DEFAULT_MAX_TOKENS),
+        (Some(budget), given) => {
+            let room = given
+                .and_then(Value::as_u64)
+                .unwrap_or(u64::from(DEFAULT_MAX_TOKENS));
+            MaxTokens::Raised(if room > budget {
+                room
+            } else {
+                budget.saturating_add(room)
+            })
+        }
+    };
     Body::json(&MessagesRequest {
         model: chat.model,
         system,
         messages,
         max_tokens,
+        thinking: budget.map(|budget_tokens| Thinking {
+            kind: "enabled",
+            budget_tokens,
+        }),
         stream: chat.stream,
-        params: params.translated(param),
+        params: params.translated(if cache { cached_param } else { param }),
     })
 }
 
@@ -386,6 +558,7 @@ mod tests {
                     name: "weather".into(),
                     arguments: r#"{"city":"Paris"}"#.into(),
                 },
+                extra_content: None,
             }]),
             Message::tool("t1", "sunny"),
             Message::tool("t2", "warm"),

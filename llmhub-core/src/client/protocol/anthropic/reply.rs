@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::client::message::{FunctionCall, ToolCall, null_as_default};
+use crate::client::message::{FunctionCall, ReasoningBlock, ToolCall, null_as_default};
 use crate::client::protocol::{Step, StreamDecode};
 use crate::client::response::{
     ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, FinishReason, FunctionDelta,
@@ -44,25 +44,68 @@ enum Block {
         #[serde(default)]
         input: Value,
     },
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+        #[serde(default)]
+        signature: String,
+    },
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
+    },
     #[serde(other)]
     Other,
 }
 
-#[derive(Deserialize, Default, Clone, Copy)]
+/// Anthropic's usage; in a stream, `message_start` has the input counts and `message_delta`
+/// the output count (and, from newer servers, the input counts again), so each is optional.
+#[derive(Debug, Deserialize, Default, Clone, Copy)]
 struct AnthropicUsage {
-    #[serde(default, deserialize_with = "null_as_default")]
-    input_tokens: u64,
-    #[serde(default, deserialize_with = "null_as_default")]
-    output_tokens: u64,
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
 }
 
-/// The OpenAI-shaped usage of Anthropic's counts. The counts come from the network: their sum
-/// saturates rather than overflow.
-fn usage(input: u64, output: u64) -> Usage {
-    Usage {
-        prompt_tokens: input,
-        completion_tokens: output,
-        total_tokens: input.saturating_add(output),
+impl AnthropicUsage {
+    /// These counts, each one taken from `later` where it has it.
+    fn updated(self, later: AnthropicUsage) -> AnthropicUsage {
+        AnthropicUsage {
+            input_tokens: later.input_tokens.or(self.input_tokens),
+            output_tokens: later.output_tokens.or(self.output_tokens),
+            cache_read_input_tokens: later
+                .cache_read_input_tokens
+                .or(self.cache_read_input_tokens),
+            cache_creation_input_tokens: later
+                .cache_creation_input_tokens
+                .or(self.cache_creation_input_tokens),
+        }
+    }
+
+    /// In OpenAI's terms: `input_tokens` counts only the uncached input, so the prompt is it
+    /// plus the cache reads and writes.
+    fn to_usage(self) -> Usage {
+        let read = self.cache_read_input_tokens.unwrap_or(0);
+        let written = self.cache_creation_input_tokens.unwrap_or(0);
+        let prompt = self
+            .input_tokens
+            .unwrap_or(0)
+            .saturating_add(read)
+            .saturating_add(written);
+        let output = self.output_tokens.unwrap_or(0);
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: output,
+            total_tokens: prompt.saturating_add(output),
+            cache_read_tokens: read,
+            cache_creation_tokens: written,
+            reasoning_tokens: 0,
+        }
     }
 }
 
@@ -86,6 +129,8 @@ fn arguments(input: &Value) -> String {
 pub(super) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
     let reply: MessagesResponse = serde_json::from_slice(&body)?;
     let mut text: Option<String> = None;
+    let mut reasoning: Option<String> = None;
+    let mut reasoning_blocks = Vec::new();
     let mut tool_calls = Vec::new();
     for block in reply.content {
         match block {
@@ -97,7 +142,23 @@ pub(super) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
                     name,
                     arguments: arguments(&input),
                 },
+                extra_content: None,
             }),
+            Block::Thinking {
+                thinking,
+                signature,
+            } => {
+                reasoning
+                    .get_or_insert_with(String::new)
+                    .push_str(&thinking);
+                reasoning_blocks.push(ReasoningBlock::Thinking {
+                    thinking,
+                    signature,
+                });
+            }
+            Block::RedactedThinking { data } => {
+                reasoning_blocks.push(ReasoningBlock::RedactedThinking { data });
+            }
             Block::Other => {}
         }
     }
@@ -112,10 +173,13 @@ pub(super) fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
                 content: text,
                 tool_calls,
                 refusal: None,
+                reasoning,
+                reasoning_content: None,
+                reasoning_blocks,
             },
             finish_reason: reply.stop_reason.as_deref().map(finish_reason),
         }],
-        usage: reply.usage.map(|u| usage(u.input_tokens, u.output_tokens)),
+        usage: reply.usage.map(AnthropicUsage::to_usage),
         raw: body,
     })
 }
@@ -135,6 +199,10 @@ enum Event {
         #[serde(default)]
         index: u32,
         delta: BlockDelta,
+    },
+    ContentBlockStop {
+        #[serde(default)]
+        index: u32,
     },
     MessageDelta {
         #[serde(default)]
@@ -172,6 +240,14 @@ enum BlockDelta {
         #[serde(default)]
         partial_json: String,
     },
+    ThinkingDelta {
+        #[serde(default)]
+        thinking: String,
+    },
+    SignatureDelta {
+        #[serde(default)]
+        signature: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -195,9 +271,12 @@ struct ApiError {
 pub(super) struct StreamState {
     id: String,
     model: String,
-    input_tokens: u64,
+    usage: AnthropicUsage,
     /// Content-block index → OpenAI tool-call index, for `tool_use` blocks.
     tool_blocks: Positions,
+    /// The `thinking` block being streamed: its index, text so far and signature, given back
+    /// whole when it ends.
+    thinking: Option<(u32, String, String)>,
     stopped: bool,
 }
 
@@ -232,7 +311,7 @@ impl StreamDecode for StreamState {
             Event::MessageStart { message } => {
                 self.id = message.id;
                 self.model = message.model;
-                self.input_tokens = message.usage.unwrap_or_default().input_tokens;
+                self.usage = message.usage.unwrap_or_default();
                 let delta = Delta {
                     role: Some("assistant".into()),
                     ..Delta::default()
@@ -261,14 +340,72 @@ impl StreamDecode for StreamState {
                                 name: Some(name),
                                 arguments: Some(String::new()),
                             }),
+                            extra_content: None,
                         }],
+                        ..Delta::default()
+                    };
+                    Step::Chunk(self.chunk(delta, None, raw))
+                }
+                Block::Thinking {
+                    thinking,
+                    signature,
+                } => {
+                    let delta = Delta {
+                        reasoning: (!thinking.is_empty()).then(|| thinking.clone()),
+                        ..Delta::default()
+                    };
+                    self.thinking = Some((index, thinking, signature));
+                    match delta.reasoning {
+                        Some(_) => Step::Chunk(self.chunk(delta, None, raw)),
+                        None => Step::Skip,
+                    }
+                }
+                Block::RedactedThinking { data } => {
+                    let delta = Delta {
+                        reasoning_block: Some(ReasoningBlock::RedactedThinking { data }),
                         ..Delta::default()
                     };
                     Step::Chunk(self.chunk(delta, None, raw))
                 }
                 _ => Step::Skip,
             },
+            Event::ContentBlockStop { index } => match self.thinking.take() {
+                Some((at, thinking, signature)) if at == index => {
+                    let delta = Delta {
+                        reasoning_block: Some(ReasoningBlock::Thinking {
+                            thinking,
+                            signature,
+                        }),
+                        ..Delta::default()
+                    };
+                    Step::Chunk(self.chunk(delta, None, raw))
+                }
+                other => {
+                    self.thinking = other;
+                    Step::Skip
+                }
+            },
             Event::ContentBlockDelta { index, delta } => match delta {
+                BlockDelta::ThinkingDelta { thinking } => {
+                    if let Some((at, text, _)) = &mut self.thinking
+                        && *at == index
+                    {
+                        text.push_str(&thinking);
+                    }
+                    let delta = Delta {
+                        reasoning: Some(thinking),
+                        ..Delta::default()
+                    };
+                    Step::Chunk(self.chunk(delta, None, raw))
+                }
+                BlockDelta::SignatureDelta { signature } => {
+                    if let Some((at, _, sig)) = &mut self.thinking
+                        && *at == index
+                    {
+                        sig.push_str(&signature);
+                    }
+                    Step::Skip
+                }
                 BlockDelta::TextDelta { text } => {
                     let delta = Delta {
                         content: Some(text),
@@ -302,10 +439,8 @@ impl StreamDecode for StreamState {
                     .as_deref()
                     .map_or(FinishReason::Stop, finish_reason);
                 let mut chunk = self.chunk(Delta::default(), Some(reason), raw);
-                chunk.usage = Some(usage(
-                    self.input_tokens,
-                    out.unwrap_or_default().output_tokens,
-                ));
+                self.usage = self.usage.updated(out.unwrap_or_default());
+                chunk.usage = Some(self.usage.to_usage());
                 Step::Chunk(chunk)
             }
             Event::MessageStop {} => Step::Done,
