@@ -65,7 +65,14 @@ pub use client::{
     },
     secret::SecretString,
     stream::ChatStream,
+    tools::{Tool, ToolError, ToolRun, Toolbox},
 };
+/// The `schemars` crate, whose `JsonSchema` derive gives the types of
+/// [`completion_json`](crate::RoleHandle::completion_json) and [`Tool`] their schema. Derive
+/// through this path with `#[schemars(crate = "llmhub::schemars")]`, or depend on `schemars`
+/// 1.x directly.
+#[cfg(feature = "client")]
+pub use schemars;
 #[cfg(feature = "client")]
 pub use client::{media, reload, watch};
 

@@ -17,6 +17,7 @@ use crate::client::protocol::{
 };
 use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 use crate::client::sse::SseEvent;
+use crate::client::structured::{REPAIRS_PARAM, STRICT_PARAM};
 use crate::client::status::{decode_error, error_message, status_error};
 use crate::error::{Error, Result};
 
@@ -51,12 +52,8 @@ impl WireProtocol for OpenAi {
         params: MergedParams<'_>,
     ) -> std::result::Result<Body, String> {
         match payload {
-            Payload::Chat { messages, stream } => chat_body(ChatInput {
-                model,
-                messages,
-                stream,
-                params,
-            }),
+            Payload::Chat { .. } => ChatInput::of(model, payload, params)
+                .map_or_else(|| Err("not a chat call".into()), chat_body),
             Payload::Embedding(input) => embedding_body(model, input, params),
             Payload::Image { prompt } => image_body(model, prompt, params),
             Payload::Speech { text } => speech_body(model, text, params),
@@ -82,8 +79,43 @@ struct ChatRequest<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<ResponseFormat<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<FunctionTool<'a>>>,
     #[serde(flatten)]
     params: MergedParams<'a>,
+}
+
+/// `response_format` asking for a reply that fits a JSON Schema.
+#[derive(Serialize)]
+struct ResponseFormat<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    json_schema: JsonSchemaFormat<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonSchemaFormat<'a> {
+    name: &'a str,
+    schema: &'a Value,
+    strict: bool,
+}
+
+/// A tool given with the call: `{type: function, function: {name, description, parameters}}`.
+#[derive(Serialize)]
+struct FunctionTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: Function<'a>,
+}
+
+#[derive(Serialize)]
+struct Function<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    parameters: &'a Value,
 }
 
 #[derive(Serialize)]
@@ -99,11 +131,22 @@ struct EmbeddingRequest<'a> {
     params: MergedParams<'a>,
 }
 
-/// Params set by the request itself are not taken from the role's params.
+/// Params set by the request itself are not taken from the role's params, nor llmhub's own.
 fn chat_param(key: &str, _: &Value) -> Wire {
     match key {
-        "model" | "messages" | "stream" | "stream_options" => Wire::Skip,
+        "model" | "messages" | "stream" | "stream_options" | STRICT_PARAM | REPAIRS_PARAM => {
+            Wire::Skip
+        }
         _ => Wire::Keep,
+    }
+}
+
+/// A call that asks for a typed reply or gives tools sets `response_format` and `tools`
+/// itself: the role's params of those names give way.
+fn typed_chat_param(key: &str, value: &Value) -> Wire {
+    match key {
+        "response_format" | "tools" => Wire::Skip,
+        _ => chat_param(key, value),
     }
 }
 
@@ -116,6 +159,35 @@ fn embedding_param(key: &str, _: &Value) -> Wire {
 }
 
 fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
+    let response_format = chat.output.map(|output| {
+        let (schema, strict) = output.schema(&chat.params);
+        ResponseFormat {
+            kind: "json_schema",
+            json_schema: JsonSchemaFormat {
+                name: &output.schema.name,
+                schema,
+                strict,
+            },
+        }
+    });
+    let tools = chat.tools.map(|tools| {
+        tools
+            .iter()
+            .map(|tool| FunctionTool {
+                kind: "function",
+                function: Function {
+                    name: tool.name(),
+                    description: tool.description(),
+                    parameters: tool.parameters(),
+                },
+            })
+            .collect()
+    });
+    let translate = if chat.output.is_some() || chat.tools.is_some() {
+        typed_chat_param
+    } else {
+        chat_param
+    };
     Body::json(&ChatRequest {
         model: chat.model,
         messages: chat.messages,
@@ -123,7 +195,9 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
         stream_options: chat.stream.then_some(StreamOptions {
             include_usage: true,
         }),
-        params: chat.params.translated(chat_param),
+        response_format,
+        tools,
+        params: chat.params.translated(translate),
     })
 }
 
