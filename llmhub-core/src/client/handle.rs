@@ -10,13 +10,13 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use crate::client::call;
-use crate::client::tools::{self, Tool, ToolRun, Toolbox};
 use crate::client::hub::Hub;
 use crate::client::media::{AudioFile, ImageResponse, Speech, Transcription};
 use crate::client::message::{IntoEmbeddingInput, IntoMessages};
 use crate::client::response::{ChatResponse, EmbeddingResponse};
 use crate::client::state::RoleRef;
 use crate::client::stream::ChatStream;
+use crate::client::tools::{self, Tool, ToolRun, Toolbox};
 use crate::config::Params;
 use crate::error::Result;
 

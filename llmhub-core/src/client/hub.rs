@@ -10,13 +10,13 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use crate::client::call;
-use crate::client::tools::{self, Tool, ToolRun, Toolbox};
 use crate::client::media::{AudioFile, ImageResponse, Speech, Transcription};
 use crate::client::message::{IntoEmbeddingInput, IntoMessages};
 use crate::client::reload::Reloader;
 use crate::client::response::{ChatResponse, EmbeddingResponse};
 use crate::client::state::{RoleRef, Shared};
 use crate::client::stream::ChatStream;
+use crate::client::tools::{self, Tool, ToolRun, Toolbox};
 use crate::client::watch::{DEFAULT_DEBOUNCE, FileWatcher};
 use crate::config::{Config, Params, ReloadOutcome};
 use crate::error::Result;

@@ -105,9 +105,23 @@ pub(crate) fn sanitize_name(name: &str) -> String {
     out
 }
 
+/// The `format`s strict mode accepts.
+const STRICT_FORMATS: [&str; 9] = [
+    "date-time",
+    "time",
+    "date",
+    "duration",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "uuid",
+];
+
 /// Makes a schema strict-ready, in place: every object schema gets
 /// `additionalProperties: false` and lists all its properties in `required`, those that were
-/// optional made nullable; `oneOf` becomes `anyOf` (strict mode has no `oneOf`). `$ref`s and
+/// optional made nullable; `oneOf` becomes `anyOf` (strict mode has no `oneOf`) and a
+/// `format` strict mode does not know is dropped. `$ref`s and
 /// `$defs` are kept (each definition made strict the same way).
 pub(crate) fn make_strict(schema: &mut Value) {
     let Value::Object(node) = schema else {
@@ -115,6 +129,15 @@ pub(crate) fn make_strict(schema: &mut Value) {
     };
     if let Some(one_of) = node.remove("oneOf") {
         node.insert("anyOf".into(), one_of);
+    }
+    // Strict mode knows only a few string formats; schemars also writes number formats
+    // (`double`, `uint32`), which it would refuse.
+    if node
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|format| !STRICT_FORMATS.contains(&format))
+    {
+        node.remove("format");
     }
     let is_object = node.get("type").and_then(Value::as_str) == Some("object")
         || node.contains_key("properties");
@@ -193,7 +216,10 @@ fn make_nullable(schema: &mut Value) {
         Some(Value::Array(types)) => types.push(Value::from("null")),
         _ => {
             let inner = std::mem::take(node);
-            node.insert("anyOf".into(), Value::Array(vec![Value::Object(inner), null]));
+            node.insert(
+                "anyOf".into(),
+                Value::Array(vec![Value::Object(inner), null]),
+            );
         }
     }
 }
@@ -369,7 +395,10 @@ mod tests {
             parse_text::<Order>(r#"{"items": [{"price": 1}, {"price": 2}, {"price": "x"}]}"#)
                 .unwrap_err();
         assert_eq!(path, "items[2].price");
-        assert!(message.starts_with("invalid type: string \"x\", expected f64"), "{message}");
+        assert!(
+            message.starts_with("invalid type: string \"x\", expected f64"),
+            "{message}"
+        );
         let (path, _) = parse_text::<Order>(r#"{"items": []} trailing"#).unwrap_err();
         assert_eq!(path, ".");
         assert!(parse_text::<Order>(r#" {"items": []} "#).is_ok());

@@ -241,9 +241,7 @@ fn assistant_message(reply: &ChatResponse) -> Message {
     let message = reply.choices.first().map(|c| &c.message);
     Message {
         role: Role::Assistant,
-        content: message
-            .and_then(|m| m.content.clone())
-            .map(Content::Text),
+        content: message.and_then(|m| m.content.clone()).map(Content::Text),
         name: None,
         tool_calls: message.map(|m| m.tool_calls.clone()).unwrap_or_default(),
         tool_call_id: None,
@@ -263,7 +261,8 @@ pub(crate) async fn run_tools(
 ) -> Result<ToolRun> {
     let mut messages = call::messages_of(shared, role, messages)?;
     for step in 1..=max_steps {
-        let reply = call::chat_with_tools(shared, role, &messages, toolbox.tools(), overrides).await?;
+        let reply =
+            call::chat_with_tools(shared, role, &messages, toolbox.tools(), overrides).await?;
         messages.push(assistant_message(&reply));
         let calls = reply.tool_calls();
         if calls.is_empty() {

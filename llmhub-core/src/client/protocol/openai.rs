@@ -17,8 +17,8 @@ use crate::client::protocol::{
 };
 use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 use crate::client::sse::SseEvent;
-use crate::client::structured::{REPAIRS_PARAM, STRICT_PARAM};
 use crate::client::status::{decode_error, error_message, status_error};
+use crate::client::structured::{REPAIRS_PARAM, STRICT_PARAM};
 use crate::error::{Error, Result};
 
 /// The OpenAI-compatible protocol.

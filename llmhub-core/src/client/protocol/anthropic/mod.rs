@@ -163,8 +163,15 @@ fn param(key: &str, value: &Value) -> Wire {
         | STRICT_PARAM
         | REPAIRS_PARAM => Wire::Skip,
         // OpenAI-only params: the Messages API rejects unknown fields.
-        "response_format" | "parallel_tool_calls" | "logprobs" | "top_logprobs" | "n"
-        | "presence_penalty" | "frequency_penalty" | "seed" | "logit_bias" => {
+        "response_format"
+        | "parallel_tool_calls"
+        | "logprobs"
+        | "top_logprobs"
+        | "n"
+        | "presence_penalty"
+        | "frequency_penalty"
+        | "seed"
+        | "logit_bias" => {
             tracing::debug!(
                 param = key,
                 "not sent: the Anthropic Messages API has no such field"
@@ -383,8 +390,8 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
         description: tool.description(),
         input_schema: tool.parameters(),
     });
-    let tools = (chat.output.is_some() || chat.tools.is_some())
-        .then(|| given.chain(output).collect());
+    let tools =
+        (chat.output.is_some() || chat.tools.is_some()).then(|| given.chain(output).collect());
     let translate = if tools.is_some() { typed_param } else { param };
     Body::json(&MessagesRequest {
         model: chat.model,
