@@ -318,7 +318,12 @@ async fn anthropic_plain_chat_drops_openai_only_params() {
 #[tokio::test]
 async fn a_reply_that_does_not_fit_is_repaired_once() {
     let server = serve_in_turn(vec![openai_text(BAD_INVOICE), openai_text(GOOD_INVOICE)]).await;
-    let hub = hub(&server.uri(), "http://127.0.0.1:9");
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let hub = builder(&server.uri(), "http://127.0.0.1:9")
+        .on_before_call(move |ctx| seen.lock().unwrap().push(ctx.call))
+        .build()
+        .unwrap();
     let invoice: Invoice = hub
         .completion_json("llm.inference", [Message::user("Invoice 42...")], None)
         .await
@@ -335,6 +340,11 @@ async fn a_reply_that_does_not_fit_is_repaired_once() {
         {"role": "user", "content": "Your reply does not match the JSON schema: at `items[1].price`: invalid type: string \"x\", expected f64 at line 1 column 184. Reply again with only the corrected JSON value."},
     ]);
     assert_eq!(bodies[1], expected);
+    // Hooks see each round as a `completion_json` call.
+    assert_eq!(
+        *calls.lock().unwrap(),
+        ["completion_json", "completion_json"]
+    );
 }
 
 #[tokio::test]
