@@ -223,7 +223,7 @@ impl<'h, M> RoleHandle<'h, M> {
     /// use llmhub_core::schemars::JsonSchema;
     ///
     /// #[derive(serde::Deserialize, JsonSchema)]
-    /// # #[schemars(crate = "llmhub_core::schemars")]
+    /// #[schemars(crate = "llmhub_core::schemars")]
     /// struct Invoice { number: String, total: f64, paid: Option<bool> }
     ///
     /// # async fn demo(role: ChatRole<'_>) -> llmhub_core::Result<()> {
@@ -283,7 +283,7 @@ impl<'h, M> RoleHandle<'h, M> {
     /// use llmhub_core::schemars::JsonSchema;
     ///
     /// #[derive(serde::Deserialize, JsonSchema)]
-    /// # #[schemars(crate = "llmhub_core::schemars")]
+    /// #[schemars(crate = "llmhub_core::schemars")]
     /// struct WeatherArgs { city: String }
     ///
     /// # async fn demo(role: ChatRole<'_>) -> llmhub_core::Result<()> {

@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 /// use llmhub_core::schemars::JsonSchema;
 ///
 /// #[derive(serde::Deserialize, JsonSchema)]
-/// # #[schemars(crate = "llmhub_core::schemars")]
+/// #[schemars(crate = "llmhub_core::schemars")]
 /// struct WeatherArgs {
 ///     /// The city, in English.
 ///     city: String,
@@ -129,7 +129,7 @@ type Handler = Box<dyn Fn(&ToolCall) -> ToolFuture + Send + Sync>;
 /// use serde_json::json;
 ///
 /// #[derive(serde::Deserialize, JsonSchema)]
-/// # #[schemars(crate = "llmhub_core::schemars")]
+/// #[schemars(crate = "llmhub_core::schemars")]
 /// struct WeatherArgs { city: String }
 ///
 /// let toolbox = Toolbox::new().tool("weather", "Current weather in a city", |args: WeatherArgs| async move {
