@@ -8,6 +8,8 @@
 //! * `sse_throughput`: a long OpenAI stream (~4 MB, 30,000 chunks) read through
 //!   `hub.stream_completion`, in bytes per second.
 //! * `concurrent_64`: 64 callers at once, `Hub` against bare `reqwest`.
+//! * `structured`: `completion_json::<T>` against `completion` of the same reply (whose text is
+//!   a JSON object), one caller. Target: within 5%.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,9 +25,14 @@ use tokio::net::TcpListener;
 const KEY: &str = "sk-bench";
 
 fn chat_reply() -> Vec<u8> {
+    chat_reply_with("Hello! How can I help you today?")
+}
+
+/// A chat reply whose text is `content`.
+fn chat_reply_with(content: &str) -> Vec<u8> {
     let body = json!({
         "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "gpt-4.1",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! How can I help you today?"}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18}
     })
     .to_string();
@@ -101,10 +108,18 @@ async fn serve(listener: TcpListener, chat: Arc<Vec<u8>>, stream: Arc<Vec<u8>>) 
 
 /// The server's listener and canned replies, and its root URL.
 fn server_parts(stream_chunks: usize) -> (String, impl Future<Output = ()> + Send + 'static) {
+    server_parts_with(chat_reply(), stream_chunks)
+}
+
+/// [`server_parts`] with `chat` as the reply to every chat call.
+fn server_parts_with(
+    chat: Vec<u8>,
+    stream_chunks: usize,
+) -> (String, impl Future<Output = ()> + Send + 'static) {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     std_listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", std_listener.local_addr().unwrap());
-    let chat = Arc::new(chat_reply());
+    let chat = Arc::new(chat);
     let stream = Arc::new(http_response(
         "text/event-stream",
         &stream_body(stream_chunks),
@@ -447,12 +462,58 @@ fn reload_under_load(c: &mut Criterion) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The structured reply of the `structured` bench.
+#[derive(serde::Deserialize, llmhub::schemars::JsonSchema)]
+#[schemars(crate = "llmhub::schemars")]
+struct Greeting {
+    greeting: String,
+    language: String,
+    tokens: u32,
+    mood: Option<String>,
+}
+
+fn structured(c: &mut Criterion) {
+    let runtime = one_thread();
+    let content = r#"{"greeting": "Hello! How can I help you today?", "language": "en", "tokens": 9, "mood": null}"#;
+    let (url, server) = server_parts_with(chat_reply_with(content), 10);
+    runtime.spawn(server);
+    let hub = hub(&url);
+    let json_call = || async {
+        let greeting: Greeting = hub
+            .completion_json("llm.inference", [Message::user("Hello")], None)
+            .await
+            .unwrap();
+        greeting.greeting.len()
+            + greeting.language.len()
+            + greeting.tokens as usize
+            + greeting.mood.map_or(0, |m| m.len())
+    };
+    let mut group = c.benchmark_group("structured");
+    group.bench_function("completion", |b| {
+        b.to_async(&runtime).iter(|| hub_call(&hub))
+    });
+    group.bench_function("completion_json", |b| b.to_async(&runtime).iter(json_call));
+    group.finish();
+
+    runtime.block_on(async {
+        let mut ratios = Vec::new();
+        for _ in 0..30 {
+            let typed = time_calls(300, json_call).await;
+            ratios.push(typed / time_calls(300, || hub_call(&hub)).await);
+        }
+        println!(
+            "structured interleaved, median of 30 rounds of 300 calls: completion_json / completion = {:.3}",
+            median(&mut ratios)
+        );
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .sample_size(40);
-    targets = per_call, sse_throughput, concurrent_64, reload_under_load
+    targets = structured, per_call, sse_throughput, concurrent_64, reload_under_load
 }
 criterion_main!(benches);

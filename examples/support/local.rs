@@ -1,13 +1,14 @@
 //! The local stand-in for the providers, shared by the examples: a server on loopback with
-//! canned answers in each protocol's wire format (OpenAI-compatible chat, SSE streaming and
-//! embeddings; Anthropic messages). It checks the dummy key each protocol sends.
+//! canned answers in each protocol's wire format (OpenAI-compatible chat, SSE streaming,
+//! structured replies, tool calls and embeddings; Anthropic messages and forced tools). It
+//! checks the dummy key each protocol sends.
 
 use std::process::ExitCode;
 
 use llmhub::{Config, Protocol};
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// The API key the local server expects from every provider.
 pub const KEY: &str = "local-dummy-key";
@@ -80,6 +81,48 @@ async fn start() -> MockServer {
         .with_priority(1)
         .mount(&server)
         .await;
+    // A structured reply: the JSON of the invoice the structured example reads.
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(openai_auth())
+        .and(body_partial_json(
+            json!({ "response_format": { "type": "json_schema" } }),
+        ))
+        .respond_with(chat_reply(json!({
+            "role": "assistant",
+            "content": invoice().to_string(),
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    // Tools: the model calls the weather tool, then answers once it has the result.
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(openai_auth())
+        .and(|request: &Request| has_tool_result(request))
+        .respond_with(chat_reply(json!({
+            "role": "assistant",
+            "content": "It is 21°C and sunny in Paris.",
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(openai_auth())
+        .and(|request: &Request| body_has(request, "tools"))
+        .respond_with(chat_reply(json!({
+            "role": "assistant",
+            "content": null,
+            "tool_calls": [{
+                "id": "call_local_1",
+                "type": "function",
+                "function": { "name": "weather", "arguments": "{\"city\":\"Paris\"}" }
+            }]
+        })))
+        .with_priority(2)
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
         .and(openai_auth())
@@ -111,6 +154,23 @@ async fn start() -> MockServer {
         })))
         .mount(&server)
         .await;
+    // A structured reply on Anthropic: the forced tool, called with the invoice.
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .and(header("x-api-key", KEY))
+        .and(body_partial_json(json!({ "tool_choice": { "type": "tool" } })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "msg_local_2",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-3-5-sonnet-20241022",
+            "content": [{ "type": "tool_use", "id": "toolu_local_1", "name": "Invoice", "input": invoice() }],
+            "stop_reason": "tool_use",
+            "usage": { "input_tokens": 40, "output_tokens": 50 }
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/v1/messages"))
         .and(header("x-api-key", KEY))
@@ -127,6 +187,51 @@ async fn start() -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// The invoice of the structured replies.
+fn invoice() -> serde_json::Value {
+    json!({
+        "number": "INV-2025-042",
+        "customer": "Ada Lovelace",
+        "status": "unpaid",
+        "lines": [
+            { "description": "Analytical engine, rental", "quantity": 1, "unit_price": 120.0 },
+            { "description": "Punched cards (box)", "quantity": 3, "unit_price": 9.5 }
+        ],
+        "due_date": null
+    })
+}
+
+/// An OpenAI-compatible chat reply with `message`.
+fn chat_reply(message: serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "id": "chatcmpl-local-3",
+        "object": "chat.completion",
+        "created": 1_764_000_000,
+        "model": "gpt-4.1",
+        "choices": [{ "index": 0, "message": message, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 30, "completion_tokens": 20, "total_tokens": 50 }
+    }))
+}
+
+/// The request's JSON body, if it is one.
+fn body(request: &Request) -> Option<serde_json::Value> {
+    serde_json::from_slice(&request.body).ok()
+}
+
+/// Whether the request's body has the top-level field `key`.
+fn body_has(request: &Request, key: &str) -> bool {
+    body(request).is_some_and(|body| body.get(key).is_some())
+}
+
+/// Whether the request sends a tool's result back.
+fn has_tool_result(request: &Request) -> bool {
+    body(request).is_some_and(|body| {
+        body["messages"]
+            .as_array()
+            .is_some_and(|messages| messages.iter().any(|m| m["role"] == "tool"))
+    })
 }
 
 /// An OpenAI-compatible SSE stream: one chunk per word, then `[DONE]`.

@@ -192,6 +192,7 @@ fn calls(mode: Mode) -> String {
     let call = |method: &str| {
         let args = match method {
             "completion" | "stream" => "messages",
+            "completion_json" => return "`.completion_json::<T>(messages)`".to_owned(),
             "embedding" => "input",
             "generate" => "prompt",
             "transcribe" => "audio",

@@ -97,7 +97,7 @@ fn doc_comment_shows_role_provider_model_mode_params_and_line() {
         "{HEADER}roles:\n  llm.inference:\n    provider: openai\n    model: gpt-4.1\n    mode: chat\n    params: {{ temperature: 0.7, stop: [\"`\"] }}\n"
     ));
     for line in [
-        "/// Role `llm.inference`: `.completion(messages)`, `.stream(messages)`.",
+        "/// Role `llm.inference`: `.completion(messages)`, `.completion_json::<T>(messages)`, `.stream(messages)`.",
         "/// - provider: `openai`",
         "/// - model: `gpt-4.1`",
         "/// - mode: `chat`",

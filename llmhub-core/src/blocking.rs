@@ -80,6 +80,49 @@ impl Hub {
             .block_on(self.hub.completion(role, messages, overrides))
     }
 
+    /// See [`crate::Hub::completion_json`].
+    pub fn completion_json<T>(
+        &self,
+        role: &str,
+        messages: impl IntoMessages,
+        overrides: Option<Params>,
+    ) -> Result<T>
+    where
+        T: schemars::JsonSchema + serde::de::DeserializeOwned + 'static,
+    {
+        self.runtime
+            .block_on(self.hub.completion_json(role, messages, overrides))
+    }
+
+    /// See [`crate::Hub::completion_with_tools`].
+    pub fn completion_with_tools(
+        &self,
+        role: &str,
+        messages: impl IntoMessages,
+        tools: &[crate::Tool],
+        overrides: Option<Params>,
+    ) -> Result<ChatResponse> {
+        self.runtime.block_on(
+            self.hub
+                .completion_with_tools(role, messages, tools, overrides),
+        )
+    }
+
+    /// See [`crate::Hub::run_tools`]; the tools' futures run on the blocking hub's runtime.
+    pub fn run_tools(
+        &self,
+        role: &str,
+        messages: impl IntoMessages,
+        toolbox: &crate::Toolbox,
+        max_steps: usize,
+        overrides: Option<Params>,
+    ) -> Result<crate::ToolRun> {
+        self.runtime.block_on(
+            self.hub
+                .run_tools(role, messages, toolbox, max_steps, overrides),
+        )
+    }
+
     /// See [`crate::Hub::stream_completion`]; the stream is an iterator of chunks.
     pub fn stream_completion(
         &self,

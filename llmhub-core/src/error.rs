@@ -206,6 +206,49 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
+
+    /// A structured reply (`completion_json`) that does not fit the requested type, after
+    /// the repair rounds.
+    #[error(
+        "role `{role}`: the reply does not fit the requested type at `{path}`: {message}; the raw reply is in this error's `raw`; raise the role's `json_repair_retries` or loosen the type"
+    )]
+    Structured {
+        /// The role.
+        role: String,
+        /// Where in the value it failed (`items[2].price`; `.` for the whole value).
+        path: String,
+        /// What serde said.
+        message: String,
+        /// The model's last reply, as received.
+        raw: String,
+    },
+
+    /// A tool call whose arguments do not fit the tool's argument type.
+    #[error(
+        "the arguments of the call to tool `{tool}` do not fit its type at `{path}`: {message}"
+    )]
+    ToolArguments {
+        /// The tool.
+        tool: String,
+        /// Where in the arguments it failed (`city`; `.` for the whole value).
+        path: String,
+        /// What serde said.
+        message: String,
+    },
+
+    /// A tool loop (`run_tools`) whose model still called tools after `max_steps` calls.
+    #[cfg(feature = "client")]
+    #[error(
+        "role `{role}`: the model still called tools after {max_steps} steps; raise `max_steps` or check the tools' results (the conversation is in this error's `transcript`)"
+    )]
+    ToolLoop {
+        /// The role.
+        role: String,
+        /// The limit that was reached.
+        max_steps: usize,
+        /// The conversation so far: the messages sent, each tool call and each result.
+        transcript: Vec<crate::client::message::Message>,
+    },
 }
 
 fn display_body(body: &str) -> &str {

@@ -68,9 +68,16 @@ pub use client::{
         EmbeddingResponse, FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,
     },
     stream::ChatStream,
+    tools::{Tool, ToolError, ToolRun, Toolbox},
 };
 #[cfg(feature = "client")]
 pub use client::{media, reload, watch};
+/// The `schemars` crate, whose `JsonSchema` derive gives the types of
+/// [`completion_json`](crate::RoleHandle::completion_json) and [`Tool`] their schema. Derive
+/// through this path with `#[schemars(crate = "llmhub::schemars")]`, or depend on `schemars`
+/// 1.x directly.
+#[cfg(feature = "client")]
+pub use schemars;
 
 /// What only generated code (`llmhub::roles!`, build scripts) and llmhub's own crates use. Not
 /// part of the documented API: it may change in any release.

@@ -50,7 +50,7 @@ impl Roles {
     pub fn hub(&self) -> &::llmhub::Hub {
         &self.hub
     }
-    /// Role `llm.preprocess`: `.completion(messages)`, `.stream(messages)`.
+    /// Role `llm.preprocess`: `.completion(messages)`, `.completion_json::<T>(messages)`, `.stream(messages)`.
     ///
     /// - provider: `openai`
     /// - model: `gpt-4o-mini`
@@ -62,7 +62,7 @@ impl Roles {
     pub fn llm_preprocess(&self) -> ::llmhub::ChatRole<'_> {
         ::llmhub::__private::handle(&self.hub, 0)
     }
-    /// Role `llm.memwrite`: `.completion(messages)`, `.stream(messages)`.
+    /// Role `llm.memwrite`: `.completion(messages)`, `.completion_json::<T>(messages)`, `.stream(messages)`.
     ///
     /// - provider: `anthropic`
     /// - model: `claude-3-5-sonnet-20241022`
@@ -74,7 +74,7 @@ impl Roles {
     pub fn llm_memwrite(&self) -> ::llmhub::ChatRole<'_> {
         ::llmhub::__private::handle(&self.hub, 1)
     }
-    /// Role `llm.memread`: `.completion(messages)`, `.stream(messages)`.
+    /// Role `llm.memread`: `.completion(messages)`, `.completion_json::<T>(messages)`, `.stream(messages)`.
     ///
     /// - provider: `anthropic`
     /// - model: `claude-3-5-sonnet-20241022`
@@ -86,7 +86,7 @@ impl Roles {
     pub fn llm_memread(&self) -> ::llmhub::ChatRole<'_> {
         ::llmhub::__private::handle(&self.hub, 2)
     }
-    /// Role `llm.inference`: `.completion(messages)`, `.stream(messages)`.
+    /// Role `llm.inference`: `.completion(messages)`, `.completion_json::<T>(messages)`, `.stream(messages)`.
     ///
     /// - provider: `openai`
     /// - model: `gpt-4.1`

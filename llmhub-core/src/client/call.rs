@@ -9,6 +9,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::client::hooks::{CallContext, CallRecord};
@@ -21,6 +23,8 @@ use crate::client::response::{ChatResponse, EmbeddingResponse, Usage};
 use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
 use crate::client::status::decode_error;
 use crate::client::stream::ChatStream;
+use crate::client::structured::{self, OutputRequest};
+use crate::client::tools::Tool;
 use crate::client::transport::{self, read_capped, reply_too_large, transport_error};
 use crate::config::{Mode, Params};
 use crate::error::{Error, Result};
@@ -35,10 +39,99 @@ pub(crate) async fn completion(
     let payload = Payload::Chat {
         messages: &messages,
         stream: false,
+        output: None,
+        tools: None,
     };
+    chat(shared, role, payload, overrides).await
+}
+
+/// A chat completion parsed into `T`, with repair rounds (see `structured`).
+pub(crate) async fn completion_json<T>(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    messages: impl IntoMessages,
+    overrides: Option<&Params>,
+) -> Result<T>
+where
+    T: JsonSchema + DeserializeOwned + 'static,
+{
+    let mut messages = messages_of(shared, role, messages)?;
+    let schema = structured::schema_of::<T>();
+    let mut repairs_left = None;
+    loop {
+        let payload = Payload::Chat {
+            messages: &messages,
+            stream: false,
+            output: Some(OutputRequest { schema: &schema }),
+            tools: None,
+        };
+        let reply = chat(shared, role, payload, overrides).await?;
+        let mismatch = match structured::parse_reply::<T>(&reply, &schema.name) {
+            Ok(value) => return Ok(value),
+            Err(mismatch) => mismatch,
+        };
+        // The role's params are read again only when a reply does not fit.
+        let left = match repairs_left.as_mut() {
+            Some(left) => left,
+            None => repairs_left.insert(repair_rounds(shared, role, overrides)?),
+        };
+        if *left == 0 {
+            return Err(mismatch.into_error(shared.state.load().role_name(role)));
+        }
+        *left -= 1;
+        mismatch.ask_again(&mut messages);
+    }
+}
+
+/// A chat completion with `tools` given with the call.
+pub(crate) async fn completion_with_tools(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    messages: impl IntoMessages,
+    tools: &[Tool],
+    overrides: Option<&Params>,
+) -> Result<ChatResponse> {
+    let messages = messages_of(shared, role, messages)?;
+    chat_with_tools(shared, role, &messages, tools, overrides).await
+}
+
+/// One step of a tool loop: `messages` with `tools`.
+pub(crate) async fn chat_with_tools(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    messages: &[Message],
+    tools: &[Tool],
+    overrides: Option<&Params>,
+) -> Result<ChatResponse> {
+    let payload = Payload::Chat {
+        messages,
+        stream: false,
+        output: None,
+        tools: Some(tools),
+    };
+    chat(shared, role, payload, overrides).await
+}
+
+/// Sends a whole (not streamed) chat call and decodes the reply.
+async fn chat(
+    shared: &Shared,
+    role: RoleRef<'_>,
+    payload: Payload<'_>,
+    overrides: Option<&Params>,
+) -> Result<ChatResponse> {
     let sent = send(shared, role, payload, overrides).await?;
     sent.read(|p, body| p.wire.decode_chat(body), |r| r.usage)
         .await
+}
+
+/// The repair rounds of `role` with `overrides`.
+fn repair_rounds(shared: &Shared, role: RoleRef<'_>, overrides: Option<&Params>) -> Result<u64> {
+    let state = shared.state.load();
+    let target = state.target(role)?;
+    Ok(structured::repair_rounds(&MergedParams::new(
+        target.params,
+        overrides,
+    )))
 }
 
 pub(crate) async fn stream(
@@ -51,6 +144,8 @@ pub(crate) async fn stream(
     let payload = Payload::Chat {
         messages: &messages,
         stream: true,
+        output: None,
+        tools: None,
     };
     Ok(send(shared, role, payload, overrides).await?.stream())
 }
@@ -130,7 +225,7 @@ pub(crate) async fn raw(
         .await
 }
 
-fn messages_of(
+pub(crate) fn messages_of(
     shared: &Shared,
     role: RoleRef<'_>,
     messages: impl IntoMessages,

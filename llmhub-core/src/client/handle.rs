@@ -6,6 +6,9 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
 use crate::client::call;
 use crate::client::hub::Hub;
 use crate::client::media::{AudioFile, ImageResponse, Speech, Transcription};
@@ -13,6 +16,7 @@ use crate::client::message::{IntoEmbeddingInput, IntoMessages};
 use crate::client::response::{ChatResponse, EmbeddingResponse};
 use crate::client::state::RoleRef;
 use crate::client::stream::ChatStream;
+use crate::client::tools::{self, Tool, ToolRun, Toolbox};
 use crate::config::Params;
 use crate::error::Result;
 
@@ -38,7 +42,8 @@ pub mod mode {
     pub struct Other;
 }
 
-/// Modes whose roles serve chat calls (`completion`, `stream`).
+/// Modes whose roles serve chat calls (`completion`, `completion_json`, `stream`, and the
+/// tool calls).
 #[diagnostic::on_unimplemented(
     message = "this role's mode (`{Self}`) does not allow chat calls",
     label = "`.completion()` and `.stream()` need a role with mode `chat` or `tool`",
@@ -202,6 +207,109 @@ impl<'h, M> RoleHandle<'h, M> {
             &self.hub.shared,
             role,
             messages,
+            self.params.as_ref(),
+        ))
+    }
+
+    /// A chat completion whose reply is parsed into a `T`: the model is asked for a reply
+    /// that fits `T`'s JSON Schema (OpenAI: `response_format` in strict mode, unless the role
+    /// has `strict_json: false`; Anthropic: a forced tool). A reply that does not fit is sent
+    /// back once with serde's error and its path for a corrected one (the role param
+    /// `json_repair_retries`, default 1); after that, [`Error::Structured`](crate::Error::Structured)
+    /// names the path and keeps the raw reply.
+    ///
+    /// ```no_run
+    /// use llmhub_core::{ChatRole, Message};
+    /// use llmhub_core::schemars::JsonSchema;
+    ///
+    /// #[derive(serde::Deserialize, JsonSchema)]
+    /// #[schemars(crate = "llmhub_core::schemars")]
+    /// struct Invoice { number: String, total: f64, paid: Option<bool> }
+    ///
+    /// # async fn demo(role: ChatRole<'_>) -> llmhub_core::Result<()> {
+    /// let invoice: Invoice = role
+    ///     .completion_json([Message::user("Invoice 42, total 99.50 EUR, unpaid.")])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn completion_json<'a, T>(
+        &'a self,
+        messages: impl IntoMessages + Send + 'a,
+    ) -> RoleCall<'a, T>
+    where
+        M: SupportsChat,
+        T: JsonSchema + DeserializeOwned + Send + 'static,
+    {
+        let role = RoleRef::Slot(self.slot);
+        Box::pin(call::completion_json::<T>(
+            &self.hub.shared,
+            role,
+            messages,
+            self.params.as_ref(),
+        ))
+    }
+
+    /// A chat completion with `tools` the model may call; read its calls with
+    /// [`ChatResponse::tool_calls`] and their arguments with
+    /// [`ToolCall::arguments`](crate::ToolCall::arguments). A call's tools replace the role's
+    /// `tools` param.
+    pub fn completion_with_tools<'a>(
+        &'a self,
+        messages: impl IntoMessages + Send + 'a,
+        tools: &'a [Tool],
+    ) -> RoleCall<'a, ChatResponse>
+    where
+        M: SupportsChat,
+    {
+        let role = RoleRef::Slot(self.slot);
+        Box::pin(call::completion_with_tools(
+            &self.hub.shared,
+            role,
+            messages,
+            tools,
+            self.params.as_ref(),
+        ))
+    }
+
+    /// A bounded tool loop: calls the model with the toolbox's tools, runs the tools it calls
+    /// (those of one step at once), sends the results back, and repeats until the model
+    /// answers without calling a tool, in at most `max_steps` model calls
+    /// ([`Error::ToolLoop`](crate::Error::ToolLoop), with the conversation, after that).
+    /// Arguments that do not fit a tool's type and unknown tool names are answered to the
+    /// model as the tool's error.
+    ///
+    /// ```no_run
+    /// use llmhub_core::{ChatRole, Message, Toolbox};
+    /// use llmhub_core::schemars::JsonSchema;
+    ///
+    /// #[derive(serde::Deserialize, JsonSchema)]
+    /// #[schemars(crate = "llmhub_core::schemars")]
+    /// struct WeatherArgs { city: String }
+    ///
+    /// # async fn demo(role: ChatRole<'_>) -> llmhub_core::Result<()> {
+    /// let toolbox = Toolbox::new().tool("weather", "Current weather in a city", |args: WeatherArgs| async move {
+    ///     Ok(serde_json::json!({"city": args.city, "celsius": 21}))
+    /// });
+    /// let run = role.run_tools([Message::user("Weather in Paris?")], &toolbox, 4).await?;
+    /// println!("{}", run.text().unwrap_or_default());
+    /// # Ok(()) }
+    /// ```
+    pub fn run_tools<'a>(
+        &'a self,
+        messages: impl IntoMessages + Send + 'a,
+        toolbox: &'a Toolbox,
+        max_steps: usize,
+    ) -> RoleCall<'a, ToolRun>
+    where
+        M: SupportsChat,
+    {
+        let role = RoleRef::Slot(self.slot);
+        Box::pin(tools::run_tools(
+            &self.hub.shared,
+            role,
+            messages,
+            toolbox,
+            max_steps,
             self.params.as_ref(),
         ))
     }

@@ -65,8 +65,9 @@ pub struct CallContext<'a> {
     pub model: &'a str,
     /// The role's mode.
     pub mode: Mode,
-    /// The call, by its method name: `completion`, `stream`, `embedding`, `generate`,
-    /// `transcribe`, `speech` or `raw`.
+    /// The call, by its method name: `completion` (also each model call of
+    /// `completion_with_tools` and `run_tools`), `completion_json` (each of its rounds),
+    /// `stream`, `embedding`, `generate`, `transcribe`, `speech` or `raw`.
     pub call: &'static str,
     /// The call's params: the role's, overlaid by the overrides.
     pub params: &'a Params,

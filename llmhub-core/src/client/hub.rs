@@ -6,6 +6,9 @@
 
 use std::sync::Arc;
 
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
 use crate::client::call;
 use crate::client::media::{AudioFile, ImageResponse, Speech, Transcription};
 use crate::client::message::{IntoEmbeddingInput, IntoMessages};
@@ -13,6 +16,7 @@ use crate::client::reload::Reloader;
 use crate::client::response::{ChatResponse, EmbeddingResponse};
 use crate::client::state::{RoleRef, Shared};
 use crate::client::stream::ChatStream;
+use crate::client::tools::{self, Tool, ToolRun, Toolbox};
 use crate::config::{Config, Params, ReloadOutcome};
 use crate::error::Result;
 
@@ -93,6 +97,66 @@ impl Hub {
             &self.shared,
             RoleRef::Name(role),
             messages,
+            overrides.as_ref(),
+        )
+        .await
+    }
+
+    /// Like [`Hub::completion`], with the reply parsed into a `T` (the typed handle's
+    /// [`completion_json`](crate::RoleHandle::completion_json), which says how).
+    pub async fn completion_json<T>(
+        &self,
+        role: &str,
+        messages: impl IntoMessages,
+        overrides: Option<Params>,
+    ) -> Result<T>
+    where
+        T: JsonSchema + DeserializeOwned + 'static,
+    {
+        call::completion_json::<T>(
+            &self.shared,
+            RoleRef::Name(role),
+            messages,
+            overrides.as_ref(),
+        )
+        .await
+    }
+
+    /// Like [`Hub::completion`], with `tools` the model may call (the typed handle's
+    /// [`completion_with_tools`](crate::RoleHandle::completion_with_tools)).
+    pub async fn completion_with_tools(
+        &self,
+        role: &str,
+        messages: impl IntoMessages,
+        tools: &[Tool],
+        overrides: Option<Params>,
+    ) -> Result<ChatResponse> {
+        call::completion_with_tools(
+            &self.shared,
+            RoleRef::Name(role),
+            messages,
+            tools,
+            overrides.as_ref(),
+        )
+        .await
+    }
+
+    /// The bounded tool loop of the typed handle's
+    /// [`run_tools`](crate::RoleHandle::run_tools), for `role`.
+    pub async fn run_tools(
+        &self,
+        role: &str,
+        messages: impl IntoMessages,
+        toolbox: &Toolbox,
+        max_steps: usize,
+        overrides: Option<Params>,
+    ) -> Result<ToolRun> {
+        tools::run_tools(
+            &self.shared,
+            RoleRef::Name(role),
+            messages,
+            toolbox,
+            max_steps,
             overrides.as_ref(),
         )
         .await

@@ -11,15 +11,20 @@ use serde_json::Value;
 use crate::client::hooks::CallInput;
 use crate::client::media::AudioFile;
 use crate::client::message::{EmbeddingInput, Message};
+use crate::client::structured::OutputRequest;
+use crate::client::tools::Tool;
 use crate::config::Mode;
 
 /// What a call sends.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Payload<'a> {
-    /// A chat call, streamed or not.
+    /// A chat call, streamed or not; with a typed reply asked for (`output`) or tools given
+    /// with the call (`tools`). Both are `None` on a plain chat call.
     Chat {
         messages: &'a [Message],
         stream: bool,
+        output: Option<OutputRequest<'a>>,
+        tools: Option<&'a [Tool]>,
     },
     /// An embedding call.
     Embedding(&'a EmbeddingInput),
@@ -37,6 +42,11 @@ impl<'a> Payload<'a> {
     /// The kind of call this payload makes.
     pub fn kind(self) -> CallKind {
         match self {
+            Payload::Chat {
+                stream: false,
+                output: Some(_),
+                ..
+            } => CallKind::CompletionJson,
             Payload::Chat { stream: false, .. } => CallKind::Completion,
             Payload::Chat { stream: true, .. } => CallKind::Stream,
             Payload::Embedding(_) => CallKind::Embedding,
@@ -63,6 +73,7 @@ impl<'a> Payload<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallKind {
     Completion,
+    CompletionJson,
     Stream,
     Embedding,
     Generate,
@@ -77,6 +88,7 @@ impl CallKind {
     pub const fn name(self) -> &'static str {
         match self {
             CallKind::Completion => "completion",
+            CallKind::CompletionJson => "completion_json",
             CallKind::Stream => "stream",
             CallKind::Embedding => "embedding",
             CallKind::Generate => "generate",
@@ -90,7 +102,7 @@ impl CallKind {
     /// one, else the call's name.
     pub const fn operation(self) -> &'static str {
         match self {
-            CallKind::Completion | CallKind::Stream => "chat",
+            CallKind::Completion | CallKind::CompletionJson | CallKind::Stream => "chat",
             CallKind::Embedding => "embeddings",
             other => other.name(),
         }
@@ -99,7 +111,7 @@ impl CallKind {
     /// The mode whose roles serve this call (chat calls are also served by `tool` roles).
     pub const fn serves(self, mode: Mode) -> bool {
         match self {
-            CallKind::Completion | CallKind::Stream => mode.is_chat(),
+            CallKind::Completion | CallKind::CompletionJson | CallKind::Stream => mode.is_chat(),
             CallKind::Embedding => matches!(mode, Mode::Embedding),
             CallKind::Generate => matches!(mode, Mode::Image),
             CallKind::Transcribe | CallKind::Speech => matches!(mode, Mode::Audio),
@@ -117,8 +129,9 @@ impl CallKind {
 mod tests {
     use super::*;
 
-    const ALL: [CallKind; 7] = [
+    const ALL: [CallKind; 8] = [
         CallKind::Completion,
+        CallKind::CompletionJson,
         CallKind::Stream,
         CallKind::Embedding,
         CallKind::Generate,

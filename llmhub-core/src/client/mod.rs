@@ -18,6 +18,8 @@
 //! | `settings.rs` | timeouts, retries and their defaults |
 //! | `sse.rs` | the byte-level server-sent events parser |
 //! | `stream.rs` | [`ChatStream`](crate::ChatStream) |
+//! | `structured.rs` | typed replies (`completion_json`): schemas cached per type, strict mode, parsing and repair rounds |
+//! | `tools.rs` | [`Tool`](crate::Tool), typed tool arguments, [`Toolbox`](crate::Toolbox) and the bounded tool loop |
 //! | `hooks.rs` | before/after-call hooks and the per-call record and span |
 //! | `reload.rs`, `watch.rs` | reload settings and the file watcher |
 //! | `message.rs`, `response.rs`, `media.rs` | what calls send and receive |
@@ -41,5 +43,7 @@ pub(crate) mod sse;
 pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod stream;
+pub(crate) mod structured;
+pub(crate) mod tools;
 pub(crate) mod transport;
 pub mod watch;

@@ -77,7 +77,7 @@ impl Mode {
     /// ```
     pub const fn methods(self) -> &'static [&'static str] {
         match self {
-            Mode::Chat | Mode::Tool => &["completion", "stream"],
+            Mode::Chat | Mode::Tool => &["completion", "completion_json", "stream"],
             Mode::Embedding => &["embedding"],
             Mode::Image => &["generate"],
             Mode::Audio => &["transcribe", "speech"],

@@ -22,6 +22,8 @@ use crate::client::message::Message;
 use crate::client::params::MergedParams;
 use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 use crate::client::sse::SseEvent;
+use crate::client::structured::OutputRequest;
+use crate::client::tools::Tool;
 use crate::config::{Protocol, ProviderConfig};
 use crate::error::Result;
 
@@ -112,7 +114,9 @@ impl Endpoints {
     /// The URL of `kind` (raw calls build theirs from [`Endpoints::base`]).
     pub fn url(&self, kind: CallKind) -> Option<&Url> {
         match kind {
-            CallKind::Completion | CallKind::Stream => self.chat.as_ref(),
+            CallKind::Completion | CallKind::CompletionJson | CallKind::Stream => {
+                self.chat.as_ref()
+            }
             CallKind::Embedding => self.embeddings.as_ref(),
             CallKind::Generate => self.images.as_ref(),
             CallKind::Speech => self.speech.as_ref(),
@@ -207,6 +211,32 @@ pub(crate) struct ChatInput<'a> {
     pub messages: &'a [Message],
     pub stream: bool,
     pub params: MergedParams<'a>,
+    /// A typed reply asked for, which the protocol requests its own way.
+    pub output: Option<OutputRequest<'a>>,
+    /// Tools given with the call.
+    pub tools: Option<&'a [Tool]>,
+}
+
+impl<'a> ChatInput<'a> {
+    /// The chat request of `payload`, if it is a chat call.
+    pub fn of(model: &'a str, payload: Payload<'a>, params: MergedParams<'a>) -> Option<Self> {
+        match payload {
+            Payload::Chat {
+                messages,
+                stream,
+                output,
+                tools,
+            } => Some(ChatInput {
+                model,
+                messages,
+                stream,
+                params,
+                output,
+                tools,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// What a protocol makes of one server-sent event.

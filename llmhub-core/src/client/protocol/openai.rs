@@ -24,6 +24,7 @@ use crate::client::protocol::{
 use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 use crate::client::sse::SseEvent;
 use crate::client::status::{decode_error, error_message, status_error};
+use crate::client::structured::{REPAIRS_PARAM, STRICT_PARAM};
 use crate::error::{Error, Result};
 
 /// The OpenAI-compatible protocol.
@@ -88,22 +89,10 @@ impl WireProtocol for OpenAi {
         params: MergedParams<'_>,
     ) -> std::result::Result<Body, String> {
         match payload {
-            Payload::Chat { messages, stream } => {
-                let translate = if self.max_completion_tokens {
-                    openai_api_chat_param
-                } else {
-                    chat_param
-                };
-                chat_body(
-                    ChatInput {
-                        model,
-                        messages,
-                        stream,
-                        params,
-                    },
-                    translate,
-                )
-            }
+            Payload::Chat { .. } => match ChatInput::of(model, payload, params) {
+                Some(chat) => chat_body(chat, self.max_completion_tokens),
+                None => Err("not a chat call".into()),
+            },
             Payload::Embedding(input) => embedding_body(model, input, params),
             Payload::Image { prompt } => image_body(model, prompt, params),
             Payload::Speech { text } => speech_body(model, text, params),
@@ -129,8 +118,43 @@ struct ChatRequest<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<ResponseFormat<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<FunctionTool<'a>>>,
     #[serde(flatten)]
     params: MergedParams<'a>,
+}
+
+/// `response_format` asking for a reply that fits a JSON Schema.
+#[derive(Serialize)]
+struct ResponseFormat<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    json_schema: JsonSchemaFormat<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonSchemaFormat<'a> {
+    name: &'a str,
+    schema: &'a Value,
+    strict: bool,
+}
+
+/// A tool given with the call: `{type: function, function: {name, description, parameters}}`.
+#[derive(Serialize)]
+struct FunctionTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: Function<'a>,
+}
+
+#[derive(Serialize)]
+struct Function<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    parameters: &'a Value,
 }
 
 #[derive(Serialize)]
@@ -146,10 +170,11 @@ struct EmbeddingRequest<'a> {
     params: MergedParams<'a>,
 }
 
-/// Params set by the request itself are not taken from the role's params.
+/// Params set by the request itself are not taken from the role's params, nor llmhub's own.
 fn chat_param(key: &str, _: &Value) -> Wire {
     match key {
-        "model" | "messages" | "stream" | "stream_options" | "cache" => Wire::Skip,
+        "model" | "messages" | "stream" | "stream_options" | "cache" | STRICT_PARAM
+        | REPAIRS_PARAM => Wire::Skip,
         _ => Wire::Keep,
     }
 }
@@ -162,6 +187,23 @@ fn openai_api_chat_param(key: &str, value: &Value) -> Wire {
     }
 }
 
+/// A call that asks for a typed reply or gives tools sets `response_format` and `tools`
+/// itself: the role's params of those names give way.
+fn typed_chat_param(key: &str, value: &Value) -> Wire {
+    match key {
+        "response_format" | "tools" => Wire::Skip,
+        _ => chat_param(key, value),
+    }
+}
+
+/// [`typed_chat_param`] for OpenAI's own API ([`openai_api_chat_param`]).
+fn typed_openai_api_chat_param(key: &str, value: &Value) -> Wire {
+    match key {
+        "response_format" | "tools" => Wire::Skip,
+        _ => openai_api_chat_param(key, value),
+    }
+}
+
 fn embedding_param(key: &str, _: &Value) -> Wire {
     match key {
         "model" | "input" => Wire::Skip,
@@ -170,11 +212,43 @@ fn embedding_param(key: &str, _: &Value) -> Wire {
     }
 }
 
+/// A chat request; `max_completion_tokens` for OpenAI's own API, which renames `max_tokens`.
 fn chat_body(
     chat: ChatInput<'_>,
-    translate: fn(&str, &Value) -> Wire,
+    max_completion_tokens: bool,
 ) -> std::result::Result<Body, String> {
     check_parts(chat.messages)?;
+    let response_format = chat.output.map(|output| {
+        let (schema, strict) = output.schema(&chat.params);
+        ResponseFormat {
+            kind: "json_schema",
+            json_schema: JsonSchemaFormat {
+                name: &output.schema.name,
+                schema,
+                strict,
+            },
+        }
+    });
+    let tools = chat.tools.map(|tools| {
+        tools
+            .iter()
+            .map(|tool| FunctionTool {
+                kind: "function",
+                function: Function {
+                    name: tool.name(),
+                    description: tool.description(),
+                    parameters: tool.parameters(),
+                },
+            })
+            .collect()
+    });
+    let typed = chat.output.is_some() || chat.tools.is_some();
+    let translate = match (typed, max_completion_tokens) {
+        (false, false) => chat_param,
+        (false, true) => openai_api_chat_param,
+        (true, false) => typed_chat_param,
+        (true, true) => typed_openai_api_chat_param,
+    };
     Body::json(&ChatRequest {
         model: chat.model,
         messages: chat.messages,
@@ -182,6 +256,8 @@ fn chat_body(
         stream_options: chat.stream.then_some(StreamOptions {
             include_usage: true,
         }),
+        response_format,
+        tools,
         params: chat.params.translated(translate),
     })
 }
@@ -553,6 +629,8 @@ mod tests {
             let payload = Payload::Chat {
                 messages: &messages,
                 stream: false,
+                output: None,
+                tools: None,
             };
             let body = OpenAi::for_base_url(base_url)
                 .encode("o3", payload, MergedParams::new(&params, None))

@@ -7,8 +7,11 @@
 //! none); OpenAI `tools` / `tool_choice` become Anthropic's; assistant tool calls become
 //! `tool_use` blocks and `tool` messages `tool_result` blocks; `image_url` parts become `image`
 //! blocks, `file` parts with an inline PDF `document` blocks (in tool results too); a part
-//! Anthropic cannot carry (audio, an uploaded file id) is refused before any request. Other
-//! params are passed through as given.
+//! Anthropic cannot carry (audio, an uploaded file id) is refused before any request; `user`
+//! becomes `metadata.user_id`. OpenAI-only params (`response_format`, `seed`, `n`, `logprobs`,
+//! …) and llmhub's own (`strict_json`, `json_repair_retries`, `reasoning_effort`, `cache`) are
+//! not sent as such. A typed reply is asked for with a forced tool, whose input is the value.
+//! Other params are passed through as given.
 //!
 //! Reasoning: the portable `reasoning_effort` param becomes
 //! `thinking: {type: enabled, budget_tokens}` with the budgets of [`THINKING_BUDGETS`]
@@ -34,6 +37,7 @@ use crate::client::message::{Content, Message, ReasoningBlock, Role, ToolCall};
 use crate::client::params::{MergedParams, Wire};
 use crate::client::protocol::{Body, ChatInput, Endpoints, StreamDecoder, WireProtocol};
 use crate::client::response::ChatResponse;
+use crate::client::structured::{REPAIRS_PARAM, STRICT_PARAM};
 
 mod reply;
 
@@ -93,12 +97,8 @@ impl WireProtocol for Anthropic {
         params: MergedParams<'_>,
     ) -> std::result::Result<Body, String> {
         match payload {
-            Payload::Chat { messages, stream } => chat_body(ChatInput {
-                model,
-                messages,
-                stream,
-                params,
-            }),
+            Payload::Chat { .. } => ChatInput::of(model, payload, params)
+                .map_or_else(|| Err("not a chat call".into()), chat_body),
             _ => Err("the anthropic protocol serves only chat (and tool) roles; bind this role to an OpenAI-compatible provider".into()),
         }
     }
@@ -123,8 +123,29 @@ struct MessagesRequest<'a> {
     thinking: Option<Thinking>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<AnthropicTool<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<ToolChoice<'a>>,
     #[serde(flatten)]
     params: MergedParams<'a>,
+}
+
+/// A tool given with the call: `{name, description, input_schema}`.
+#[derive(Serialize)]
+struct AnthropicTool<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    input_schema: &'a Value,
+}
+
+/// `tool_choice: {type: tool, name}`: the model must call that tool.
+#[derive(Serialize)]
+struct ToolChoice<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: &'a str,
 }
 
 /// Anthropic's `system`: text, or a list of blocks (for prompt caching).
@@ -189,7 +210,29 @@ fn param(key: &str, value: &Value) -> Wire {
         | "max_tokens"
         | "max_completion_tokens"
         | "reasoning_effort"
-        | "cache" => Wire::Skip,
+        | "cache"
+        | STRICT_PARAM
+        | REPAIRS_PARAM => Wire::Skip,
+        // OpenAI-only params: the Messages API rejects unknown fields.
+        "response_format"
+        | "parallel_tool_calls"
+        | "logprobs"
+        | "top_logprobs"
+        | "n"
+        | "presence_penalty"
+        | "frequency_penalty"
+        | "seed"
+        | "logit_bias" => {
+            tracing::debug!(
+                param = key,
+                "not sent: the Anthropic Messages API has no such field"
+            );
+            Wire::Skip
+        }
+        "user" => match value {
+            Value::String(user) => Wire::Replace("metadata", json!({ "user_id": user })),
+            _ => Wire::Skip,
+        },
         "stop" => match value {
             Value::String(stop) => Wire::Replace("stop_sequences", json!([stop])),
             _ => Wire::Rename("stop_sequences"),
@@ -204,6 +247,15 @@ fn param(key: &str, value: &Value) -> Wire {
 fn cached_param(key: &str, value: &Value) -> Wire {
     match key {
         "tools" => Wire::Replace("tools", tools(value, true)),
+        _ => param(key, value),
+    }
+}
+
+/// A call that asks for a typed reply or gives tools sets `tools` (and, for a typed reply,
+/// `tool_choice`) itself: the role's params of those names give way.
+fn typed_param(key: &str, value: &Value) -> Wire {
+    match key {
+        "tools" | "tool_choice" => Wire::Skip,
         _ => param(key, value),
     }
 }
@@ -491,6 +543,28 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
             })
         }
     };
+    // A typed reply is a forced tool whose input is the value.
+    let output = chat.output.map(|output| AnthropicTool {
+        name: &output.schema.name,
+        description: &output.schema.description,
+        input_schema: &output.schema.loose,
+    });
+    let tool_choice = output.as_ref().map(|tool| ToolChoice {
+        kind: "tool",
+        name: tool.name,
+    });
+    let given_tools = chat.tools.into_iter().flatten().map(|tool| AnthropicTool {
+        name: tool.name(),
+        description: tool.description(),
+        input_schema: tool.parameters(),
+    });
+    let tools = (chat.output.is_some() || chat.tools.is_some())
+        .then(|| given_tools.chain(output).collect());
+    let translate = match (tools.is_some(), cache) {
+        (true, _) => typed_param,
+        (false, true) => cached_param,
+        (false, false) => param,
+    };
     Body::json(&MessagesRequest {
         model: chat.model,
         system,
@@ -501,7 +575,9 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
             budget_tokens,
         }),
         stream: chat.stream,
-        params: params.translated(if cache { cached_param } else { param }),
+        tools,
+        tool_choice,
+        params: params.translated(translate),
     })
 }
 
@@ -517,6 +593,8 @@ mod system_tests {
             messages: &messages,
             stream: false,
             params: MergedParams::new(&params, None),
+            output: None,
+            tools: None,
         };
         chat_body(chat).map(|b| serde_json::from_slice(&b.bytes).unwrap())
     }
@@ -577,6 +655,8 @@ mod tests {
             messages: &messages,
             stream: false,
             params: MergedParams::new(&params, None),
+            output: None,
+            tools: None,
         })
         .unwrap();
         let body: Value = serde_json::from_slice(&body.bytes).unwrap();
