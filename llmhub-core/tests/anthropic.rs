@@ -3,14 +3,10 @@
 mod support;
 
 use futures_util::StreamExt;
-use llmhub_core::{Error, FinishReason, Message, Params};
-use serde_json::{Value, json};
+use llmhub_core::{Error, FinishReason, Message};
+use serde_json::json;
 use support::*;
 use wiremock::ResponseTemplate;
-
-fn params(value: Value) -> Params {
-    value.as_object().unwrap().clone()
-}
 
 #[tokio::test]
 async fn completion_translates_request_and_reply() {

@@ -162,8 +162,7 @@ async fn hooks_see_the_call_and_its_outcome() {
         })
         .build()
         .unwrap();
-    let mut overrides = Params::new();
-    overrides.insert("temperature".into(), json!(0.0));
+    let overrides = params(json!({"temperature": 0.0}));
     hub.completion("llm.inference", [Message::user("Hi")], Some(overrides))
         .await
         .unwrap();

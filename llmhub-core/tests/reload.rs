@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,13 +29,9 @@ fn config(server: &str, model: &str, temperature: f64, extra: &str) -> String {
     )
 }
 
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("llmhub-reload-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("llmhub.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
+/// `<name>.yaml` holding `text`, in a temporary directory of its own (removed on drop).
+fn temp_file(name: &str, text: &str) -> support::TempFile {
+    support::TempFile::new(&format!("{name}.yaml"), text)
 }
 
 async fn chat_server() -> MockServer {
@@ -198,7 +194,7 @@ async fn incompatible_or_invalid_files_are_refused_and_the_old_binding_stays() {
         else {
             panic!("expected Reload, got {err:?}")
         };
-        assert_eq!(Path::new(reported), path);
+        assert_eq!(Path::new(reported), path.path());
         assert!(check(reason), "unexpected reason: {reason:?}");
         assert!(err.to_string().contains(words), "{err}");
         assert!(
@@ -222,7 +218,7 @@ async fn a_dynamic_hub_accepts_any_valid_config() {
     let server = chat_server().await;
     let path = temp_file("dynamic", &config(&server.uri(), "gpt-4.1", 0.7, ""));
     let hub = Hub::builder()
-        .reload_from(&path)
+        .reload_from(path.path())
         .api_key("openai", "k")
         .build()
         .unwrap();
