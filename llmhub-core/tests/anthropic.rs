@@ -207,7 +207,11 @@ async fn error_event_ends_the_stream_with_an_error() {
         .stream_completion("llm.memwrite", [Message::user("Hi")], None)
         .await
         .unwrap();
-    assert!(stream.next().await.unwrap().is_ok());
+    let start = stream.next().await.unwrap().unwrap();
+    assert_eq!(
+        (start.id.as_str(), start.model.as_str(), start.text()),
+        ("msg_1", "claude-x", None)
+    );
     assert_eq!(stream.next().await.unwrap().unwrap().text(), Some("Hel"));
     let err = stream.next().await.unwrap().unwrap_err();
     match &err {

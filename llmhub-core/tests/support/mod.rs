@@ -62,6 +62,14 @@ defaults:
     )
 }
 
+/// The shared config with the OpenAI server at `openai`, no Anthropic server, and the keys
+/// read from the environment variables `openai_var` and `anthropic_var`.
+pub fn yaml_with_env(openai: &str, openai_var: &str, anthropic_var: &str) -> String {
+    yaml(openai, "http://127.0.0.1:9")
+        .replace("LLMHUB_TEST_UNSET_OPENAI", openai_var)
+        .replace("LLMHUB_TEST_UNSET_ANTHROPIC", anthropic_var)
+}
+
 /// A builder for the shared config with both keys given and fast retries.
 pub fn builder(openai: &str, anthropic: &str) -> HubBuilder {
     Hub::builder()
