@@ -29,9 +29,10 @@ fn config(server: &str, model: &str, temperature: f64, extra: &str) -> String {
     )
 }
 
-/// `<name>.yaml` holding `text`, in a temporary directory of its own (removed on drop).
+/// `llmhub.yaml` holding `text`, in a temporary directory of its own named after `name`
+/// (removed on drop).
 fn temp_file(name: &str, text: &str) -> support::TempFile {
-    support::TempFile::new(&format!("{name}.yaml"), text)
+    support::TempFile::with_prefix(&format!("llmhub-reload-{name}-"), "llmhub.yaml", text)
 }
 
 async fn chat_server() -> MockServer {
@@ -194,7 +195,7 @@ async fn incompatible_or_invalid_files_are_refused_and_the_old_binding_stays() {
         else {
             panic!("expected Reload, got {err:?}")
         };
-        assert_eq!(Path::new(reported), path.path());
+        assert_eq!(Path::new(reported), path);
         assert!(check(reason), "unexpected reason: {reason:?}");
         assert!(err.to_string().contains(words), "{err}");
         assert!(
@@ -218,7 +219,7 @@ async fn a_dynamic_hub_accepts_any_valid_config() {
     let server = chat_server().await;
     let path = temp_file("dynamic", &config(&server.uri(), "gpt-4.1", 0.7, ""));
     let hub = Hub::builder()
-        .reload_from(path.path())
+        .reload_from(&path)
         .api_key("openai", "k")
         .build()
         .unwrap();

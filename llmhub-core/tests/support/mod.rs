@@ -153,7 +153,9 @@ pub fn params(value: Value) -> Params {
 }
 
 /// A file in a temporary directory of its own; both are removed when this is dropped.
-/// Derefs to its path.
+/// Stands in for its path: it derefs to it, converts into a `PathBuf` and compares with a
+/// `&Path`.
+#[derive(Debug)]
 pub struct TempFile {
     path: PathBuf,
     _dir: tempfile::TempDir,
@@ -162,10 +164,12 @@ pub struct TempFile {
 impl TempFile {
     /// `name` in a new temporary directory, holding `text`.
     pub fn new(name: &str, text: impl AsRef<[u8]>) -> TempFile {
-        let dir = tempfile::Builder::new()
-            .prefix("llmhub-test-")
-            .tempdir()
-            .unwrap();
+        TempFile::with_prefix("llmhub-test-", name, text)
+    }
+
+    /// `name` holding `text`, in a new temporary directory whose name starts with `prefix`.
+    pub fn with_prefix(prefix: &str, name: &str, text: impl AsRef<[u8]>) -> TempFile {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         TempFile { path, _dir: dir }
@@ -187,5 +191,17 @@ impl std::ops::Deref for TempFile {
 impl AsRef<Path> for TempFile {
     fn as_ref(&self) -> &Path {
         &self.path
+    }
+}
+
+impl From<&TempFile> for PathBuf {
+    fn from(file: &TempFile) -> PathBuf {
+        file.path.clone()
+    }
+}
+
+impl PartialEq<TempFile> for &Path {
+    fn eq(&self, file: &TempFile) -> bool {
+        *self == file.path
     }
 }
