@@ -1,5 +1,5 @@
-//! The runtime against a minimal loopback HTTP server (hand-rolled on tokio, serving canned
-//! replies with keep-alive, so the server is not the bottleneck):
+//! The runtime against the tests' loopback HTTP server (`llmhub-core/tests/support/server.rs`,
+//! on tokio, serving canned replies with keep-alive, so the server is not the bottleneck):
 //!
 //! * `per_call`: one chat completion through `Hub` and the same request through bare
 //!   `reqwest` and `serde_json` (body built with `json!`, reply parsed into a
@@ -19,24 +19,40 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use llmhub::{Config, Hub, Message};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use server::{Reply, Server};
+
+#[path = "../llmhub-core/tests/support/server.rs"]
+mod server;
 
 const KEY: &str = "sk-bench";
 
-fn chat_reply() -> Vec<u8> {
-    chat_reply_with("Hello! How can I help you today?")
+/// The canned replies: a chat completion, or a stream of `stream_chunks` chunks to a request
+/// whose body asks for a stream. Both have a `content-length`, so connections stay open.
+fn respond(stream_chunks: usize) -> impl Fn(&server::Request) -> Reply + Send + Sync + 'static {
+    respond_with("Hello! How can I help you today?", stream_chunks)
 }
 
-/// A chat reply whose text is `content`.
-fn chat_reply_with(content: &str) -> Vec<u8> {
-    let body = json!({
-        "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "gpt-4.1",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18}
-    })
-    .to_string();
-    http_response("application/json", &body)
+/// [`respond`] with `content` as the text of every chat reply.
+fn respond_with(
+    content: &str,
+    stream_chunks: usize,
+) -> impl Fn(&server::Request) -> Reply + Send + Sync + 'static {
+    let chat = Reply::json(
+        200,
+        &json!({
+            "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "gpt-4.1",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18}
+        }),
+    );
+    let stream = Reply::new(200, "text/event-stream", stream_body(stream_chunks));
+    move |request| {
+        let wants_stream = request
+            .body
+            .windows(b"\"stream\":true".len())
+            .any(|w| w == b"\"stream\":true");
+        if wants_stream { &stream } else { &chat }.clone()
+    }
 }
 
 fn stream_body(chunks: usize) -> String {
@@ -50,87 +66,6 @@ fn stream_body(chunks: usize) -> String {
     body
 }
 
-fn http_response(content_type: &str, body: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Serves `chat` to every request, or `stream` to a request whose body asks for a stream.
-async fn serve(listener: TcpListener, chat: Arc<Vec<u8>>, stream: Arc<Vec<u8>>) {
-    loop {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            return;
-        };
-        let _ = socket.set_nodelay(true);
-        let (chat, stream) = (chat.clone(), stream.clone());
-        tokio::spawn(async move {
-            let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
-            loop {
-                let head_end = loop {
-                    if let Some(end) = find(&buf, b"\r\n\r\n") {
-                        break end;
-                    }
-                    match socket.read_buf(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                let total = head_end + 4 + length;
-                while buf.len() < total {
-                    match socket.read_buf(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {}
-                    }
-                }
-                let wants_stream = find(&buf[head_end..total], b"\"stream\":true").is_some();
-                let reply = if wants_stream { &stream } else { &chat };
-                if socket.write_all(reply).await.is_err() {
-                    return;
-                }
-                buf.drain(..total);
-            }
-        });
-    }
-}
-
-/// The server's listener and canned replies, and its root URL.
-fn server_parts(stream_chunks: usize) -> (String, impl Future<Output = ()> + Send + 'static) {
-    server_parts_with(chat_reply(), stream_chunks)
-}
-
-/// [`server_parts`] with `chat` as the reply to every chat call.
-fn server_parts_with(
-    chat: Vec<u8>,
-    stream_chunks: usize,
-) -> (String, impl Future<Output = ()> + Send + 'static) {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", std_listener.local_addr().unwrap());
-    let chat = Arc::new(chat);
-    let stream = Arc::new(http_response(
-        "text/event-stream",
-        &stream_body(stream_chunks),
-    ));
-    let server = async move {
-        let listener = TcpListener::from_std(std_listener).unwrap();
-        serve(listener, chat, stream).await;
-    };
-    (url, server)
-}
-
 /// A runtime with one thread.
 fn one_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -141,9 +76,9 @@ fn one_thread() -> tokio::runtime::Runtime {
 
 /// Starts the server on its own thread and runtime; returns its root URL.
 fn start_server(stream_chunks: usize) -> String {
-    let (url, server) = server_parts(stream_chunks);
-    std::thread::spawn(move || one_thread().block_on(server));
-    url
+    let server = Server::on_thread(respond(stream_chunks));
+    server.forget_requests();
+    server.url
 }
 
 fn hub(url: &str) -> Hub {
@@ -252,8 +187,9 @@ fn per_call(c: &mut Criterion) {
     // Client and server share one thread: no cross-thread wake-ups, so the time is the CPU
     // cost of both sides plus the loopback syscalls, the same for both variants.
     let runtime = one_thread();
-    let (url, server) = server_parts(10);
-    runtime.spawn(server);
+    let server = runtime.block_on(Server::start(respond(10)));
+    server.forget_requests();
+    let url = server.url;
     let hub = hub(&url);
     let client = bare_client();
     let endpoint = format!("{url}/v1/chat/completions");
@@ -403,9 +339,8 @@ fn reload_under_load(c: &mut Criterion) {
     const CALLERS: usize = 8;
     let url = start_server(10);
     let runtime = two_workers();
-    let dir = std::env::temp_dir().join(format!("llmhub-bench-reload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("llmhub.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("llmhub.yaml");
     let yaml = format!(
         "project: bench\nenv: dev\nproviders:\n  openai:\n    base_url: {url}/v1\nroles:\n  llm.inference:\n    provider: openai\n    model: gpt-4.1\n    mode: chat\n    params: {{ temperature: 0.7, max_tokens: 2048 }}\n"
     );
@@ -459,7 +394,6 @@ fn reload_under_load(c: &mut Criterion) {
     });
     done.store(true, Ordering::Relaxed);
     reloader.join().unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The structured reply of the `structured` bench.
@@ -475,9 +409,9 @@ struct Greeting {
 fn structured(c: &mut Criterion) {
     let runtime = one_thread();
     let content = r#"{"greeting": "Hello! How can I help you today?", "language": "en", "tokens": 9, "mood": null}"#;
-    let (url, server) = server_parts_with(chat_reply_with(content), 10);
-    runtime.spawn(server);
-    let hub = hub(&url);
+    let server = runtime.block_on(Server::start(respond_with(content, 10)));
+    server.forget_requests();
+    let hub = hub(&server.url);
     let json_call = || async {
         let greeting: Greeting = hub
             .completion_json("llm.inference", [Message::user("Hello")], None)

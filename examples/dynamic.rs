@@ -15,7 +15,7 @@ async fn main() -> std::process::ExitCode {
     local::exit(run().await)
 }
 
-async fn run() -> llmhub::Result<()> {
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/llmhub.yaml");
     let mut config = Config::from_path(path)?;
     // Offline, the providers now point at a local server (kept alive until the end of `run`).
@@ -48,7 +48,12 @@ async fn run() -> llmhub::Result<()> {
         .await
     {
         Err(err @ Error::ModeMismatch { .. }) => println!("llm.embedding as chat -> {err}"),
-        other => println!("llm.embedding as chat -> unexpected: {other:?}"),
+        other => {
+            return Err(format!(
+                "llm.embedding as chat should be refused with a mode mismatch, got {other:?}"
+            )
+            .into());
+        }
     }
     Ok(())
 }

@@ -24,25 +24,30 @@ fn main() {
 "#;
 
 struct Probe {
-    dir: PathBuf,
+    /// The probe crate, in a temporary directory removed on drop.
+    dir: tempfile::TempDir,
     target: PathBuf,
 }
 
 impl Probe {
     fn new() -> Probe {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let dir = std::env::temp_dir().join(format!("llmhub-rebuild-probe-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("src")).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("llmhub-rebuild-probe-")
+            .tempdir()
+            .unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src")).unwrap();
         let manifest = format!(
             "[package]\nname = \"llmhub-rebuild-probe\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
              [dependencies]\nllmhub = {{ path = {:?} }}\n\n[workspace]\n",
             workspace.display().to_string()
         );
-        std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+        std::fs::write(root.join("Cargo.toml"), manifest).unwrap();
         // The workspace's lock file pins the same versions, so nothing is resolved or downloaded.
-        std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-        std::fs::write(dir.join("src/main.rs"), MAIN).unwrap();
-        std::fs::write(dir.join("llmhub.yaml"), ONE_ROLE).unwrap();
+        std::fs::copy(workspace.join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
+        std::fs::write(root.join("src/main.rs"), MAIN).unwrap();
+        std::fs::write(root.join("llmhub.yaml"), ONE_ROLE).unwrap();
         Probe {
             dir,
             target: Path::new(env!("CARGO_TARGET_TMPDIR")).join("rebuild-test"),
@@ -54,7 +59,7 @@ impl Probe {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let build = Command::new(cargo)
             .args(["build", "--offline", "--quiet"])
-            .current_dir(&self.dir)
+            .current_dir(self.dir.path())
             .env("CARGO_TARGET_DIR", &self.target)
             .output()
             .unwrap();
@@ -71,12 +76,6 @@ impl Probe {
     }
 }
 
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn cargo_rebuilds_when_the_yaml_changes() {
     let probe = Probe::new();
@@ -86,6 +85,6 @@ fn cargo_rebuilds_when_the_yaml_changes() {
     let two_roles = format!(
         "{ONE_ROLE}  llm.embedding: {{ provider: openai, model: text-embedding-3-small, mode: embedding }}\n"
     );
-    std::fs::write(probe.dir.join("llmhub.yaml"), two_roles).unwrap();
+    std::fs::write(probe.dir.path().join("llmhub.yaml"), two_roles).unwrap();
     assert_eq!(probe.build_and_run(), "llm.inference,llm.embedding");
 }

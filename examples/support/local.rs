@@ -13,8 +13,9 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 /// The API key the local server expects from every provider.
 pub const KEY: &str = "local-dummy-key";
 
-/// Ends `main`: an error is printed as its message (not its `Debug` form).
-pub fn exit(result: llmhub::Result<()>) -> ExitCode {
+/// Ends `main`: an error is printed as its message (not its `Debug` form), with a failure
+/// exit code.
+pub fn exit<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

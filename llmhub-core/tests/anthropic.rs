@@ -3,14 +3,10 @@
 mod support;
 
 use futures_util::StreamExt;
-use llmhub_core::{Error, FinishReason, Message, Params};
-use serde_json::{Value, json};
+use llmhub_core::{Error, FinishReason, Message};
+use serde_json::json;
 use support::*;
 use wiremock::ResponseTemplate;
-
-fn params(value: Value) -> Params {
-    value.as_object().unwrap().clone()
-}
 
 #[tokio::test]
 async fn completion_translates_request_and_reply() {
@@ -211,7 +207,11 @@ async fn error_event_ends_the_stream_with_an_error() {
         .stream_completion("llm.memwrite", [Message::user("Hi")], None)
         .await
         .unwrap();
-    assert!(stream.next().await.unwrap().is_ok());
+    let start = stream.next().await.unwrap().unwrap();
+    assert_eq!(
+        (start.id.as_str(), start.model.as_str(), start.text()),
+        ("msg_1", "claude-x", None)
+    );
     assert_eq!(stream.next().await.unwrap().unwrap().text(), Some("Hel"));
     let err = stream.next().await.unwrap().unwrap_err();
     match &err {

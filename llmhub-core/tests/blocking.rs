@@ -3,55 +3,23 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-
-use llmhub_core::{Config, Message, blocking};
+use llmhub_core::{Message, blocking};
 use support::*;
-
-/// A one-thread HTTP server answering each connection with `reply` (an SSE body if `sse`).
-fn serve(replies: Vec<(&'static str, &'static str)>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for (content_type, body) in replies {
-            let (mut socket, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 8192];
-            let mut seen = Vec::new();
-            while !String::from_utf8_lossy(&seen).contains("\"messages\"") {
-                let n = socket.read(&mut buf).unwrap();
-                seen.extend_from_slice(&buf[..n]);
-            }
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            socket.write_all(head.as_bytes()).unwrap();
-            socket.write_all(body.as_bytes()).unwrap();
-        }
-    });
-    url
-}
 
 #[test]
 fn blocking_completion_and_stream() {
-    let url = serve(vec![
-        (
+    // The server runs on a thread of its own: this test has no runtime.
+    let server = Server::script_on_thread(vec![
+        Reply::new(
+            200,
             "application/json",
             r#"{"choices":[{"message":{"content":"sync ok"},"finish_reason":"stop"}]}"#,
         ),
-        (
-            "text/event-stream",
+        Reply::sse(
             "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
         ),
     ]);
-    let config = Config::from_yaml_str(&yaml(&url, &url)).unwrap();
-    let hub = llmhub_core::Hub::builder()
-        .config(config)
-        .api_key("openai", OPENAI_KEY)
-        .build()
-        .unwrap();
-    let hub = blocking::Hub::new(hub).unwrap();
+    let hub = blocking::Hub::new(hub(&server.url, &server.url)).unwrap();
     let reply = hub
         .completion("llm.inference", [Message::user("Hi")], None)
         .unwrap();
@@ -62,4 +30,21 @@ fn blocking_completion_and_stream() {
         .map(|chunk| chunk.unwrap().text().unwrap_or("").to_owned())
         .collect();
     assert_eq!(text, "ab");
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let auth = format!("Bearer {OPENAI_KEY}");
+    for (request, stream) in requests.iter().zip([false, true]) {
+        assert_eq!(request.method(), "POST");
+        assert_eq!(request.path(), "/prefix/v1/chat/completions");
+        assert_eq!(request.header("authorization"), Some(auth.as_str()));
+        assert_eq!(request.header("x-team"), Some("core"));
+        let body = request.json();
+        assert_eq!(body["model"], "gpt-4.1");
+        assert_eq!(
+            body["messages"],
+            serde_json::json!([{"role": "user", "content": "Hi"}])
+        );
+        assert_eq!(body["stream"].as_bool().unwrap_or(false), stream, "{body}");
+    }
 }

@@ -90,16 +90,14 @@ fn files_over_one_mib_are_refused() {
     let err = Config::from_yaml_str(&big).unwrap_err();
     assert!(err.to_string().contains("1 MiB"), "{err}");
 
-    let dir = std::env::temp_dir().join(format!("llmhub-big-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("llmhub.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("llmhub.yaml");
     std::fs::write(&path, &big).unwrap();
     let err = Config::from_path(&path).unwrap_err();
     assert!(
         err.to_string().contains("larger than 1048576 bytes"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -127,13 +125,11 @@ fn deep_nesting_does_not_overflow_the_stack() {
 
 #[test]
 fn invalid_utf8_file_is_a_config_error() {
-    let dir = std::env::temp_dir().join(format!("llmhub-utf8-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("llmhub.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("llmhub.yaml");
     std::fs::write(&path, b"project: \xff\xfe\n").unwrap();
     let err = Config::from_path(&path).unwrap_err();
     assert!(err.to_string().contains("not valid UTF-8"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Mutations of the fixture: a byte replaced, removed or inserted, a line dropped or doubled.

@@ -75,10 +75,15 @@ async fn generated_roles_call_through_their_slots() {
         .completion([Message::user("Hi")])
         .await
         .unwrap();
+    // It calls with the original hub's settings, the key given to its builder included.
+    let request = &server.received_requests().await.unwrap()[2];
+    assert_eq!(request.url.path(), "/prefix/v1/chat/completions");
     assert_eq!(
-        body_json(&server.received_requests().await.unwrap()[2])["model"],
-        "gpt-4.1"
+        header(request, "authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
     );
+    assert_eq!(header(request, "x-team"), Some("core"));
+    assert_eq!(body_json(request)["model"], "gpt-4.1");
 }
 
 #[test]

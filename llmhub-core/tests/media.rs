@@ -4,7 +4,7 @@
 mod support;
 
 use llmhub_core::__private::handle;
-use llmhub_core::{AudioFile, Config, Error, Hub, Message, Params, mode};
+use llmhub_core::{AudioFile, Config, Error, Hub, Message, mode};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -115,14 +115,10 @@ async fn image_generation_sends_prompt_and_params_and_decodes_the_data() {
         json!({"model": "dall-e-3", "prompt": "a red cat", "size": "1024x1024", "quality": "hd", "n": 1, "response_format": "b64_json"})
     );
 
-    let dir = std::env::temp_dir().join(format!("llmhub-image-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    image.save(dir.join("cat.png")).unwrap();
-    assert_eq!(
-        std::fs::read(dir.join("cat.png")).unwrap(),
-        b"\x89PNG\r\n\x1a\n"
-    );
-    std::fs::remove_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cat.png");
+    image.save(&file).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), b"\x89PNG\r\n\x1a\n");
 }
 
 #[tokio::test]
@@ -134,9 +130,7 @@ async fn image_overrides_and_urls_through_the_dynamic_api() {
     )
     .await;
     let hub = hub(&server);
-    let mut overrides = Params::new();
-    overrides.insert("response_format".into(), "url".into());
-    overrides.insert("n".into(), 2.into());
+    let overrides = support::params(json!({"response_format": "url", "n": 2}));
     let images = hub
         .generate("llm.image", "a dog", Some(overrides))
         .await
@@ -211,8 +205,7 @@ async fn plain_text_transcriptions_parse() {
     )
     .await;
     let hub = hub(&server);
-    let mut overrides = Params::new();
-    overrides.insert("response_format".into(), "srt".into());
+    let overrides = support::params(json!({"response_format": "srt"}));
     let text = hub
         .transcribe(
             "llm.transcribe",

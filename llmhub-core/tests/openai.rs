@@ -4,14 +4,10 @@ mod support;
 
 use futures_util::StreamExt;
 use llmhub_core::__private::{compiled_roles, handle};
-use llmhub_core::{ChatResponse, Error, FinishReason, Message, Mode, Params, mode};
+use llmhub_core::{ChatResponse, Error, FinishReason, Message, Mode, mode};
 use serde_json::{Value, json};
 use support::*;
 use wiremock::{MockServer, ResponseTemplate};
-
-fn params(value: Value) -> Params {
-    value.as_object().unwrap().clone()
-}
 
 /// A reply with no text that calls `weather` once, as `call_1`, with `arguments`.
 fn assert_weather_call(reply: &ChatResponse, arguments: &str) {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,13 +29,10 @@ fn config(server: &str, model: &str, temperature: f64, extra: &str) -> String {
     )
 }
 
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("llmhub-reload-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("llmhub.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
+/// `llmhub.yaml` holding `text`, in a temporary directory of its own named after `name`
+/// (removed on drop).
+fn temp_file(name: &str, text: &str) -> support::TempFile {
+    support::TempFile::with_prefix(&format!("llmhub-reload-{name}-"), "llmhub.yaml", text)
 }
 
 async fn chat_server() -> MockServer {

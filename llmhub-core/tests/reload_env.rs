@@ -5,9 +5,8 @@ use llmhub_core::Hub;
 
 #[test]
 fn llmhub_config_names_the_reload_file() {
-    let dir = std::env::temp_dir().join(format!("llmhub-reload-env-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("llmhub.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("llmhub.yaml");
     let yaml = |model: &str| {
         format!(
             "project: p\nenv: dev\nproviders: {{ openai: {{}} }}\nroles:\n  r: {{ provider: openai, model: {model}, mode: chat }}\n"
@@ -22,5 +21,4 @@ fn llmhub_config_names_the_reload_file() {
     assert_eq!(hub.reload().unwrap().changed_roles, ["r"]);
     assert_eq!(hub.config().roles["r"].model, "second");
     unsafe { std::env::remove_var("LLMHUB_CONFIG") };
-    std::fs::remove_dir_all(&dir).unwrap();
 }

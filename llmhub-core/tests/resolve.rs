@@ -1,7 +1,10 @@
 //! `Config::resolve` with the original design's semantics.
 
-use llmhub_core::{Config, Error, Mode, Params};
+mod support;
+
+use llmhub_core::{Config, Error, Mode};
 use serde_json::json;
+use support::params;
 
 fn fixture_config() -> Config {
     Config::from_path(concat!(
@@ -9,13 +12,6 @@ fn fixture_config() -> Config {
         "/../fixtures/llmhub.yaml"
     ))
     .unwrap()
-}
-
-fn params(value: serde_json::Value) -> Params {
-    match value {
-        serde_json::Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
 }
 
 #[test]

@@ -4,19 +4,29 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use serde_json::json;
 use support::*;
 use wiremock::ResponseTemplate;
 
-/// A `tracing` subscriber that writes every span field and event field it sees into a string.
-struct Capture(Arc<Mutex<String>>);
+/// What the subscriber saw: each span's name and fields, and each event's fields (values in
+/// `Debug` form).
+#[derive(Default)]
+struct Seen {
+    spans: Vec<(&'static str, BTreeMap<String, String>)>,
+    events: Vec<BTreeMap<String, String>>,
+}
 
-struct Fields<'a>(&'a mut String);
+/// A `tracing` subscriber that keeps every span's fields and every event.
+struct Capture(Arc<Mutex<Seen>>);
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
 impl tracing::field::Visit for Fields<'_> {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
     }
 }
 
@@ -25,46 +35,144 @@ impl tracing::Subscriber for Capture {
         true
     }
     fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        let mut out = self.0.lock().unwrap();
-        out.push_str(&format!("\nspan {} ", span.metadata().name()));
-        span.record(&mut Fields(&mut out));
-        tracing::span::Id::from_u64(1)
+        let mut seen = self.0.lock().unwrap();
+        let mut fields = BTreeMap::new();
+        span.record(&mut Fields(&mut fields));
+        seen.spans.push((span.metadata().name(), fields));
+        tracing::span::Id::from_u64(seen.spans.len() as u64)
     }
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        values.record(&mut Fields(&mut self.0.lock().unwrap()));
+    fn record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        let mut seen = self.0.lock().unwrap();
+        let index = id.into_u64() as usize - 1;
+        values.record(&mut Fields(&mut seen.spans[index].1));
     }
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        let mut out = self.0.lock().unwrap();
-        out.push_str("\nevent ");
-        event.record(&mut Fields(&mut out));
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().events.push(fields);
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
+/// The fields a call span should end with.
+fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 #[test]
-fn spans_and_logs_never_carry_keys() {
-    let log = Arc::new(Mutex::new(String::new()));
+fn call_spans_carry_every_attribute_and_never_a_key() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    tracing::subscriber::with_default(Capture(log.clone()), || {
+    tracing::subscriber::with_default(Capture(seen.clone()), || {
         runtime.block_on(async {
-            let server = serve(ResponseTemplate::new(500).set_body_string("oops")).await;
-            let hub = builder(&server.uri(), "http://127.0.0.1:9")
+            let ok = serve(json_reply(json!({
+                "choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+            })))
+            .await;
+            // One reply serves both calls; its `usage` is what their spans record.
+            let hub = hub(&ok.uri(), "http://127.0.0.1:9");
+            ask(&hub, "llm.inference").await.unwrap();
+            hub.embedding("llm.embedding", "x", None).await.unwrap();
+
+            let failing = serve(ResponseTemplate::new(500).set_body_string("oops")).await;
+            let hub = builder(&failing.uri(), "http://127.0.0.1:9")
                 .max_retries(1)
                 .build()
                 .unwrap();
             ask(&hub, "llm.inference").await.unwrap_err();
+
+            // A port nobody listens on: each connect error is retried, twice.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let refused = format!("http://127.0.0.1:{port}");
+            let hub = builder(&refused, &refused).max_retries(2).build().unwrap();
+            ask(&hub, "llm.inference").await.unwrap_err();
         })
     });
-    let log = log.lock().unwrap();
-    assert!(log.contains("span gen_ai.client.call"), "{log}");
-    assert!(log.contains("gen_ai.request.model=\"gpt-4.1\""), "{log}");
-    assert!(log.contains("gen_ai.system=\"openai\""), "{log}");
-    assert!(log.contains("retrying"), "{log}");
+    let seen = seen.lock().unwrap();
+    let calls: Vec<_> = seen
+        .spans
+        .iter()
+        .filter(|(name, _)| *name == "gen_ai.client.call")
+        .map(|(_, fields)| fields.clone())
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            fields(&[
+                ("gen_ai.operation.name", "\"chat\""),
+                ("gen_ai.system", "\"openai\""),
+                ("gen_ai.request.model", "\"gpt-4.1\""),
+                ("llmhub.role", "\"llm.inference\""),
+                ("llmhub.call", "\"completion\""),
+                ("gen_ai.usage.input_tokens", "12"),
+                ("gen_ai.usage.output_tokens", "5"),
+            ]),
+            fields(&[
+                ("gen_ai.operation.name", "\"embeddings\""),
+                ("gen_ai.system", "\"openai\""),
+                ("gen_ai.request.model", "\"text-embedding-3-small\""),
+                ("llmhub.role", "\"llm.embedding\""),
+                ("llmhub.call", "\"embedding\""),
+                ("gen_ai.usage.input_tokens", "12"),
+                ("gen_ai.usage.output_tokens", "5"),
+            ]),
+            fields(&[
+                ("gen_ai.operation.name", "\"chat\""),
+                ("gen_ai.system", "\"openai\""),
+                ("gen_ai.request.model", "\"gpt-4.1\""),
+                ("llmhub.role", "\"llm.inference\""),
+                ("llmhub.call", "\"completion\""),
+                ("error.type", "http"),
+            ]),
+            fields(&[
+                ("gen_ai.operation.name", "\"chat\""),
+                ("gen_ai.system", "\"openai\""),
+                ("gen_ai.request.model", "\"gpt-4.1\""),
+                ("llmhub.role", "\"llm.inference\""),
+                ("llmhub.call", "\"completion\""),
+                ("error.type", "transport"),
+            ]),
+        ]
+    );
+    // One retry of the HTTP 500, then two of the refused connection.
+    let retries: Vec<_> = seen
+        .events
+        .iter()
+        .filter(|e| e["message"] == "retrying")
+        .map(|e| {
+            let error = &e["error"];
+            let cause = if error.contains("HTTP 500") {
+                "http 500"
+            } else if error.contains("Connection refused") {
+                "refused"
+            } else {
+                error
+            };
+            (cause, e["retry"].as_str(), e["provider"].as_str())
+        })
+        .collect();
+    assert_eq!(
+        retries,
+        [
+            ("http 500", "1", "\"openai\""),
+            ("refused", "1", "\"openai\""),
+            ("refused", "2", "\"openai\""),
+        ]
+    );
+    let log = format!("{:?} {:?}", seen.spans, seen.events);
     assert!(!log.contains("TESTKEY"), "key leaked into tracing: {log}");
 }
 

@@ -100,10 +100,22 @@ fn expand(input: RolesInput) -> syn::Result<proc_macro2::TokenStream> {
 }
 
 /// One compile error per config problem, all on the path literal, combined so that the user
-/// sees every problem at once.
+/// sees every problem at once. A file that cannot be read is named as the user wrote it, relative
+/// to the crate: the crate directory's absolute path says nothing the literal does not, and
+/// would differ between machines and target directories.
 fn located_error(span: proc_macro2::Span, err: llmhub_codegen::Error) -> syn::Error {
-    let llmhub_codegen::Error::Config(config_error) = err else {
-        return syn::Error::new(span, err);
+    let config_error = match err {
+        llmhub_codegen::Error::Config(config_error) => config_error,
+        llmhub_codegen::Error::Read { file, source, .. } => {
+            return syn::Error::new(
+                span,
+                format!(
+                    "cannot read the llmhub config `{file}`: {source}\n  = note: the path is \
+                     relative to the crate directory, the one holding its Cargo.toml"
+                ),
+            );
+        }
+        other => return syn::Error::new(span, other),
     };
     let mut errors = config_error
         .problems

@@ -1,14 +1,19 @@
-//! Test support: the config the tests share, a hub builder for it, wiremock helpers, and a tiny
-//! loopback HTTP server that writes its response in pieces (wiremock sends a body whole).
+//! Test support: the config the tests share, a hub builder for it, wiremock helpers, the
+//! loopback server of `server.rs` (which writes replies in pieces, as wiremock cannot),
+//! `params()` and temporary config files.
 #![allow(dead_code)]
 
+pub mod server;
+
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use llmhub_core::{Config, Hub, HubBuilder};
+use llmhub_core::{Config, Hub, HubBuilder, Params};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+
+#[allow(unused_imports)]
+pub use server::{Reply, SSE_HEAD, Server};
 
 pub const OPENAI_KEY: &str = "sk-openai-TESTKEY-1234";
 pub const ANTHROPIC_KEY: &str = "sk-ant-TESTKEY-5678";
@@ -57,6 +62,14 @@ defaults:
     )
 }
 
+/// The shared config with the OpenAI server at `openai`, no Anthropic server, and the keys
+/// read from the environment variables `openai_var` and `anthropic_var`.
+pub fn yaml_with_env(openai: &str, openai_var: &str, anthropic_var: &str) -> String {
+    yaml(openai, "http://127.0.0.1:9")
+        .replace("LLMHUB_TEST_UNSET_OPENAI", openai_var)
+        .replace("LLMHUB_TEST_UNSET_ANTHROPIC", anthropic_var)
+}
+
 /// A builder for the shared config with both keys given and fast retries.
 pub fn builder(openai: &str, anthropic: &str) -> HubBuilder {
     Hub::builder()
@@ -86,68 +99,22 @@ pub fn header<'r>(request: &'r wiremock::Request, name: &str) -> Option<&'r str>
 }
 
 /// A loopback server that answers every connection with `pieces`, written one at a time with a
-/// flush and a pause between them, then closes the connection. Returns its root URL and the
-/// requests it received (head and body, as text).
+/// flush and a pause after each, then closes the connection. Returns its root URL and the
+/// requests it received (head and body, as text). [`Server`] gives the requests parsed.
 pub async fn piecewise_server(
     pieces: Vec<Vec<u8>>,
     pause: Duration,
 ) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(Mutex::new(Vec::new()));
     let seen = requests.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let pieces = pieces.clone();
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let request = read_request(&mut socket).await;
-                seen.lock().unwrap().push(request);
-                for piece in pieces {
-                    if socket.write_all(&piece).await.is_err() {
-                        return;
-                    }
-                    let _ = socket.flush().await;
-                    tokio::time::sleep(pause).await;
-                }
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (url, requests)
+    let reply = Reply::pieces(pieces).pause(pause);
+    let server = Server::start(move |request| {
+        seen.lock().unwrap().push(request.text());
+        reply.clone()
+    })
+    .await;
+    (server.url, requests)
 }
-
-/// Reads one HTTP request (head and `content-length` body).
-async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = socket.read(&mut buf).await.unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        data.extend_from_slice(&buf[..n]);
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if data.len() >= end + 4 + length {
-                break;
-            }
-        }
-    }
-    String::from_utf8_lossy(&data).into_owned()
-}
-
-/// The head of a streamed response whose body ends when the connection closes.
-pub const SSE_HEAD: &[u8] =
-    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
 
 /// `body` cut into pieces of `size` bytes, after the response head.
 pub fn head_and_pieces(body: &[u8], size: usize) -> Vec<Vec<u8>> {
@@ -175,4 +142,66 @@ pub fn json_reply(body: Value) -> wiremock::ResponseTemplate {
 pub async fn ask(hub: &Hub, role: &str) -> llmhub_core::Result<llmhub_core::ChatResponse> {
     hub.completion(role, [llmhub_core::Message::user("Hi")], None)
         .await
+}
+
+/// The JSON object `value` as call parameters.
+pub fn params(value: Value) -> Params {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("params must be a JSON object, not {other}"),
+    }
+}
+
+/// A file in a temporary directory of its own; both are removed when this is dropped.
+/// Stands in for its path: it derefs to it, converts into a `PathBuf` and compares with a
+/// `&Path`.
+#[derive(Debug)]
+pub struct TempFile {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TempFile {
+    /// `name` in a new temporary directory, holding `text`.
+    pub fn new(name: &str, text: impl AsRef<[u8]>) -> TempFile {
+        TempFile::with_prefix("llmhub-test-", name, text)
+    }
+
+    /// `name` holding `text`, in a new temporary directory whose name starts with `prefix`.
+    pub fn with_prefix(prefix: &str, name: &str, text: impl AsRef<[u8]>) -> TempFile {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        TempFile { path, _dir: dir }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TempFile {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl From<&TempFile> for PathBuf {
+    fn from(file: &TempFile) -> PathBuf {
+        file.path.clone()
+    }
+}
+
+impl PartialEq<TempFile> for &Path {
+    fn eq(&self, file: &TempFile) -> bool {
+        *self == file.path
+    }
 }
