@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::client::message::Message;
@@ -30,13 +31,15 @@ pub(crate) const REPAIRS_PARAM: &str = "json_repair_retries";
 pub(crate) const DEFAULT_REPAIRS: u64 = 1;
 
 /// The schema of one type, built once: its name for the provider, its description, the
-/// schema as schemars gives it and its strict-ready form.
+/// schema as schemars gives it, and that and its strict-ready form serialized once (requests
+/// splice those bytes in rather than serialize the schema on every call).
 #[derive(Debug)]
 pub(crate) struct TypeSchema {
     pub name: String,
     pub description: String,
     pub loose: Value,
-    pub strict: Value,
+    pub loose_json: Box<RawValue>,
+    pub strict_json: Box<RawValue>,
 }
 
 /// The cached schema of `T`, built on first use.
@@ -72,11 +75,16 @@ fn build<T: JsonSchema>() -> TypeSchema {
         .map_or_else(|| format!("Replies with a `{name}` value."), str::to_owned);
     let mut strict = loose.clone();
     make_strict(&mut strict);
+    let raw = |schema: &Value| {
+        serde_json::value::to_raw_value(schema)
+            .unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap_or_default())
+    };
     TypeSchema {
         name,
         description,
+        loose_json: raw(&loose),
+        strict_json: raw(&strict),
         loose,
-        strict,
     }
 }
 
@@ -233,15 +241,15 @@ pub(crate) struct OutputRequest<'a> {
 impl<'a> OutputRequest<'a> {
     /// The schema to send and whether to ask for strict mode (the role param `strict_json`,
     /// default `true`; when off, the schema as schemars gives it).
-    pub fn schema(&self, params: &MergedParams<'_>) -> (&'a Value, bool) {
+    pub fn schema(&self, params: &MergedParams<'_>) -> (&'a RawValue, bool) {
         let strict = params
             .get(STRICT_PARAM)
             .and_then(Value::as_bool)
             .unwrap_or(true);
         if strict {
-            (&self.schema.strict, true)
+            (&self.schema.strict_json, true)
         } else {
-            (&self.schema.loose, false)
+            (&self.schema.loose_json, false)
         }
     }
 }

@@ -73,6 +73,11 @@ impl Tool {
     pub fn parameters(&self) -> &Value {
         &self.schema.loose
     }
+
+    /// [`Tool::parameters`], serialized once (what requests send).
+    pub(crate) fn parameters_json(&self) -> &serde_json::value::RawValue {
+        &self.schema.loose_json
+    }
 }
 
 impl fmt::Debug for Tool {

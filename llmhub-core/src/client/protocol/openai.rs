@@ -137,7 +137,7 @@ struct ResponseFormat<'a> {
 #[derive(Serialize)]
 struct JsonSchemaFormat<'a> {
     name: &'a str,
-    schema: &'a Value,
+    schema: &'a serde_json::value::RawValue,
     strict: bool,
 }
 
@@ -154,7 +154,7 @@ struct Function<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     description: &'a str,
-    parameters: &'a Value,
+    parameters: &'a serde_json::value::RawValue,
 }
 
 #[derive(Serialize)]
@@ -237,7 +237,7 @@ fn chat_body(
                 function: Function {
                     name: tool.name(),
                     description: tool.description(),
-                    parameters: tool.parameters(),
+                    parameters: tool.parameters_json(),
                 },
             })
             .collect()

@@ -137,7 +137,7 @@ struct AnthropicTool<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     description: &'a str,
-    input_schema: &'a Value,
+    input_schema: &'a serde_json::value::RawValue,
 }
 
 /// `tool_choice: {type: tool, name}`: the model must call that tool.
@@ -547,7 +547,7 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
     let output = chat.output.map(|output| AnthropicTool {
         name: &output.schema.name,
         description: &output.schema.description,
-        input_schema: &output.schema.loose,
+        input_schema: &output.schema.loose_json,
     });
     let tool_choice = output.as_ref().map(|tool| ToolChoice {
         kind: "tool",
@@ -556,7 +556,7 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
     let given_tools = chat.tools.into_iter().flatten().map(|tool| AnthropicTool {
         name: tool.name(),
         description: tool.description(),
-        input_schema: tool.parameters(),
+        input_schema: tool.parameters_json(),
     });
     let tools = (chat.output.is_some() || chat.tools.is_some())
         .then(|| given_tools.chain(output).collect());
