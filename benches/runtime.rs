@@ -10,9 +10,19 @@
 //! * `concurrent_64`: 64 callers at once, `Hub` against bare `reqwest`.
 //! * `structured`: `completion_json::<T>` against `completion` of the same reply (whose text is
 //!   a JSON object), one caller. Target: within 5%.
+//! * `stream_50`: a stream of 50 SSE chunks read to typed chunks through the hub, against bare
+//!   reqwest reading the same stream with a plain SSE splitter and typed chunk structs.
+//! * `embedding`: one embedding call (1,536 floats) through the hub against bare reqwest with
+//!   typed structs.
+//! * allocations per call (a counting global allocator) for chat, stream and embedding, hub and
+//!   bare, client and server together.
+//!
+//! Interleaved rounds rotate which contestant goes first, so that neither always runs warm.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -25,6 +35,43 @@ use server::{Reply, Server};
 mod server;
 
 const KEY: &str = "sk-bench";
+
+/// Counts allocations (and reallocations), for the per-call allocation figures.
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to the system allocator unchanged; the counter is a side note.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// An embedding reply of 1,536 floats.
+fn embedding_reply() -> Value {
+    let vector: Vec<f32> = (0..1536).map(|i| (i as f32 * 0.001).sin()).collect();
+    json!({
+        "object": "list",
+        "data": [{"object": "embedding", "index": 0, "embedding": vector}],
+        "model": "text-embedding-3-small",
+        "usage": {"prompt_tokens": 2, "total_tokens": 2}
+    })
+}
 
 /// The canned replies: a chat completion, or a stream of `stream_chunks` chunks to a request
 /// whose body asks for a stream. Both have a `content-length`, so connections stay open.
@@ -46,7 +93,11 @@ fn respond_with(
         }),
     );
     let stream = Reply::new(200, "text/event-stream", stream_body(stream_chunks));
+    let embedding = Reply::json(200, &embedding_reply());
     move |request| {
+        if request.path().ends_with("/embeddings") {
+            return embedding.clone();
+        }
         let wants_stream = request
             .body
             .windows(b"\"stream\":true".len())
@@ -83,7 +134,7 @@ fn start_server(stream_chunks: usize) -> String {
 
 fn hub(url: &str) -> Hub {
     let yaml = format!(
-        "project: bench\nenv: dev\nproviders:\n  openai:\n    base_url: {url}/v1\nroles:\n  llm.inference:\n    provider: openai\n    model: gpt-4.1\n    mode: chat\n    params: {{ temperature: 0.7, max_tokens: 2048 }}\n"
+        "project: bench\nenv: dev\nproviders:\n  openai:\n    base_url: {url}/v1\nroles:\n  llm.inference:\n    provider: openai\n    model: gpt-4.1\n    mode: chat\n    params: {{ temperature: 0.7, max_tokens: 2048 }}\n  llm.embedding:\n    provider: openai\n    model: text-embedding-3-small\n    mode: embedding\n"
     );
     Hub::builder()
         .config(Config::from_yaml_str(&yaml).unwrap())
@@ -208,16 +259,22 @@ fn per_call(c: &mut Criterion) {
     // The machine is shared and its speed drifts between criterion's runs of the variants, so
     // also time them interleaved, in short alternating rounds, and print the median ratios.
     runtime.block_on(async {
-        let (mut typed, mut value) = (Vec::new(), Vec::new());
-        for _ in 0..30 {
-            let llmhub = time_calls(300, || hub_call(&hub)).await;
-            typed.push(llmhub / time_calls(300, || bare_typed_call(&client, &parsed)).await);
-            value.push(llmhub / time_calls(300, || bare_call(&client, &endpoint)).await);
-        }
+        let typed = interleaved(
+            30,
+            300,
+            || hub_call(&hub),
+            || bare_typed_call(&client, &parsed),
+        )
+        .await;
+        let value = interleaved(
+            30,
+            300,
+            || hub_call(&hub),
+            || bare_call(&client, &endpoint),
+        )
+        .await;
         println!(
-            "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {:.3}, llmhub / bare json! + Value = {:.3}",
-            median(&mut typed),
-            median(&mut value)
+            "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {typed:.3}, llmhub / bare json! + Value = {value:.3}"
         );
     });
 }
@@ -316,17 +373,11 @@ fn concurrent_64(c: &mut Criterion) {
         })
     };
     runtime.block_on(async {
-        let (mut typed, mut value) = (Vec::new(), Vec::new());
-        for _ in 0..30 {
-            // A throughput ratio is the inverse of the time ratio.
-            let llmhub = time_calls(10, llmhub).await;
-            typed.push(time_calls(10, bare_typed).await / llmhub);
-            value.push(time_calls(10, bare).await / llmhub);
-        }
+        // A throughput ratio is the inverse of the time ratio.
+        let typed = 1.0 / interleaved(30, 10, llmhub, bare_typed).await;
+        let value = 1.0 / interleaved(30, 10, llmhub, bare).await;
         println!(
-            "concurrent_64 interleaved, median of 30 rounds of 10 batches: throughput llmhub / bare typed = {:.3}, llmhub / bare json! + Value = {:.3}",
-            median(&mut typed),
-            median(&mut value)
+            "concurrent_64 interleaved, median of 30 rounds of 10 batches: throughput llmhub / bare typed = {typed:.3}, llmhub / bare json! + Value = {value:.3}"
         );
     });
 }
@@ -442,12 +493,193 @@ fn structured(c: &mut Criterion) {
     });
 }
 
+/// A stream read with bare reqwest: the body split at blank lines, `data:` lines parsed into
+/// typed chunks (what a hand-written client does).
+async fn bare_stream(client: &reqwest::Client, url: &reqwest::Url) -> usize {
+    #[derive(serde::Deserialize)]
+    struct Chunk {
+        choices: Vec<ChunkChoice>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ChunkChoice {
+        #[allow(dead_code)]
+        delta: Delta,
+    }
+    #[derive(serde::Deserialize)]
+    struct Delta {
+        #[allow(dead_code)]
+        content: Option<String>,
+    }
+    let body = json!({
+        "model": "gpt-4.1",
+        "messages": [{"role": "user", "content": "Hello"}],
+        "temperature": 0.7,
+        "max_tokens": 2048,
+        "stream": true,
+    });
+    let response = client
+        .post(url.clone())
+        .bearer_auth(KEY)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut body = response.bytes_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut choices = 0;
+    while let Some(bytes) = body.next().await {
+        buf.extend_from_slice(&bytes.unwrap());
+        while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = buf.drain(..end + 2).collect();
+            let Some(data) = event.strip_prefix(b"data: ") else {
+                continue;
+            };
+            let data = &data[..data.len() - 2];
+            if data == b"[DONE]" {
+                return choices;
+            }
+            let chunk: Chunk = serde_json::from_slice(data).unwrap();
+            choices += chunk.choices.len();
+        }
+    }
+    choices
+}
+
+async fn hub_stream(hub: &Hub) -> usize {
+    let mut stream = hub
+        .stream_completion("llm.inference", [Message::user("Hello")], None)
+        .await
+        .unwrap();
+    let mut choices = 0;
+    while let Some(chunk) = stream.next().await {
+        choices += chunk.unwrap().choices.len();
+    }
+    choices
+}
+
+/// An embedding call with bare reqwest and typed structs.
+async fn bare_embedding(client: &reqwest::Client, url: &reqwest::Url) -> usize {
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        data: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        embedding: Vec<f32>,
+    }
+    let body = json!({"model": "text-embedding-3-small", "input": "Hello world"});
+    let bytes = bare_post(client, url.clone(), &body).await;
+    let reply: Reply = serde_json::from_slice(&bytes).unwrap();
+    reply.data.first().map_or(0, |item| item.embedding.len())
+}
+
+async fn hub_embedding(hub: &Hub) -> usize {
+    let reply = hub
+        .embedding("llm.embedding", "Hello world", None)
+        .await
+        .unwrap();
+    reply.first().map_or(0, |v| v.len())
+}
+
+/// The median ratio of `llmhub`'s time to `bare`'s over `rounds` interleaved rounds of
+/// `calls` calls, the order of the two rotating each round.
+async fn interleaved<A, FA, B, FB>(rounds: usize, calls: usize, llmhub: A, bare: B) -> f64
+where
+    A: Fn() -> FA,
+    FA: Future,
+    B: Fn() -> FB,
+    FB: Future,
+{
+    let mut ratios = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let (ours, theirs) = if round % 2 == 0 {
+            let ours = time_calls(calls, &llmhub).await;
+            (ours, time_calls(calls, &bare).await)
+        } else {
+            let theirs = time_calls(calls, &bare).await;
+            (time_calls(calls, &llmhub).await, theirs)
+        };
+        ratios.push(ours / theirs);
+    }
+    median(&mut ratios)
+}
+
+/// Allocations per call of `call`, over `calls` calls after a warm-up.
+async fn allocations_per_call<F: Future>(calls: usize, call: impl Fn() -> F) -> f64 {
+    for _ in 0..10 {
+        std::hint::black_box(call().await);
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..calls {
+        std::hint::black_box(call().await);
+    }
+    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / calls as f64
+}
+
+fn stream_and_embedding(c: &mut Criterion) {
+    let runtime = one_thread();
+    let server = runtime.block_on(Server::start(respond(50)));
+    server.forget_requests();
+    let hub = hub(&server.url);
+    let client = bare_client();
+    let chat_url = reqwest::Url::parse(&format!("{}/v1/chat/completions", server.url)).unwrap();
+    let embeddings_url = reqwest::Url::parse(&format!("{}/v1/embeddings", server.url)).unwrap();
+    let mut group = c.benchmark_group("stream_50");
+    group.bench_function("bare_reqwest_typed", |b| {
+        b.to_async(&runtime)
+            .iter(|| bare_stream(&client, &chat_url))
+    });
+    group.bench_function("llmhub", |b| b.to_async(&runtime).iter(|| hub_stream(&hub)));
+    group.finish();
+    let mut group = c.benchmark_group("embedding");
+    group.bench_function("bare_reqwest_typed", |b| {
+        b.to_async(&runtime)
+            .iter(|| bare_embedding(&client, &embeddings_url))
+    });
+    group.bench_function("llmhub", |b| {
+        b.to_async(&runtime).iter(|| hub_embedding(&hub))
+    });
+    group.finish();
+
+    runtime.block_on(async {
+        assert_eq!(hub_stream(&hub).await, bare_stream(&client, &chat_url).await);
+        let stream = interleaved(
+            30,
+            100,
+            || hub_stream(&hub),
+            || bare_stream(&client, &chat_url),
+        )
+        .await;
+        let embedding = interleaved(
+            30,
+            200,
+            || hub_embedding(&hub),
+            || bare_embedding(&client, &embeddings_url),
+        )
+        .await;
+        println!(
+            "interleaved, median of 30 rounds: stream of 50 chunks llmhub / bare typed = {stream:.3}, embedding (1,536 floats) llmhub / bare typed = {embedding:.3}"
+        );
+        let parsed = chat_url.clone();
+        let chat_hub = allocations_per_call(200, || hub_call(&hub)).await;
+        let chat_bare = allocations_per_call(200, || bare_typed_call(&client, &parsed)).await;
+        let stream_hub = allocations_per_call(50, || hub_stream(&hub)).await;
+        let stream_bare = allocations_per_call(50, || bare_stream(&client, &chat_url)).await;
+        let emb_hub = allocations_per_call(200, || hub_embedding(&hub)).await;
+        let emb_bare = allocations_per_call(200, || bare_embedding(&client, &embeddings_url)).await;
+        println!(
+            "allocations per call (client and server): chat llmhub {chat_hub:.0} / bare typed {chat_bare:.0}; stream of 50 chunks llmhub {stream_hub:.0} / bare typed {stream_bare:.0}; embedding llmhub {emb_hub:.0} / bare typed {emb_bare:.0}"
+        );
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .sample_size(40);
-    targets = structured, per_call, sse_throughput, concurrent_64, reload_under_load
+    targets = structured, per_call, stream_and_embedding, sse_throughput, concurrent_64, reload_under_load
 }
 criterion_main!(benches);
