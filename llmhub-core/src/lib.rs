@@ -36,8 +36,8 @@ pub mod config;
 mod error;
 
 pub use config::{
-    Config, ConfigError, ConfigProblem, Mode, Params, Protocol, ProviderConfig, ReloadOutcome,
-    ResolvedCall, RoleConfig, Span, merge_params,
+    Config, ConfigError, ConfigProblem, Deployment, Mode, Params, Protocol, ProviderConfig,
+    ReloadOutcome, ResolvedCall, RoleConfig, Routing, Span, merge_params,
 };
 pub use error::{Error, MissingEnvVar, Result};
 
@@ -80,5 +80,7 @@ pub mod __private {
     pub use crate::config::names::method_name;
     /// The keys the validator accepts at the top level, in a provider and in a role (for
     /// tools that describe the schema, such as the JSON Schema of `llmhub.yaml`).
-    pub use crate::config::validate::{PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS};
+    pub use crate::config::validate::{
+        DEPLOYMENT_KEYS, MAX_DEPLOYMENTS, PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS,
+    };
 }
