@@ -51,7 +51,7 @@ pub use client::{
         SupportsAudio, SupportsChat, SupportsEmbedding, SupportsImage, SupportsOther, ToolRole,
         mode,
     },
-    hooks::{AfterCallHook, BeforeCallHook, CallContext, CallInput, CallResult},
+    hooks::{AfterCallHook, Attempt, BeforeCallHook, CallContext, CallInput, CallResult},
     hub::Hub,
     media::{AudioFile, GeneratedImage, ImageResponse, Speech, Transcription},
     message::{

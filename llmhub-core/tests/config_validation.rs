@@ -684,7 +684,10 @@ fn a_fallback_must_name_a_role() {
         &p[0],
         11,
         17,
-        &["`llm.inference` falls back to `llm.inferense.backup`", "not under `roles:`"],
+        &[
+            "`llm.inference` falls back to `llm.inferense.backup`",
+            "not under `roles:`",
+        ],
         &["did you mean `llm.inference.backup`?"],
     );
 }
@@ -724,14 +727,19 @@ fn deployments_serve_the_role_s_mode() {
         &p[0],
         12,
         66,
-        &["deployment 2 of role `llm.inference` has mode `embedding`, but the role's mode is `chat`"],
+        &[
+            "deployment 2 of role `llm.inference` has mode `embedding`, but the role's mode is `chat`",
+        ],
         &["remove `mode` here"],
     );
     assert_problem(
         &p[1],
         17,
         21,
-        &["deployment 2 of role `llm.embedding` has mode `embedding`", "`anthropic` protocol"],
+        &[
+            "deployment 2 of role `llm.embedding` has mode `embedding`",
+            "`anthropic` protocol",
+        ],
         &[],
     );
 }
@@ -746,13 +754,37 @@ fn deployments_routing_and_limits_are_checked() {
     assert_eq!(
         got,
         [
-            (4, 18, "`rpm` of provider `openai` must be a positive integer, found `0`"),
-            (4, 38, "`max_concurrency` of provider `openai` must be a positive integer, found \"many\""),
-            (7, 5, "role `llm.inference` has both `provider` and `deployments`"),
+            (
+                4,
+                18,
+                "`rpm` of provider `openai` must be a positive integer, found `0`"
+            ),
+            (
+                4,
+                38,
+                "`max_concurrency` of provider `openai` must be a positive integer, found \"many\""
+            ),
+            (
+                7,
+                5,
+                "role `llm.inference` has both `provider` and `deployments`"
+            ),
             (9, 14, "unknown routing `fastest` for role `llm.inference`"),
-            (11, 21, "deployment 1 of role `llm.inference` uses provider `opneai`, which is not defined under `providers:`"),
-            (11, 53, "`weight` of deployment 1 of role `llm.inference` must be a positive integer, found `0`"),
-            (16, 14, "role `llm.other` has `routing` but no `deployments`"),
+            (
+                11,
+                21,
+                "deployment 1 of role `llm.inference` uses provider `opneai`, which is not defined under `providers:`"
+            ),
+            (
+                11,
+                53,
+                "`weight` of deployment 1 of role `llm.inference` must be a positive integer, found `0`"
+            ),
+            (
+                16,
+                14,
+                "role `llm.other` has `routing` but no `deployments`"
+            ),
         ],
         "{p:#?}"
     );
@@ -783,7 +815,10 @@ roles:
     )
     .unwrap();
     let role = &config.roles["llm.inference"];
-    assert_eq!((role.provider.as_str(), role.model.as_str()), ("openai", "gpt-4.1"));
+    assert_eq!(
+        (role.provider.as_str(), role.model.as_str()),
+        ("openai", "gpt-4.1")
+    );
     assert_eq!(role.routing, llmhub_core::Routing::Latency);
     assert_eq!(role.cooldown_ms, Some(250));
     assert_eq!(role.fallbacks, ["llm.tools"]);
@@ -791,12 +826,23 @@ roles:
         panic!("two deployments: {:?}", role.deployments)
     };
     assert_eq!(first.weight, 3);
-    assert_eq!(first.params["temperature"], 0.1, "the deployment's params win");
-    assert_eq!(first.params["max_tokens"], 100, "the role's params are kept");
+    assert_eq!(
+        first.params["temperature"], 0.1,
+        "the deployment's params win"
+    );
+    assert_eq!(
+        first.params["max_tokens"], 100,
+        "the role's params are kept"
+    );
     assert_eq!((second.provider.as_str(), second.weight), ("anthropic", 1));
     let openai = &config.providers["openai"];
     assert_eq!(
-        (openai.rpm, openai.tpm, openai.max_concurrency, openai.cooldown_ms),
+        (
+            openai.rpm,
+            openai.tpm,
+            openai.max_concurrency,
+            openai.cooldown_ms
+        ),
         (Some(60), Some(10000), Some(4), Some(500))
     );
     assert!(config.roles["llm.tools"].deployments.is_empty());

@@ -231,6 +231,13 @@ impl<R> HubBuilder<R> {
         self
     }
 
+    /// The window the providers' `rpm` and `tpm` count over. Default one minute; a shorter
+    /// one is for tests, which then see a minute's budget in a fraction of the time.
+    pub fn rate_window(mut self, window: Duration) -> Self {
+        self.settings.rate_window = window.max(Duration::from_millis(1));
+        self
+    }
+
     /// The roles compiled into generated code, in slot order (see `__private`).
     pub(crate) fn compiled_roles(mut self, roles: &'static [(&'static str, Mode)]) -> Self {
         self.compiled = Some(roles);

@@ -13,11 +13,13 @@ use tracing::Instrument;
 
 use crate::client::hooks::{CallContext, CallRecord};
 use crate::client::kind::{CallKind, Payload};
+use crate::client::limits::estimate_tokens;
 use crate::client::media::{self, AudioFile, AudioTask, ImageResponse, Speech, Transcription};
 use crate::client::message::{IntoEmbeddingInput, IntoMessages, Message};
 use crate::client::params::MergedParams;
 use crate::client::provider::Provider;
 use crate::client::response::{ChatResponse, EmbeddingResponse, Usage};
+use crate::client::route::{Leg, Plan};
 use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
 use crate::client::status::decode_error;
 use crate::client::stream::ChatStream;
@@ -204,7 +206,8 @@ fn mode_mismatch(role: &str, mode: Mode, kind: CallKind) -> Error {
     }
 }
 
-/// The one path of every call, up to a successful status.
+/// The one path of every call, up to a successful status: the role's binding, or for a role
+/// with deployments or fallbacks each binding its route yields until one answers.
 async fn send(
     shared: &Shared,
     role: RoleRef<'_>,
@@ -217,84 +220,170 @@ async fn send(
     if !kind.serves(target.mode) {
         return Err(mode_mismatch(target.role, target.mode, kind));
     }
-    let params = MergedParams::new(target.params, overrides);
-    check_input(&target, payload, &params)?;
-    let provider = target.provider;
+    let plain = Leg::plain(
+        target.role,
+        target.provider_index,
+        target.model,
+        target.params,
+    );
+    let mut plan = Plan::new(plain, target.route);
+    let mut record = None;
+    let mut failed = None;
+    while let Some(leg) = plan.next() {
+        if let (Some(err), Some(record)) = (failed.take(), record.as_mut()) {
+            let next = (leg.role, &state.providers[leg.provider].id, leg.model);
+            CallRecord::move_on(record, err, next, plan.fallbacks());
+        }
+        let outcome = attempt(
+            shared,
+            &state,
+            &target,
+            &leg,
+            payload,
+            overrides,
+            &mut record,
+        )
+        .await;
+        let moves_on = plan.settle(&leg, &outcome);
+        match outcome {
+            Ok(sent) => return Ok(sent),
+            Err(err) if moves_on => failed = Some(err),
+            Err(err) => {
+                if let Some(record) = record {
+                    record.finish(Err(&err));
+                }
+                return Err(err);
+            }
+        }
+    }
+    // Every binding failed: the last failure is the call's.
+    let err = failed.unwrap_or_else(|| Error::UnknownRole {
+        role: target.role.to_owned(),
+        suggestion: None,
+    });
+    if let Some(record) = record {
+        record.finish(Err(&err));
+    }
+    Err(err)
+}
+
+/// One binding of a call: encode, open the call's record on the first (span, before-call
+/// hooks), wait for the provider's limits, send with retries. On failure the record is left in
+/// `record` for the next binding.
+async fn attempt(
+    shared: &Shared,
+    state: &Arc<HubState>,
+    target: &Target<'_>,
+    leg: &Leg<'_>,
+    payload: Payload<'_>,
+    overrides: Option<&Params>,
+    record: &mut Option<CallRecord>,
+) -> Result<Sent> {
+    let kind = payload.kind();
+    let provider = &state.providers[leg.provider];
+    let params = MergedParams::new(leg.params, overrides);
+    check_input(target.role, leg.model, payload, &params)?;
     let auth = provider.auth()?;
+    let max_tokens = params.get("max_tokens").and_then(serde_json::Value::as_u64);
     let encoded = provider
-        .encode(target.model, payload, params)
+        .encode(leg.model, payload, params)
         .map_err(|message| Error::InvalidInput {
             role: target.role.to_owned(),
             message,
         })?;
-
-    let span = tracing::info_span!(
-        "gen_ai.client.call",
-        gen_ai.operation.name = kind.operation(),
-        gen_ai.system = &*provider.id,
-        gen_ai.request.model = target.model,
-        llmhub.role = target.role,
-        llmhub.call = kind.name(),
-        gen_ai.usage.input_tokens = tracing::field::Empty,
-        gen_ai.usage.output_tokens = tracing::field::Empty,
-        error.type = tracing::field::Empty,
-    );
-    let hooks = &shared.hooks;
-    let merged;
-    let ctx = CallContext {
-        role: target.role,
-        provider: &provider.id,
-        model: target.model,
-        mode: target.mode,
-        call: kind.name(),
-        params: if hooks.before.is_empty() {
-            target.params
-        } else {
-            merged = params.to_params();
-            &merged
-        },
-        input: payload.hook_input(),
-        stream: kind.is_stream(),
+    let mut this = match record.take() {
+        Some(record) => record,
+        None => {
+            let span = tracing::info_span!(
+                "gen_ai.client.call",
+                gen_ai.operation.name = kind.operation(),
+                gen_ai.system = &*provider.id,
+                gen_ai.request.model = leg.model,
+                llmhub.role = target.role,
+                llmhub.call = kind.name(),
+                gen_ai.usage.input_tokens = tracing::field::Empty,
+                gen_ai.usage.output_tokens = tracing::field::Empty,
+                llmhub.attempts = tracing::field::Empty,
+                llmhub.fallbacks = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+            );
+            let hooks = &shared.hooks;
+            let merged;
+            let ctx = CallContext {
+                role: target.role,
+                provider: &provider.id,
+                model: leg.model,
+                mode: target.mode,
+                call: kind.name(),
+                params: if hooks.before.is_empty() {
+                    leg.params
+                } else {
+                    merged = params.to_params();
+                    &merged
+                },
+                input: payload.hook_input(),
+                stream: kind.is_stream(),
+            };
+            for hook in &hooks.before {
+                hook(&ctx);
+            }
+            CallRecord::new(span, hooks, &ctx, &provider.id)
+        }
     };
-    for hook in &hooks.before {
-        hook(&ctx);
+    let busy = leg.begin();
+    let sent = async {
+        let ticket = match &state.limits[leg.provider] {
+            Some(limits) => {
+                let tokens = estimate_tokens(encoded.body.bytes.len(), max_tokens);
+                Some(
+                    limits
+                        .acquire(&provider.id, tokens, provider.timeout)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let response =
+            transport::send(&shared.client, provider, &encoded, auth, !kind.is_stream()).await?;
+        Ok((response, ticket))
     }
-    let record = CallRecord::new(span, hooks, &ctx, &provider.id);
-    let response = transport::send(&shared.client, provider, &encoded, auth, !kind.is_stream())
-        .instrument(record.span().clone())
-        .await;
-    match response {
-        Ok(response) => Ok(Sent {
-            response,
-            provider: target.provider_index,
-            state: state.clone(),
-            record,
-        }),
+    .instrument(this.span().clone())
+    .await;
+    match sent {
+        Ok((response, ticket)) => {
+            this.hold(ticket, busy);
+            Ok(Sent {
+                response,
+                provider: leg.provider,
+                state: state.clone(),
+                record: this,
+            })
+        }
         Err(err) => {
-            record.finish(Err(&err));
+            *record = Some(this);
             Err(err)
         }
     }
 }
 
 /// The checks of a call's input that can be made before any request.
-fn check_input(target: &Target<'_>, payload: Payload<'_>, params: &MergedParams<'_>) -> Result<()> {
+fn check_input(
+    role: &str,
+    model: &str,
+    payload: Payload<'_>,
+    params: &MergedParams<'_>,
+) -> Result<()> {
     let has_voice = || params.get("voice").is_some();
     let prompt_limit = || params.get(media::PROMPT_LIMIT_PARAM);
     match payload {
-        Payload::Image { prompt } => media::check_prompt(target.role, prompt, prompt_limit()),
+        Payload::Image { prompt } => media::check_prompt(role, prompt, prompt_limit()),
         Payload::Speech { text } => {
-            AudioTask::check(target.role, target.model, has_voice(), AudioTask::Speech)?;
-            media::check_prompt(target.role, text, prompt_limit())
+            AudioTask::check(role, model, has_voice(), AudioTask::Speech)?;
+            media::check_prompt(role, text, prompt_limit())
         }
         Payload::Transcription { audio } => {
-            AudioTask::check(
-                target.role,
-                target.model,
-                has_voice(),
-                AudioTask::Transcribe,
-            )?;
-            audio.check(target.role).map(|_| ())
+            AudioTask::check(role, model, has_voice(), AudioTask::Transcribe)?;
+            audio.check(role).map(|_| ())
         }
         Payload::Chat { .. } | Payload::Embedding(_) | Payload::Raw { .. } => Ok(()),
     }

@@ -14,6 +14,8 @@
 //! | `protocol/` | the wire protocols, each in its own file; registered in `protocol/mod.rs` |
 //! | `params.rs` | role params overlaid by overrides, translated to wire names |
 //! | `transport.rs` | the send loop with retries, and failures as errors |
+//! | `route.rs` | deployments, routing, cooldowns and fallbacks: the bindings a call may try |
+//! | `limits.rs` | a provider's `max_concurrency`, `rpm` and `tpm` |
 //! | `status.rs` | HTTP statuses and error bodies as errors |
 //! | `settings.rs` | timeouts, retries and their defaults |
 //! | `sse.rs` | the byte-level server-sent events parser |
@@ -30,6 +32,7 @@ pub(crate) mod handle;
 pub(crate) mod hooks;
 pub(crate) mod hub;
 pub(crate) mod kind;
+pub(crate) mod limits;
 pub mod media;
 pub(crate) mod message;
 pub(crate) mod params;
@@ -37,6 +40,7 @@ pub(crate) mod protocol;
 pub(crate) mod provider;
 pub mod reload;
 pub(crate) mod response;
+pub(crate) mod route;
 pub(crate) mod secret;
 pub(crate) mod settings;
 pub(crate) mod sse;

@@ -1,7 +1,11 @@
 //! Timeouts and retries: the defaults, what the builder overrides for every provider, and
 //! each provider's retry policy.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::client::limits::RATE_WINDOW;
+use crate::client::route::Registry;
 
 /// Timeouts and retries chosen in the builder; each `Some` overrides every provider's config.
 #[derive(Debug, Clone)]
@@ -12,6 +16,11 @@ pub(crate) struct Settings {
     pub stream_idle_timeout: Option<Duration>,
     pub retry_base_delay: Duration,
     pub retry_max_delay: Duration,
+    /// The window `rpm` and `tpm` count over (a minute, shorter in tests).
+    pub rate_window: Duration,
+    /// Deployment counters and provider limits, kept across reloads (shared by the clones of
+    /// these settings, so by every state of a hub).
+    pub registry: Arc<Registry>,
 }
 
 /// Whole-request timeout when neither the config nor the builder sets one.
@@ -28,6 +37,8 @@ impl Default for Settings {
             stream_idle_timeout: None,
             retry_base_delay: Duration::from_millis(500),
             retry_max_delay: Duration::from_secs(30),
+            rate_window: RATE_WINDOW,
+            registry: Arc::default(),
         }
     }
 }

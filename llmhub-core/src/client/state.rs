@@ -7,8 +7,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::client::hooks::Hooks;
+use crate::client::limits::ProviderLimits;
 use crate::client::provider::Provider;
 use crate::client::reload::Reloader;
+use crate::client::route::Route;
 use crate::client::secret::SecretString;
 use crate::client::settings::Settings;
 use crate::config::suggest::closest;
@@ -45,6 +47,11 @@ impl Shared {
 pub(crate) struct HubState {
     pub config: Arc<Config>,
     pub providers: Vec<Provider>,
+    /// Provider index → its limits, if it sets any.
+    pub limits: Vec<Option<Arc<ProviderLimits>>>,
+    /// Role index → its route, for a role with deployments or fallbacks.
+    routes: Vec<Option<Route>>,
+    default_route: Option<Route>,
     /// Role index → provider index.
     role_providers: Vec<usize>,
     default_provider: Option<usize>,
@@ -64,11 +71,12 @@ pub(crate) enum RoleRef<'a> {
 /// A role resolved against the state in force.
 pub(crate) struct Target<'s> {
     pub role: &'s str,
-    pub provider: &'s Provider,
     pub provider_index: usize,
     pub model: &'s str,
     pub mode: Mode,
     pub params: &'s Params,
+    /// The deployments and fallbacks, for a role that has them.
+    pub route: Option<&'s Route>,
 }
 
 impl HubState {
@@ -126,6 +134,16 @@ impl HubState {
             .map(provider_index)
             .collect::<Result<Vec<_>>>()?;
         let default_provider = config.defaults.as_ref().map(provider_index).transpose()?;
+        let registry = &settings.registry;
+        let index_of = |id: &str| config.providers.get_index_of(id);
+        let route = |role| Route::build(&config, role, &index_of, registry);
+        let routes = config.roles.values().map(route).collect();
+        let default_route = config.defaults.as_ref().and_then(route);
+        let limits = config
+            .providers
+            .values()
+            .map(|p| registry.limits(p, settings.rate_window))
+            .collect();
         let slots = compiled
             .map(|compiled| {
                 compiled_slots(
@@ -137,6 +155,9 @@ impl HubState {
         Ok(HubState {
             config: Arc::new(config),
             providers,
+            limits,
+            routes,
+            default_route,
             role_providers,
             default_provider,
             slots,
@@ -148,11 +169,11 @@ impl HubState {
         let provider_index = self.role_providers[index];
         Some(Target {
             role: &role.name,
-            provider: &self.providers[provider_index],
             provider_index,
             model: &role.model,
             mode: role.mode,
             params: &role.params,
+            route: self.routes[index].as_ref(),
         })
     }
 
@@ -189,11 +210,11 @@ impl HubState {
                             })?;
                     Ok(Target {
                         role: name,
-                        provider: &self.providers[provider_index],
                         provider_index,
                         model: &defaults.model,
                         mode: defaults.mode,
                         params: &defaults.params,
+                        route: self.default_route.as_ref(),
                     })
                 }
             },

@@ -35,10 +35,15 @@ pub(crate) fn check(refs: &[FallbackRefs], roles: &[(&str, Option<Mode>)]) -> Ve
                 None => {
                     let hint = closest_str(target, roles.iter().map(|(name, _)| *name))
                         .map(|c| format!("did you mean `{c}`?"))
-                        .unwrap_or_else(|| "a fallback is the name of another role under `roles:`".into());
+                        .unwrap_or_else(|| {
+                            "a fallback is the name of another role under `roles:`".into()
+                        });
                     found.push((
                         *span,
-                        format!("role `{}` falls back to `{target}`, which is not under `roles:`", entry.role),
+                        format!(
+                            "role `{}` falls back to `{target}`, which is not under `roles:`",
+                            entry.role
+                        ),
                         Some(hint),
                     ));
                 }
@@ -104,8 +109,10 @@ fn cycles(refs: &[FallbackRefs]) -> Vec<Found> {
                 }
                 Visit::Open => {
                     let from = stack.iter().position(|(n, _)| *n == to).unwrap_or(0);
-                    let mut path: Vec<&str> =
-                        stack[from..].iter().map(|(n, _)| refs[*n].role.as_str()).collect();
+                    let mut path: Vec<&str> = stack[from..]
+                        .iter()
+                        .map(|(n, _)| refs[*n].role.as_str())
+                        .collect();
                     path.push(&refs[to].role);
                     found.push((
                         *span,

@@ -10,10 +10,10 @@ use serde_json::Value;
 
 use crate::config::base_url::check_base_url;
 use crate::config::builtin::{BUILTIN_PROVIDERS, builtin_provider};
+use crate::config::fallbacks::{self, FallbackRefs};
 use crate::config::names::method_name;
 use crate::config::problem::{ConfigError, ConfigProblem, LineIndex, MAX_PROBLEMS};
 use crate::config::suggest::{closest, did_you_mean};
-use crate::config::fallbacks::{self, FallbackRefs};
 use crate::config::types::{
     Config, Deployment, Mode, Params, Protocol, ProviderConfig, RoleConfig, Routing, Span,
 };
@@ -548,7 +548,11 @@ impl<'a> Validator<'a> {
             let value = self.unsigned(n, format_args!("`{key}` of {what}"), 1)?;
             let value = u32::try_from(value).ok();
             if value.is_none() {
-                self.problem(n.span, format!("`{key}` of {what} is above {}", u32::MAX), None);
+                self.problem(
+                    n.span,
+                    format!("`{key}` of {what} is above {}", u32::MAX),
+                    None,
+                );
             }
             value
         };
@@ -741,7 +745,9 @@ impl<'a> Validator<'a> {
             }
             Some(list) => {
                 for key in ["provider", "model"] {
-                    if let Some((_, key_node, _)) = fields.entries.iter().find(|(k, _, _)| *k == key) {
+                    if let Some((_, key_node, _)) =
+                        fields.entries.iter().find(|(k, _, _)| *k == key)
+                    {
                         self.problem(
                             key_node.span,
                             format!("{what} has both `{key}` and `deployments`"),
@@ -749,8 +755,7 @@ impl<'a> Validator<'a> {
                         );
                     }
                 }
-                let deployments =
-                    self.deployments(list, what, mode, params.as_ref(), ctx);
+                let deployments = self.deployments(list, what, mode, params.as_ref(), ctx);
                 let first = deployments.as_ref().and_then(|d| d.first());
                 (
                     first.map(|d| d.provider.clone()),
@@ -776,7 +781,10 @@ impl<'a> Validator<'a> {
             self.problem(
                 n.span,
                 format!("{what} has `routing` but no `deployments`"),
-                Some("`routing` chooses among `deployments`; remove it, or list the deployments".into()),
+                Some(
+                    "`routing` chooses among `deployments`; remove it, or list the deployments"
+                        .into(),
+                ),
             );
         }
         let cooldown_ms = fields
@@ -913,7 +921,10 @@ impl<'a> Validator<'a> {
         let NodeKind::Seq(items) = &node.kind else {
             self.problem(
                 node.span,
-                format!("`deployments` of {what} must be a list, found {}", node.type_name()),
+                format!(
+                    "`deployments` of {what} must be a list, found {}",
+                    node.type_name()
+                ),
                 Some("write `deployments: [{ provider: openai, model: gpt-4.1 }, …]`".into()),
             );
             return None;
@@ -1004,7 +1015,10 @@ impl<'a> Validator<'a> {
         let NodeKind::Seq(items) = &node.kind else {
             self.problem(
                 node.span,
-                format!("`fallbacks` of {what} must be a list of role names, found {}", node.type_name()),
+                format!(
+                    "`fallbacks` of {what} must be a list of role names, found {}",
+                    node.type_name()
+                ),
                 Some("write `fallbacks: [other.role]`".into()),
             );
             return Vec::new();
@@ -1151,14 +1165,16 @@ fn role_modes<'n>(roles: &'n Node<'n>) -> Vec<(&'n str, Option<Mode>)> {
                 return None;
             };
             let mode = match &v.kind {
-                NodeKind::Map(fields) => fields.iter().find_map(|(k, v)| match (&k.kind, &v.kind) {
-                    (NodeKind::Scalar { raw: key, .. }, NodeKind::Scalar { raw, .. })
-                        if key == "mode" =>
-                    {
-                        Mode::parse(raw)
-                    }
-                    _ => None,
-                }),
+                NodeKind::Map(fields) => {
+                    fields.iter().find_map(|(k, v)| match (&k.kind, &v.kind) {
+                        (NodeKind::Scalar { raw: key, .. }, NodeKind::Scalar { raw, .. })
+                            if key == "mode" =>
+                        {
+                            Mode::parse(raw)
+                        }
+                        _ => None,
+                    })
+                }
                 _ => None,
             };
             Some((name.as_ref(), mode))

@@ -121,7 +121,7 @@ pub async fn piecewise_server(
 }
 
 /// Reads one HTTP request (head and `content-length` body).
-async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
+pub async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
