@@ -19,8 +19,8 @@ use std::process::ExitCode;
 use llmhub_core::__private::{
     DEPLOYMENT_KEYS, MAX_DEPLOYMENTS, PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS,
 };
-use llmhub_core::{Mode, Routing};
 use llmhub_core::config::BUILTIN_PROVIDERS;
+use llmhub_core::{Mode, Routing};
 use serde_json::{Map, Value, json};
 
 use crate::output::{CommandResult, EXIT_OK, Failure, stdout};
@@ -112,7 +112,11 @@ fn provider_key(key: &str) -> Option<Value> {
             1,
             Some(u32::MAX.into()),
         ),
-        "rpm" => integer("Most requests per minute to this provider.", 1, Some(u32::MAX.into())),
+        "rpm" => integer(
+            "Most requests per minute to this provider.",
+            1,
+            Some(u32::MAX.into()),
+        ),
         "tpm" => integer(
             "Most tokens per minute to this provider (estimated before a call, corrected with \
                 the reply's usage).",

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,9 +11,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use llmhub_core::{Config, Error, Hub, HubBuilder, Message};
 use serde_json::{Value, json};
-use support::{body_json, header, read_request};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use support::{body_json, counting_server, header};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -421,58 +419,6 @@ async fn a_reload_keeps_cooldowns() {
         "still cooling down after the reload"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A loopback OpenAI-compatible server that answers each request after `delay`, counting the
-/// requests in flight (and the most at once) and when each arrived.
-struct CountingServer {
-    url: String,
-    in_flight: Arc<AtomicUsize>,
-    peak: Arc<AtomicUsize>,
-    arrivals: Arc<Mutex<Vec<Instant>>>,
-}
-
-async fn counting_server(delay: Duration) -> CountingServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = CountingServer {
-        url: format!("http://{}", listener.local_addr().unwrap()),
-        in_flight: Arc::default(),
-        peak: Arc::default(),
-        arrivals: Arc::default(),
-    };
-    let (in_flight, peak, arrivals) = (
-        server.in_flight.clone(),
-        server.peak.clone(),
-        server.arrivals.clone(),
-    );
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (in_flight, peak, arrivals) = (in_flight.clone(), peak.clone(), arrivals.clone());
-            tokio::spawn(async move {
-                // Keep-alive: one request after another on the same connection.
-                loop {
-                    let request = read_request(&mut socket).await;
-                    if request.is_empty() {
-                        return;
-                    }
-                    arrivals.lock().unwrap().push(Instant::now());
-                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                    peak.fetch_max(now, Ordering::SeqCst);
-                    tokio::time::sleep(delay).await;
-                    in_flight.fetch_sub(1, Ordering::SeqCst);
-                    let body = chat_reply("counted").to_string();
-                    let reply = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if socket.write_all(reply.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    server
 }
 
 fn limited_yaml(url: &str, limits: &str) -> String {

@@ -67,3 +67,42 @@ fn spans_and_logs_never_carry_keys() {
     assert!(log.contains("retrying"), "{log}");
     assert!(!log.contains("TESTKEY"), "key leaked into tracing: {log}");
 }
+
+#[test]
+fn a_span_names_the_deployment_that_answered_and_the_attempts() {
+    let log = Arc::new(Mutex::new(String::new()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(Capture(log.clone()), || {
+        runtime.block_on(async {
+            let down = serve(ResponseTemplate::new(503).set_body_string("overloaded")).await;
+            let up = serve(json_reply(serde_json::json!({
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]
+            })))
+            .await;
+            let yaml = format!(
+                "project: p\nenv: dev\nproviders:\n  down: {{ base_url: {}/v1, api: openai }}\n  up: {{ base_url: {}/v1, api: openai }}\nroles:\n  llm.inference: {{ provider: down, model: m1, mode: chat, fallbacks: [llm.backup] }}\n  llm.backup: {{ provider: up, model: m2, mode: chat }}\n",
+                down.uri(),
+                up.uri()
+            );
+            let hub = llmhub_core::Hub::builder()
+                .config(llmhub_core::Config::from_yaml_str(&yaml).unwrap())
+                .max_retries(0)
+                .build()
+                .unwrap();
+            ask(&hub, "llm.inference").await.unwrap();
+        })
+    });
+    let log = log.lock().unwrap();
+    let span = log
+        .split("\nspan ")
+        .find(|s| s.starts_with("gen_ai.client.call"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(span.contains("gen_ai.system=\"down\""), "{span}");
+    assert!(span.contains("llmhub deployment failed"), "{span}");
+    assert!(span.contains("overloaded"), "why it failed: {span}");
+    assert!(span.contains("gen_ai.system=\"up\" gen_ai.request.model=\"m2\""), "{span}");
+    assert!(span.contains("llmhub.attempts=2 llmhub.fallbacks=1"), "{span}");
+}

@@ -2,8 +2,9 @@
 //! loopback HTTP server that writes its response in pieces (wiremock sends a body whole).
 #![allow(dead_code)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use llmhub_core::{Config, Hub, HubBuilder};
 use serde_json::Value;
@@ -176,3 +177,60 @@ pub async fn ask(hub: &Hub, role: &str) -> llmhub_core::Result<llmhub_core::Chat
     hub.completion(role, [llmhub_core::Message::user("Hi")], None)
         .await
 }
+
+/// A loopback OpenAI-compatible server that answers each request after `delay`, counting the
+/// requests in flight (and the most at once) and when each arrived.
+pub struct CountingServer {
+    pub url: String,
+    pub in_flight: Arc<AtomicUsize>,
+    pub peak: Arc<AtomicUsize>,
+    pub arrivals: Arc<Mutex<Vec<Instant>>>,
+}
+
+pub async fn counting_server(delay: Duration) -> CountingServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = CountingServer {
+        url: format!("http://{}", listener.local_addr().unwrap()),
+        in_flight: Arc::default(),
+        peak: Arc::default(),
+        arrivals: Arc::default(),
+    };
+    let (in_flight, peak, arrivals) = (
+        server.in_flight.clone(),
+        server.peak.clone(),
+        server.arrivals.clone(),
+    );
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (in_flight, peak, arrivals) = (in_flight.clone(), peak.clone(), arrivals.clone());
+            tokio::spawn(async move {
+                // Keep-alive: one request after another on the same connection.
+                loop {
+                    let request = read_request(&mut socket).await;
+                    if request.is_empty() {
+                        return;
+                    }
+                    arrivals.lock().unwrap().push(Instant::now());
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let body = serde_json::json!({
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "counted"}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
+                    })
+                    .to_string();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    server
+}
+
