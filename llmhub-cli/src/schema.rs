@@ -17,7 +17,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use llmhub_core::__private::{
-    DEPLOYMENT_KEYS, MAX_DEPLOYMENTS, PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS,
+    DEPLOYMENT_KEYS, MAX_DEPLOYMENTS, PROVIDER_KEYS, ROLE_KEYS, SHARED_KEYS, TOP_KEYS,
 };
 use llmhub_core::config::BUILTIN_PROVIDERS;
 use llmhub_core::{Mode, Routing};
@@ -191,6 +191,19 @@ fn role_key(key: &str) -> Option<Value> {
     })
 }
 
+/// The schema of one key of `shared:`.
+fn shared_key(key: &str) -> Option<Value> {
+    Some(match key {
+        "redis_url_env" => json!({
+            "description": "The environment variable that holds the Redis URL \
+                (redis://host:6379/0).",
+            "type": "string",
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        }),
+        _ => return None,
+    })
+}
+
 /// The schema of one top-level key.
 fn top_key(key: &str) -> Option<Value> {
     Some(match key {
@@ -232,6 +245,14 @@ fn top_key(key: &str) -> Option<Value> {
         "defaults" => json!({
             "description": "The binding of roles not in the file (dynamic API only).",
             "$ref": "#/$defs/role",
+        }),
+        "shared" => json!({
+            "description": "Where the replicas of a service share their providers' limits and \
+                the deployments' cooldowns (feature `redis`).",
+            "type": "object",
+            "required": ["redis_url_env"],
+            "properties": properties(SHARED_KEYS, shared_key),
+            "additionalProperties": false,
         }),
         _ => return None,
     })
@@ -353,6 +374,10 @@ mod tests {
         assert_eq!(
             keys(&schema["$defs"]["role"]["properties"]["deployments"]["items"]["properties"]),
             DEPLOYMENT_KEYS
+        );
+        assert_eq!(
+            keys(&schema["properties"]["shared"]["properties"]),
+            SHARED_KEYS
         );
     }
 

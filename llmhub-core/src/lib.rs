@@ -37,7 +37,7 @@ mod error;
 
 pub use config::{
     Config, ConfigError, ConfigProblem, Deployment, Mode, Params, Protocol, ProviderConfig,
-    ReloadOutcome, ResolvedCall, RoleConfig, Routing, Span, merge_params,
+    ReloadOutcome, ResolvedCall, RoleConfig, Routing, SharedConfig, Span, merge_params,
 };
 pub use error::{Error, MissingEnvVar, Result};
 
@@ -81,6 +81,6 @@ pub mod __private {
     /// The keys the validator accepts at the top level, in a provider and in a role (for
     /// tools that describe the schema, such as the JSON Schema of `llmhub.yaml`).
     pub use crate::config::validate::{
-        DEPLOYMENT_KEYS, MAX_DEPLOYMENTS, PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS,
+        DEPLOYMENT_KEYS, MAX_DEPLOYMENTS, PROVIDER_KEYS, ROLE_KEYS, SHARED_KEYS, TOP_KEYS,
     };
 }

@@ -847,3 +847,26 @@ roles:
     );
     assert!(config.roles["llm.tools"].deployments.is_empty());
 }
+
+#[test]
+fn shared_names_the_redis_variable() {
+    let base = "project: p\nenv: dev\nproviders: { openai: {} }\nroles: {}\n";
+    let config = Config::from_yaml_str(&format!(
+        "{base}shared: {{ redis_url_env: LLMHUB_REDIS_URL }}\n"
+    ))
+    .unwrap();
+    assert_eq!(config.shared.unwrap().redis_url_env, "LLMHUB_REDIS_URL");
+    let err = Config::from_yaml_str(&format!(
+        "{base}shared: {{ redis_url_env: \"redis://:hunter2@host:6379\" }}\n"
+    ))
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("`redis_url_env` of `shared` is not an environment variable name"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2"),
+        "the value may hold a password: {text}"
+    );
+}

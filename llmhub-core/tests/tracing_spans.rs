@@ -103,6 +103,12 @@ fn a_span_names_the_deployment_that_answered_and_the_attempts() {
     assert!(span.contains("gen_ai.system=\"down\""), "{span}");
     assert!(span.contains("llmhub deployment failed"), "{span}");
     assert!(span.contains("overloaded"), "why it failed: {span}");
-    assert!(span.contains("gen_ai.system=\"up\" gen_ai.request.model=\"m2\""), "{span}");
-    assert!(span.contains("llmhub.attempts=2 llmhub.fallbacks=1"), "{span}");
+    assert!(
+        span.contains("gen_ai.system=\"up\" gen_ai.request.model=\"m2\""),
+        "{span}"
+    );
+    assert!(
+        span.contains("llmhub.attempts=2 llmhub.fallbacks=1"),
+        "{span}"
+    );
 }

@@ -238,6 +238,15 @@ impl<R> HubBuilder<R> {
         self
     }
 
+    /// The Redis where the replicas of a service share their providers' limits and the
+    /// deployments' cooldowns (`redis://host:6379/0`); wins over the config's `shared:`.
+    /// Held as a secret: the URL may carry a password.
+    #[cfg(feature = "redis")]
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.settings.redis_url = Some(SecretString::new(url));
+        self
+    }
+
     /// The roles compiled into generated code, in slot order (see `__private`).
     pub(crate) fn compiled_roles(mut self, roles: &'static [(&'static str, Mode)]) -> Self {
         self.compiled = Some(roles);

@@ -227,6 +227,7 @@ async fn send(
         target.params,
     );
     let mut plan = Plan::new(plain, target.route);
+    plan.share().await;
     let mut record = None;
     let mut failed = None;
     while let Some(leg) = plan.next() {

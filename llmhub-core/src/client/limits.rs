@@ -24,6 +24,19 @@ use crate::error::{Error, Result};
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
 
+/// The fleet a provider's limits are shared with, if any.
+#[cfg(feature = "redis")]
+pub(crate) type FleetLink = Option<Arc<crate::client::fleet::Fleet>>;
+/// Without the `redis` feature, limits are never shared.
+#[cfg(not(feature = "redis"))]
+pub(crate) type FleetLink = Option<std::convert::Infallible>;
+/// What a [`FleetLink`] holds.
+#[cfg(feature = "redis")]
+pub(crate) type FleetArc = Arc<crate::client::fleet::Fleet>;
+/// What a [`FleetLink`] holds (nothing, without the `redis` feature).
+#[cfg(not(feature = "redis"))]
+pub(crate) type FleetArc = std::convert::Infallible;
+
 /// The window `rpm` and `tpm` count over, unless a hub is built with another.
 pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -44,6 +57,9 @@ pub(crate) struct ProviderLimits {
     tpm: Option<Limiter>,
     /// Tokens used beyond the estimates (below them when negative), charged to the next call.
     token_debt: AtomicI64,
+    /// The fleet whose Redis counts these limits for every replica.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fleet: FleetLink,
 }
 
 impl std::fmt::Debug for ProviderLimits {
@@ -67,7 +83,7 @@ impl ProviderLimits {
             .then_some(wanted)
     }
 
-    pub fn new(wanted: Wanted, window: Duration) -> ProviderLimits {
+    pub fn new(wanted: Wanted, window: Duration, fleet: FleetLink) -> ProviderLimits {
         // A quota of `n` per window: one cell every window/n (at least a nanosecond).
         let per = |n: NonZeroU32| {
             Quota::with_period((window / n.get()).max(Duration::from_nanos(1)))
@@ -84,12 +100,20 @@ impl ProviderLimits {
                 .tpm
                 .map(|n| RateLimiter::direct(per(n).allow_burst(n))),
             token_debt: AtomicI64::new(0),
+            fleet,
         }
     }
 
-    /// Whether these are the limiters of `wanted` over `window`.
-    pub fn is(&self, wanted: &Wanted, window: Duration) -> bool {
-        self.wanted == *wanted && self.window == window
+    /// Whether these are the limiters of `wanted` over `window`, shared with `fleet`.
+    pub fn is(&self, wanted: &Wanted, window: Duration, fleet: Option<&FleetArc>) -> bool {
+        #[cfg(feature = "redis")]
+        let same_fleet = match (&self.fleet, fleet) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        #[cfg(not(feature = "redis"))]
+        let same_fleet = fleet.is_none();
+        self.wanted == *wanted && self.window == window && same_fleet
     }
 
     /// Waits for a free slot, then for the rates, at most `timeout`; `tokens` is the call's
@@ -123,11 +147,57 @@ impl ProviderLimits {
                 _permit: permit,
                 limits: self.clone(),
                 charged,
+                #[cfg(feature = "redis")]
+                lease: None,
             }
         };
-        tokio::time::timeout(timeout, wait)
+        let deadline = tokio::time::Instant::now() + timeout;
+        #[allow(unused_mut)]
+        let mut ticket = tokio::time::timeout_at(deadline, wait)
             .await
-            .map_err(|_| self.exceeded(provider, timeout))
+            .map_err(|_| self.exceeded(provider, timeout))?;
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &self.fleet {
+            ticket.lease = self
+                .share(fleet, provider, tokens, timeout, deadline)
+                .await
+                .ok_or_else(|| self.exceeded(provider, timeout))?;
+        }
+        Ok(ticket)
+    }
+
+    /// The same limits counted for the whole fleet in Redis, after the local ones: a shared
+    /// slot (held at most twice the request timeout, should this process die holding it), a
+    /// request and the tokens. `None` when `deadline` passed first; `Some(None)` when Redis
+    /// is unavailable or no slot is needed.
+    #[cfg(feature = "redis")]
+    async fn share(
+        &self,
+        fleet: &Arc<crate::client::fleet::Fleet>,
+        provider: &str,
+        tokens: u64,
+        timeout: Duration,
+        deadline: tokio::time::Instant,
+    ) -> Option<Option<crate::client::fleet::Lease>> {
+        let lease = match self.wanted.max_concurrency {
+            Some(max) => fleet.slot(provider, max, timeout * 2, deadline).await?,
+            None => None,
+        };
+        if let Some(rpm) = self.wanted.rpm
+            && !fleet
+                .request(provider, rpm.get(), self.window, deadline)
+                .await
+        {
+            return None;
+        }
+        if let Some(tpm) = self.wanted.tpm
+            && !fleet
+                .tokens(provider, tpm.get(), self.window, tokens, deadline)
+                .await
+        {
+            return None;
+        }
+        Some(lease)
     }
 
     fn exceeded(&self, provider: &str, waited: Duration) -> Error {
@@ -158,6 +228,9 @@ pub(crate) struct Ticket {
     _permit: Option<OwnedSemaphorePermit>,
     limits: Arc<ProviderLimits>,
     charged: Option<u64>,
+    /// The call's slot in the fleet's Redis, given back when dropped.
+    #[cfg(feature = "redis")]
+    lease: Option<crate::client::fleet::Lease>,
 }
 
 impl std::fmt::Debug for Ticket {
@@ -205,7 +278,7 @@ mod tests {
             rpm: None,
             tpm: None,
         };
-        let limits = Arc::new(ProviderLimits::new(wanted, RATE_WINDOW));
+        let limits = Arc::new(ProviderLimits::new(wanted, RATE_WINDOW, None));
         let first = limits
             .acquire("p", 1, Duration::from_secs(1))
             .await

@@ -16,6 +16,7 @@
 //! | `transport.rs` | the send loop with retries, and failures as errors |
 //! | `route.rs` | deployments, routing, cooldowns and fallbacks: the bindings a call may try |
 //! | `limits.rs` | a provider's `max_concurrency`, `rpm` and `tpm` |
+//! | `fleet.rs` | limits and cooldowns shared across replicas through Redis (feature `redis`) |
 //! | `status.rs` | HTTP statuses and error bodies as errors |
 //! | `settings.rs` | timeouts, retries and their defaults |
 //! | `sse.rs` | the byte-level server-sent events parser |
@@ -27,6 +28,8 @@
 
 pub(crate) mod builder;
 pub(crate) mod call;
+#[cfg(feature = "redis")]
+pub(crate) mod fleet;
 pub(crate) mod generated;
 pub(crate) mod handle;
 pub(crate) mod hooks;

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "redis")]
+use crate::client::fleet::Fleet;
 use crate::client::limits::ProviderLimits;
 use crate::config::{Config, Params, ProviderConfig, RoleConfig, Routing};
 use crate::error::Error;
@@ -96,9 +98,48 @@ impl Drop for InFlight {
 pub(crate) struct Registry {
     stats: Mutex<HashMap<(String, String), Weak<Stats>>>,
     limits: Mutex<HashMap<String, Weak<ProviderLimits>>>,
+    /// The fleet's Redis and its URL, once a config or the builder named one.
+    #[cfg(feature = "redis")]
+    fleet: Mutex<Option<(crate::client::secret::SecretString, Arc<Fleet>)>>,
 }
 
 impl Registry {
+    /// Connects (lazily) to the fleet's Redis: the builder's URL, else the one in the variable
+    /// the config's `shared:` names; the same connection as before when the URL is the same.
+    #[cfg(feature = "redis")]
+    pub fn join_fleet(
+        &self,
+        config: &Config,
+        builder_url: Option<&crate::client::secret::SecretString>,
+    ) {
+        let url = builder_url.cloned().or_else(|| {
+            let var = &config.shared.as_ref()?.redis_url_env;
+            let url = std::env::var(var).ok().filter(|u| !u.is_empty());
+            if url.is_none() {
+                tracing::warn!(
+                    var = var.as_str(),
+                    "llmhub: `shared:` names an environment variable that is not set; limits and cooldowns stay local"
+                );
+            }
+            url.map(crate::client::secret::SecretString::from)
+        });
+        let mut fleet = self.fleet.lock().unwrap_or_else(|e| e.into_inner());
+        *fleet = match url {
+            Some(url) => match fleet.take() {
+                Some((known, same)) if known.expose() == url.expose() => Some((known, same)),
+                _ => Fleet::new(&url, &config.project).map(|f| (url, Arc::new(f))),
+            },
+            None => None,
+        };
+    }
+
+    /// The fleet's Redis, if the hub shares its limits.
+    #[cfg(feature = "redis")]
+    pub fn fleet(&self) -> Option<Arc<Fleet>> {
+        let fleet = self.fleet.lock().unwrap_or_else(|e| e.into_inner());
+        fleet.as_ref().map(|(_, fleet)| fleet.clone())
+    }
+
     fn stats(&self, provider: &str, model: &str) -> Arc<Stats> {
         let mut map = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, weak| weak.strong_count() > 0);
@@ -121,12 +162,16 @@ impl Registry {
         let wanted = ProviderLimits::wanted(provider)?;
         let mut map = self.limits.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, weak| weak.strong_count() > 0);
+        #[cfg(feature = "redis")]
+        let fleet = self.fleet();
+        #[cfg(not(feature = "redis"))]
+        let fleet = None;
         if let Some(limits) = map.get(&provider.id).and_then(Weak::upgrade)
-            && limits.is(&wanted, window)
+            && limits.is(&wanted, window, fleet.as_ref())
         {
             return Some(limits);
         }
-        let limits = Arc::new(ProviderLimits::new(wanted, window));
+        let limits = Arc::new(ProviderLimits::new(wanted, window, fleet));
         map.insert(provider.id.clone(), Arc::downgrade(&limits));
         Some(limits)
     }
@@ -141,6 +186,9 @@ pub(crate) struct Deployment {
     weight: u32,
     cooldown: Duration,
     stats: Arc<Stats>,
+    /// Its cooldown's key in the fleet's Redis.
+    #[cfg(feature = "redis")]
+    shared_key: String,
 }
 
 /// One role of a route: its name, how it picks, and its deployments (one for a plain role).
@@ -156,6 +204,8 @@ struct RouteRole {
 #[derive(Debug)]
 pub(crate) struct Route {
     roles: Vec<RouteRole>,
+    #[cfg(feature = "redis")]
+    fleet: Option<Arc<Fleet>>,
 }
 
 impl Route {
@@ -185,6 +235,8 @@ impl Route {
                     .filter_map(|f| config.roles.get(f)),
             );
         }
+        #[cfg(feature = "redis")]
+        let fleet = registry.fleet();
         let roles = order
             .into_iter()
             .map(|role| {
@@ -202,6 +254,11 @@ impl Route {
                         weight,
                         cooldown: cooldown(provider),
                         stats: registry.stats(provider, model),
+                        #[cfg(feature = "redis")]
+                        shared_key: fleet
+                            .as_ref()
+                            .map(|f| f.key(&format!("cooldown:{provider}:{model}")))
+                            .unwrap_or_default(),
                     })
                 };
                 let deployments = if role.deployments.is_empty() {
@@ -221,7 +278,11 @@ impl Route {
                 }
             })
             .collect();
-        Some(Route { roles })
+        Some(Route {
+            roles,
+            #[cfg(feature = "redis")]
+            fleet,
+        })
     }
 }
 
@@ -363,6 +424,25 @@ impl<'s> Plan<'s> {
         }
     }
 
+    /// Learns the cooldowns other replicas set, when the hub shares them (one Redis round
+    /// trip per routed call; nothing for a plain role or without a fleet).
+    pub async fn share(&mut self) {
+        #[cfg(feature = "redis")]
+        if let Some(route) = self.route
+            && let Some(fleet) = &route.fleet
+        {
+            let deployments = || route.roles.iter().flat_map(|r| &r.deployments);
+            let keys: Vec<&str> = deployments().map(|d| d.shared_key.as_str()).collect();
+            if let Some(left) = fleet.cooldowns(&keys).await {
+                for (d, ms) in deployments().zip(left) {
+                    if ms > 0 {
+                        d.stats.cool_down(Duration::from_millis(ms));
+                    }
+                }
+            }
+        }
+    }
+
     /// How many fallback roles away from the one asked for the last leg was.
     pub fn fallbacks(&self) -> u32 {
         self.role as u32
@@ -383,6 +463,10 @@ impl<'s> Plan<'s> {
             }
             Err(err) if is_transient(err) => {
                 d.stats.cool_down(d.cooldown);
+                #[cfg(feature = "redis")]
+                if let Some(fleet) = self.route.and_then(|r| r.fleet.as_ref()) {
+                    fleet.cool_down(&d.shared_key, d.cooldown);
+                }
                 tracing::warn!(
                     role = leg.role,
                     model = leg.model,

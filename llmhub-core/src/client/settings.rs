@@ -21,6 +21,9 @@ pub(crate) struct Settings {
     /// Deployment counters and provider limits, kept across reloads (shared by the clones of
     /// these settings, so by every state of a hub).
     pub registry: Arc<Registry>,
+    /// The Redis URL given to the builder (wins over the config's `shared:`).
+    #[cfg(feature = "redis")]
+    pub redis_url: Option<crate::client::secret::SecretString>,
 }
 
 /// Whole-request timeout when neither the config nor the builder sets one.
@@ -39,6 +42,8 @@ impl Default for Settings {
             retry_max_delay: Duration::from_secs(30),
             rate_window: RATE_WINDOW,
             registry: Arc::default(),
+            #[cfg(feature = "redis")]
+            redis_url: None,
         }
     }
 }

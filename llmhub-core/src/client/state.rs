@@ -135,6 +135,8 @@ impl HubState {
             .collect::<Result<Vec<_>>>()?;
         let default_provider = config.defaults.as_ref().map(provider_index).transpose()?;
         let registry = &settings.registry;
+        #[cfg(feature = "redis")]
+        registry.join_fleet(&config, settings.redis_url.as_ref());
         let index_of = |id: &str| config.providers.get_index_of(id);
         let route = |role| Route::build(&config, role, &index_of, registry);
         let routes = config.roles.values().map(route).collect();

@@ -42,5 +42,6 @@ pub use problem::{ConfigError, ConfigProblem};
 pub(crate) use resolve::Binding;
 pub use resolve::{ResolvedCall, merge_params};
 pub use types::{
-    Config, Deployment, Mode, Params, Protocol, ProviderConfig, RoleConfig, Routing, Span,
+    Config, Deployment, Mode, Params, Protocol, ProviderConfig, RoleConfig, Routing, SharedConfig,
+    Span,
 };

@@ -252,6 +252,13 @@ pub struct RoleConfig {
     pub span: Span,
 }
 
+/// `shared:`: where the replicas of a service keep the limits and cooldowns they share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedConfig {
+    /// The environment variable that holds the Redis URL (`redis://host:6379/0`).
+    pub redis_url_env: String,
+}
+
 /// A validated `llmhub.yaml`.
 ///
 /// Roles and providers keep the order of the file; a role's position in [`Config::roles`] is its
@@ -268,6 +275,9 @@ pub struct Config {
     pub roles: IndexMap<String, RoleConfig>,
     /// Fallback binding for roles not in the file (dynamic API only), named `defaults`.
     pub defaults: Option<RoleConfig>,
+    /// Where limits and cooldowns are shared across replicas (used with the `redis`
+    /// feature).
+    pub shared: Option<SharedConfig>,
     /// The file name the config was read from, as given (for error messages).
     pub source_name: String,
 }

@@ -15,13 +15,16 @@ use crate::config::names::method_name;
 use crate::config::problem::{ConfigError, ConfigProblem, LineIndex, MAX_PROBLEMS};
 use crate::config::suggest::{closest, did_you_mean};
 use crate::config::types::{
-    Config, Deployment, Mode, Params, Protocol, ProviderConfig, RoleConfig, Routing, Span,
+    Config, Deployment, Mode, Params, Protocol, ProviderConfig, RoleConfig, Routing, SharedConfig,
+    Span,
 };
 use crate::config::yaml::{self, Node, NodeKind, Scalar};
 use crate::error::{Error, Result};
 
 /// The keys accepted at the top level of the file.
-pub const TOP_KEYS: &[&str] = &["project", "env", "providers", "roles", "defaults"];
+pub const TOP_KEYS: &[&str] = &["project", "env", "providers", "roles", "defaults", "shared"];
+/// The keys accepted in `shared:`.
+pub const SHARED_KEYS: &[&str] = &["redis_url_env"];
 /// The keys accepted in an entry of `providers:`.
 pub const PROVIDER_KEYS: &[&str] = &[
     "env_key",
@@ -409,6 +412,7 @@ impl<'a> Validator<'a> {
                 .unwrap_or(n.span);
             self.binding(n, "defaults", key_span, "`defaults`", &binding_ctx)
         });
+        let shared = top.get("shared").and_then(|n| self.shared(n));
         if !self.fallbacks.is_empty() {
             let modes = roles_node.map(role_modes).unwrap_or_default();
             let refs = std::mem::take(&mut self.fallbacks);
@@ -422,6 +426,7 @@ impl<'a> Validator<'a> {
             providers: providers?,
             roles: roles?,
             defaults,
+            shared,
             source_name: self.file.to_owned(),
         })
     }
@@ -611,6 +616,28 @@ impl<'a> Validator<'a> {
             rpm,
             tpm,
             span: key_span,
+        })
+    }
+
+    /// `shared:`: the variable that names the Redis of the fleet.
+    fn shared(&mut self, node: &Node<'_>) -> Option<SharedConfig> {
+        let what = "`shared`";
+        let fields = self.mapping(node, &what)?;
+        self.unknown_keys(&fields, SHARED_KEYS, what);
+        let n = self.required(&fields, "redis_url_env", what, node.span)?;
+        let name = self.secretly(|v| v.string(n, format_args!("`redis_url_env` of {what}")))?;
+        if !is_env_var_name(&name) {
+            self.secretly(|v| {
+                v.problem(
+                    n.span,
+                    "`redis_url_env` of `shared` is not an environment variable name",
+                    Some("name the variable that holds the URL, e.g. LLMHUB_REDIS_URL; never put the URL (it may hold a password) in this file".into()),
+                )
+            });
+            return None;
+        }
+        Some(SharedConfig {
+            redis_url_env: name,
         })
     }
 

@@ -233,4 +233,3 @@ pub async fn counting_server(delay: Duration) -> CountingServer {
     });
     server
 }
-
