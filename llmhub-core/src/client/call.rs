@@ -285,7 +285,12 @@ async fn attempt(
     let params = MergedParams::new(leg.params, overrides);
     check_input(target.role, leg.model, payload, &params)?;
     let auth = provider.auth()?;
-    let max_tokens = params.get("max_tokens").and_then(serde_json::Value::as_u64);
+    let limits = state.limits[leg.provider].as_ref();
+    // Only a provider with limits estimates the call's tokens.
+    let max_tokens = limits
+        .is_some()
+        .then(|| params.get("max_tokens").and_then(serde_json::Value::as_u64))
+        .flatten();
     let encoded = provider
         .encode(leg.model, payload, params)
         .map_err(|message| Error::InvalidInput {
@@ -333,7 +338,7 @@ async fn attempt(
     };
     let busy = leg.begin();
     let sent = async {
-        let ticket = match &state.limits[leg.provider] {
+        let ticket = match limits {
             Some(limits) => {
                 let tokens = estimate_tokens(encoded.body.bytes.len(), max_tokens);
                 Some(
