@@ -240,6 +240,15 @@ async fn a_stream_falls_back_only_before_its_first_byte() {
     assert_eq!(body_json(request)["stream"], true);
     assert_eq!(body_json(request)["model"], "small-model");
 
+    // Answered 200 but closed before its first byte: nothing was under way, so it falls back.
+    let empty = server(sse("")).await;
+    let hub = builder(&fallback_yaml(&empty.uri(), &backup.uri()))
+        .build()
+        .unwrap();
+    assert_eq!(stream_text(&hub).await.unwrap(), "Hello");
+    assert_eq!(requests(&empty).await.len(), 1);
+    assert_eq!(requests(&backup).await.len(), 2);
+
     // Cut after its first bytes: the reply was under way, so the error is the caller's and
     // nothing is sent again.
     let cut = &SSE_BODY[..SSE_BODY.find("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"").unwrap()];
@@ -256,8 +265,8 @@ async fn a_stream_falls_back_only_before_its_first_byte() {
     assert_eq!(requests(&cutting).await.len(), 1);
     assert_eq!(
         requests(&backup).await.len(),
-        1,
-        "no second request to the backup"
+        2,
+        "no further request to the backup"
     );
 }
 

@@ -19,7 +19,7 @@ use crate::client::message::{IntoEmbeddingInput, IntoMessages, Message};
 use crate::client::params::MergedParams;
 use crate::client::provider::Provider;
 use crate::client::response::{ChatResponse, EmbeddingResponse, Usage};
-use crate::client::route::{Leg, Plan};
+use crate::client::route::{Leg, Plan, first_bytes};
 use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
 use crate::client::status::decode_error;
 use crate::client::stream::ChatStream;
@@ -149,6 +149,8 @@ fn messages_of(
 /// embeddings.
 struct Sent {
     response: reqwest::Response,
+    /// A stream's first bytes, read to see that it started (routed calls only).
+    first: Option<Bytes>,
     state: Arc<HubState>,
     provider: usize,
     record: CallRecord,
@@ -166,6 +168,7 @@ impl Sent {
             state,
             provider,
             record,
+            ..
         } = self;
         let provider = &state.providers[provider];
         let result = async {
@@ -191,7 +194,11 @@ impl Sent {
             state: self.state.clone(),
             provider: self.provider,
         };
-        ChatStream::new(self.response, decoder, id, idle, self.record, masker)
+        let mut stream = ChatStream::new(self.response, decoder, id, idle, self.record, masker);
+        if let Some(first) = self.first {
+            stream.unread(first);
+        }
+        stream
     }
 }
 
@@ -349,17 +356,22 @@ async fn attempt(
             }
             None => None,
         };
-        let response =
+        let mut response =
             transport::send(&shared.client, provider, &encoded, auth, !kind.is_stream()).await?;
-        Ok((response, ticket))
+        let first = match kind.is_stream() {
+            true => first_bytes(leg, provider, &mut response).await?,
+            false => None,
+        };
+        Ok((response, ticket, first))
     }
     .instrument(this.span().clone())
     .await;
     match sent {
-        Ok((response, ticket)) => {
+        Ok((response, ticket, first)) => {
             this.hold(ticket, busy);
             Ok(Sent {
                 response,
+                first,
                 provider: leg.provider,
                 state: state.clone(),
                 record: this,

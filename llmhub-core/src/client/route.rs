@@ -15,7 +15,11 @@ use std::time::{Duration, Instant};
 
 #[cfg(feature = "redis")]
 use crate::client::fleet::Fleet;
+use bytes::Bytes;
+
 use crate::client::limits::ProviderLimits;
+use crate::client::provider::Provider;
+use crate::client::transport::{timeout_error, transport_error};
 use crate::config::{Config, Params, ProviderConfig, RoleConfig, Routing};
 use crate::error::Error;
 
@@ -313,6 +317,28 @@ impl<'s> Leg<'s> {
         let d = self.deployment?;
         d.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(InFlight(d.stats.clone()))
+    }
+}
+
+/// For a stream on a routed call: waits for the reply's first bytes, so that a stream that
+/// fails before them moves on like any other failure (once bytes arrived, a failure is the
+/// caller's: the reply was under way). `None` for a plain role, which does not wait.
+pub(crate) async fn first_bytes(
+    leg: &Leg<'_>,
+    provider: &Provider,
+    response: &mut reqwest::Response,
+) -> Result<Option<Bytes>, Error> {
+    if leg.deployment.is_none() {
+        return Ok(None);
+    }
+    match tokio::time::timeout(provider.timeout, response.chunk()).await {
+        Err(_) => Err(timeout_error(provider, "the stream's first byte")),
+        Ok(Err(err)) => Err(transport_error(provider, &err)),
+        Ok(Ok(None)) => Err(Error::Transport {
+            provider: provider.id.to_string(),
+            message: "the stream ended before its first byte; retry the call".into(),
+        }),
+        Ok(Ok(Some(bytes))) => Ok(Some(bytes)),
     }
 }
 
