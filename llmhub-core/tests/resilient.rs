@@ -427,6 +427,15 @@ async fn a_reload_keeps_cooldowns() {
         1,
         "still cooling down after the reload"
     );
+    // A provider's limits are part of the provider.
+    std::fs::write(
+        &file,
+        yaml(50_000).replace("api: openai }", "api: openai, rpm: 1000 }"),
+    )
+    .unwrap();
+    let outcome = hub.reload().unwrap();
+    assert_eq!(outcome.changed_providers, ["primary", "backup"]);
+    assert!(outcome.changed_roles.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
 
