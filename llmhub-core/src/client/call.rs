@@ -275,9 +275,9 @@ async fn send(
     Err(err)
 }
 
-/// One binding of a call: encode, open the call's record on the first (span, before-call
-/// hooks), wait for the provider's limits, send with retries. On failure the record is left in
-/// `record` for the next binding.
+/// One binding of a call (`target` with `leg`'s provider, model and params): encode, open the
+/// call's record on the first binding, wait for the provider's limits, send with retries. On
+/// failure the record is left in `record` for the next binding.
 async fn attempt(
     shared: &Shared,
     state: &Arc<HubState>,
@@ -287,62 +287,33 @@ async fn attempt(
     overrides: Option<&Params>,
     record: &mut Option<CallRecord>,
 ) -> Result<Sent> {
-    let kind = payload.kind();
-    let provider = &state.providers[leg.provider];
-    let params = MergedParams::new(leg.params, overrides);
-    check_input(target.role, leg.model, payload, &params)?;
+    let target = Target {
+        provider_index: leg.provider,
+        model: leg.model,
+        params: leg.params,
+        ..*target
+    };
+    let params = MergedParams::new(target.params, overrides);
+    check_input(&target, payload, &params)?;
+    let provider = &state.providers[target.provider_index];
     let auth = provider.auth()?;
-    let limits = state.limits[leg.provider].as_ref();
+    let limits = state.limits[target.provider_index].as_ref();
     // Only a provider with limits estimates the call's tokens.
     let max_tokens = limits
         .is_some()
         .then(|| params.get("max_tokens").and_then(serde_json::Value::as_u64))
         .flatten();
     let encoded = provider
-        .encode(leg.model, payload, params)
+        .encode(target.model, payload, params)
         .map_err(|message| Error::InvalidInput {
             role: target.role.to_owned(),
             message,
         })?;
     let mut this = match record.take() {
         Some(record) => record,
-        None => {
-            let span = tracing::info_span!(
-                "gen_ai.client.call",
-                gen_ai.operation.name = kind.operation(),
-                gen_ai.system = &*provider.id,
-                gen_ai.request.model = leg.model,
-                llmhub.role = target.role,
-                llmhub.call = kind.name(),
-                gen_ai.usage.input_tokens = tracing::field::Empty,
-                gen_ai.usage.output_tokens = tracing::field::Empty,
-                llmhub.attempts = tracing::field::Empty,
-                llmhub.fallbacks = tracing::field::Empty,
-                error.type = tracing::field::Empty,
-            );
-            let hooks = &shared.hooks;
-            let merged;
-            let ctx = CallContext {
-                role: target.role,
-                provider: &provider.id,
-                model: leg.model,
-                mode: target.mode,
-                call: kind.name(),
-                params: if hooks.before.is_empty() {
-                    leg.params
-                } else {
-                    merged = params.to_params();
-                    &merged
-                },
-                input: payload.hook_input(),
-                stream: kind.is_stream(),
-            };
-            for hook in &hooks.before {
-                hook(&ctx);
-            }
-            CallRecord::new(span, hooks, &ctx, &provider.id)
-        }
+        None => open_record(shared, &target, provider, payload, &params),
     };
+    let kind = payload.kind();
     let busy = leg.begin();
     let sent = async {
         let ticket = match limits {
@@ -372,7 +343,7 @@ async fn attempt(
             Ok(Sent {
                 response,
                 first,
-                provider: leg.provider,
+                provider: target.provider_index,
                 state: state.clone(),
                 record: this,
             })
@@ -384,24 +355,69 @@ async fn attempt(
     }
 }
 
-/// The checks of a call's input that can be made before any request.
-fn check_input(
-    role: &str,
-    model: &str,
+/// The record of a call, opened with its first binding: the span, and the before-call hooks.
+fn open_record(
+    shared: &Shared,
+    target: &Target<'_>,
+    provider: &Provider,
     payload: Payload<'_>,
     params: &MergedParams<'_>,
-) -> Result<()> {
+) -> CallRecord {
+    let kind = payload.kind();
+    let span = tracing::info_span!(
+        "gen_ai.client.call",
+        gen_ai.operation.name = kind.operation(),
+        gen_ai.system = &*provider.id,
+        gen_ai.request.model = target.model,
+        llmhub.role = target.role,
+        llmhub.call = kind.name(),
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        llmhub.attempts = tracing::field::Empty,
+        llmhub.fallbacks = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
+    let hooks = &shared.hooks;
+    let merged;
+    let ctx = CallContext {
+        role: target.role,
+        provider: &provider.id,
+        model: target.model,
+        mode: target.mode,
+        call: kind.name(),
+        params: if hooks.before.is_empty() {
+            target.params
+        } else {
+            merged = params.to_params();
+            &merged
+        },
+        input: payload.hook_input(),
+        stream: kind.is_stream(),
+    };
+    for hook in &hooks.before {
+        hook(&ctx);
+    }
+    CallRecord::new(span, hooks, &ctx, &provider.id)
+}
+
+/// The checks of a call's input that can be made before any request.
+fn check_input(target: &Target<'_>, payload: Payload<'_>, params: &MergedParams<'_>) -> Result<()> {
     let has_voice = || params.get("voice").is_some();
     let prompt_limit = || params.get(media::PROMPT_LIMIT_PARAM);
     match payload {
-        Payload::Image { prompt } => media::check_prompt(role, prompt, prompt_limit()),
+        Payload::Image { prompt } => media::check_prompt(target.role, prompt, prompt_limit()),
         Payload::Speech { text } => {
-            AudioTask::check(role, model, has_voice(), AudioTask::Speech)?;
-            media::check_prompt(role, text, prompt_limit())
+            AudioTask::check(target.role, target.model, has_voice(), AudioTask::Speech)?;
+            media::check_prompt(target.role, text, prompt_limit())
         }
         Payload::Transcription { audio } => {
-            AudioTask::check(role, model, has_voice(), AudioTask::Transcribe)?;
-            audio.check(role).map(|_| ())
+            AudioTask::check(
+                target.role,
+                target.model,
+                has_voice(),
+                AudioTask::Transcribe,
+            )?;
+            audio.check(target.role).map(|_| ())
         }
         Payload::Chat { .. } | Payload::Embedding(_) | Payload::Raw { .. } => Ok(()),
     }

@@ -69,6 +69,7 @@ pub(crate) enum RoleRef<'a> {
 }
 
 /// A role resolved against the state in force.
+#[derive(Clone, Copy)]
 pub(crate) struct Target<'s> {
     pub role: &'s str,
     pub provider_index: usize,
