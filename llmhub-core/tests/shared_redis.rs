@@ -135,6 +135,24 @@ async fn four_hubs_share_one_rpm_budget() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_hubs_share_one_concurrency_limit() {
+    let redis = Redis::start();
+    let server = counting_server(Duration::from_millis(30)).await;
+    let yaml = limited_yaml("slots", &server.url, "max_concurrency: 2");
+    let hubs: Vec<Hub> = (0..4).map(|_| hub(&yaml, &redis)).collect();
+    let calls = hubs.iter().flat_map(|hub| (0..5).map(move |_| ask(hub)));
+    let results = futures_util::future::join_all(calls).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(server.arrivals.lock().unwrap().len(), 20);
+    // Alone, each hub would have two in flight: eight together.
+    assert_eq!(
+        server.peak.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "never more than 2 in flight across the hubs"
+    );
+}
+
 #[tokio::test]
 async fn a_cooldown_set_by_one_hub_is_seen_by_the_others() {
     let redis = Redis::start();
