@@ -611,3 +611,34 @@ async fn tpm_charges_estimates_then_corrects_them_with_usage() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn when_every_deployment_cools_down_the_first_to_recover_is_tried() {
+    let a = server(ResponseTemplate::new(500).set_body_string("a is down")).await;
+    let b = server(ResponseTemplate::new(502).set_body_string("b is down")).await;
+    let yaml = deployments_yaml(
+        &a.uri(),
+        &b.uri(),
+        "routing: least-busy\n    cooldown_ms: 60000",
+        "[{ provider: primary, model: a }, { provider: backup, model: b }]",
+    );
+    let (builder, seen) = watch(builder(&yaml));
+    let hub = builder.build().unwrap();
+    let ask = || hub.completion("llm.inference", [Message::user("Hi")], None);
+
+    // Both fail: the call's error is the last one, and the hooks see the first.
+    let err = ask().await.unwrap_err();
+    assert!(matches!(err, Error::Http { status: 502, .. }), "{err:?}");
+    // Both cool down now; rather than fail without a request, the call tries the deployment
+    // whose cooldown ends first.
+    let err = ask().await.unwrap_err();
+    assert!(matches!(err, Error::Http { status: 500, .. }), "{err:?}");
+    assert_eq!(requests(&a).await.len(), 2);
+    assert_eq!(requests(&b).await.len(), 1);
+
+    let seen = seen.lock().unwrap();
+    let (provider, _, success, _, attempts) = &seen[0];
+    assert_eq!((provider.as_str(), *success), ("backup", false));
+    assert_eq!(attempts.len(), 1);
+    assert!(attempts[0].2.contains("a is down"), "{attempts:?}");
+}
