@@ -16,9 +16,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use llmhub_core::__private::{PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS};
-use llmhub_core::Mode;
+use llmhub_core::__private::{
+    DEPLOYMENT_KEYS, MAX_DEPLOYMENTS, PROVIDER_KEYS, ROLE_KEYS, SHARED_KEYS, TOP_KEYS,
+};
 use llmhub_core::config::BUILTIN_PROVIDERS;
+use llmhub_core::{Mode, Routing};
 use serde_json::{Map, Value, json};
 
 use crate::output::{CommandResult, EXIT_OK, Failure, stdout};
@@ -111,6 +113,51 @@ fn provider_key(key: &str) -> Option<Value> {
             "type": "string",
             "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}(-preview)?$",
         }),
+        "cooldown_ms" => integer(
+            "How long a deployment on this provider that failed (429, 5xx, timeout, connection) \
+                is skipped, in milliseconds. Default 30000.",
+            0,
+            None,
+        ),
+        "max_concurrency" => integer(
+            "Most requests in flight to this provider; further calls wait in a fair queue, up \
+                to the request timeout.",
+            1,
+            Some(u32::MAX.into()),
+        ),
+        "rpm" => integer(
+            "Most requests per minute to this provider.",
+            1,
+            Some(u32::MAX.into()),
+        ),
+        "tpm" => integer(
+            "Most tokens per minute to this provider (estimated before a call, corrected with \
+                the reply's usage).",
+            1,
+            Some(u32::MAX.into()),
+        ),
+        _ => return None,
+    })
+}
+
+/// The schema of one key of a deployment.
+fn deployment_key(key: &str) -> Option<Value> {
+    Some(match key {
+        "provider" => text("The provider id: a key of `providers:`."),
+        "model" => text("The model name, passed to the provider as is."),
+        "params" => json!({
+            "description": "Params of this deployment, over the role's.",
+            "$ref": "#/$defs/params",
+        }),
+        "weight" => integer(
+            "This deployment's share of the calls under `routing: weighted`. Default 1.",
+            1,
+            Some(1_000_000),
+        ),
+        "mode" => json!({
+            "description": "Must be the role's mode, if given.",
+            "$ref": "#/$defs/mode",
+        }),
         _ => return None,
     })
 }
@@ -122,6 +169,50 @@ fn role_key(key: &str) -> Option<Value> {
         "model" => text("The model name, passed to the provider as is."),
         "mode" => json!({ "$ref": "#/$defs/mode" }),
         "params" => json!({ "$ref": "#/$defs/params" }),
+        "deployments" => json!({
+            "description": "Instead of `provider` and `model`: the deployments calls are spread \
+                over, all serving the role's mode.",
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_DEPLOYMENTS,
+            "items": {
+                "type": "object",
+                "required": ["provider", "model"],
+                "properties": properties(DEPLOYMENT_KEYS, deployment_key),
+                "additionalProperties": false,
+            },
+        }),
+        "routing" => json!({
+            "description": "How a deployment is picked: `weighted` (default), `least-busy` \
+                (fewest calls in flight) or `latency` (lowest recent latency).",
+            "enum": Routing::ALL.map(Routing::as_str),
+        }),
+        "fallbacks" => json!({
+            "description": "Roles tried in order when this one fails with 429, 5xx, a timeout \
+                or a failed connection; each serves the same calls (`chat` and `tool` are \
+                interchangeable) and no chain leads back to the role.",
+            "type": "array",
+            "items": { "type": ["string", "number", "boolean"], "pattern": "\\S" },
+        }),
+        "cooldown_ms" => integer(
+            "How long a failing deployment of this role is skipped, in milliseconds (wins over \
+                the provider's).",
+            0,
+            None,
+        ),
+        _ => return None,
+    })
+}
+
+/// The schema of one key of `shared:`.
+fn shared_key(key: &str) -> Option<Value> {
+    Some(match key {
+        "redis_url_env" => json!({
+            "description": "The environment variable that holds the Redis URL \
+                (redis://host:6379/0).",
+            "type": "string",
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        }),
         _ => return None,
     })
 }
@@ -168,6 +259,14 @@ fn top_key(key: &str) -> Option<Value> {
             "description": "The binding of roles not in the file (dynamic API only).",
             "$ref": "#/$defs/role",
         }),
+        "shared" => json!({
+            "description": "Where the replicas of a service share their providers' limits and \
+                the deployments' cooldowns (feature `redis`).",
+            "type": "object",
+            "required": ["redis_url_env"],
+            "properties": properties(SHARED_KEYS, shared_key),
+            "additionalProperties": false,
+        }),
         _ => return None,
     })
 }
@@ -208,9 +307,16 @@ pub fn schema() -> Value {
         },
     });
     let role = json!({
-        "description": "A role's binding: provider, model, mode and params.",
+        "description": "A role's binding: provider and model (or deployments), mode and params.",
         "type": "object",
-        "required": ["provider", "model", "mode"],
+        "required": ["mode"],
+        "oneOf": [
+            { "required": ["provider", "model"], "not": { "required": ["deployments"] } },
+            { "required": ["deployments"], "not": { "anyOf": [
+                { "required": ["provider"] },
+                { "required": ["model"] },
+            ] } },
+        ],
         "properties": properties(ROLE_KEYS, role_key),
         "additionalProperties": false,
     });
@@ -289,6 +395,14 @@ mod tests {
             PROVIDER_KEYS
         );
         assert_eq!(keys(&schema["$defs"]["role"]["properties"]), ROLE_KEYS);
+        assert_eq!(
+            keys(&schema["$defs"]["role"]["properties"]["deployments"]["items"]["properties"]),
+            DEPLOYMENT_KEYS
+        );
+        assert_eq!(
+            keys(&schema["properties"]["shared"]["properties"]),
+            SHARED_KEYS
+        );
     }
 
     #[test]

@@ -878,10 +878,17 @@ fn the_schema_rejects_the_invalid_fixtures_it_can_express() {
         "undefined_provider.yaml",
         "mode_not_served.yaml",
         "name_collision.yaml",
+        // fallbacks name other roles (defined, same mode, no cycle); a deployment's mode is
+        // the role's
+        "fallback_unknown_role.yaml",
+        "fallback_wrong_mode.yaml",
+        "fallback_cycle.yaml",
+        "deployments_mixed_modes.yaml",
     ];
     // The others, each with where the schema finds the mistake.
     let expressible = [
         ("bad_api.yaml", "/providers/local/api"),
+        ("bad_deployments.yaml", "/providers/openai/rpm"),
         ("bad_mode.yaml", "/roles/llm.inference/mode"),
         ("bad_param.yaml", "/roles/llm.inference/params/temperature"),
         ("env_key_value.yaml", "/providers/openai/env_key"),

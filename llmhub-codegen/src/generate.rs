@@ -217,19 +217,43 @@ fn role_doc(role: &RoleConfig, file: &str) -> Vec<String> {
     } else {
         code(&serde_json::to_string(&role.params).unwrap_or_default())
     };
-    vec![
+    let mut doc = vec![
         format!(" Role {}: {}.", code(&role.name), calls(role.mode)),
         String::new(),
-        format!(" - provider: {}", code(&role.provider)),
-        format!(" - model: {}", code(&role.model)),
-        format!(" - mode: {}", code(role.mode.as_str())),
-        format!(" - params: {params}"),
-        String::new(),
-        format!(
-            " Defined at {}.",
-            code(&format!("{file}:{}", role.span.line))
-        ),
-    ]
+    ];
+    if role.deployments.is_empty() {
+        doc.push(format!(" - provider: {}", code(&role.provider)));
+        doc.push(format!(" - model: {}", code(&role.model)));
+    } else {
+        let deployments: Vec<String> = role
+            .deployments
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} (weight {})",
+                    code(&format!("{}/{}", d.provider, d.model)),
+                    d.weight
+                )
+            })
+            .collect();
+        doc.push(format!(
+            " - deployments ({} routing): {}",
+            role.routing,
+            deployments.join(", ")
+        ));
+    }
+    doc.push(format!(" - mode: {}", code(role.mode.as_str())));
+    doc.push(format!(" - params: {params}"));
+    if !role.fallbacks.is_empty() {
+        let fallbacks: Vec<String> = role.fallbacks.iter().map(|f| code(f)).collect();
+        doc.push(format!(" - fallbacks: {}", fallbacks.join(", ")));
+    }
+    doc.push(String::new());
+    doc.push(format!(
+        " Defined at {}.",
+        code(&format!("{file}:{}", role.span.line))
+    ));
+    doc
 }
 
 fn struct_doc(config: &Config) -> Vec<String> {

@@ -109,6 +109,20 @@ fn doc_comment_shows_role_provider_model_mode_params_and_line() {
 }
 
 #[test]
+fn doc_comment_shows_deployments_and_fallbacks() {
+    let code = generate(&format!(
+        "{HEADER}roles:\n  llm.inference:\n    mode: chat\n    routing: latency\n    deployments: [{{ provider: openai, model: gpt-4.1, weight: 3 }}, {{ provider: openai, model: gpt-4.1-mini }}]\n    fallbacks: [llm.backup]\n  llm.backup: {{ provider: openai, model: gpt-4o-mini, mode: tool }}\n"
+    ));
+    for line in [
+        "/// - deployments (latency routing): `openai/gpt-4.1` (weight 3), `openai/gpt-4.1-mini` (weight 1)",
+        "/// - fallbacks: `llm.backup`",
+    ] {
+        assert!(code.contains(line), "missing doc line {line:?} in:\n{code}");
+    }
+    assert!(!code.contains("/// - provider: `openai`\n    /// - model: `gpt-4.1`"));
+}
+
+#[test]
 fn odd_role_names_become_valid_methods() {
     let code = generate(&format!(
         "{HEADER}roles:\n  2nd-pass: {{ provider: openai, model: m, mode: chat }}\n  type: {{ provider: openai, model: m, mode: chat }}\n  Summarize-v2 (fast): {{ provider: openai, model: m, mode: chat }}\n  résumé: {{ provider: openai, model: m, mode: chat }}\n  \"日本\": {{ provider: openai, model: m, mode: embedding }}\n  hub: {{ provider: openai, model: m, mode: chat }}\n"

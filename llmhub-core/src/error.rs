@@ -127,6 +127,16 @@ pub enum Error {
         setter: &'static str,
     },
 
+    /// A call waited longer than the request timeout for its provider's own limits
+    /// (`max_concurrency`, `rpm`, `tpm`) and was not sent.
+    #[error("{provider}: {message}")]
+    Limited {
+        /// Provider id.
+        provider: String,
+        /// Which limits held the call, and what to do.
+        message: String,
+    },
+
     /// The provider refused the credentials (HTTP 401 or 403).
     #[error(
         "{provider} refused the API key (HTTP {status}): {message}; check the key in the provider's `env_key` variable"

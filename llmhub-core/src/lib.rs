@@ -39,8 +39,8 @@ mod secret;
 pub mod testing;
 
 pub use config::{
-    Config, ConfigError, ConfigProblem, Mode, Params, Protocol, ProviderConfig, ReloadOutcome,
-    ResolvedCall, RoleConfig, Span, merge_params,
+    Config, ConfigError, ConfigProblem, Deployment, Mode, Params, Protocol, ProviderConfig,
+    ReloadOutcome, ResolvedCall, RoleConfig, Routing, SharedConfig, Span, merge_params,
 };
 pub use error::{Error, MissingEnvVar, Result};
 pub use secret::SecretString;
@@ -55,7 +55,7 @@ pub use client::{
         SupportsAudio, SupportsChat, SupportsEmbedding, SupportsImage, SupportsOther, ToolRole,
         mode,
     },
-    hooks::{AfterCallHook, BeforeCallHook, CallContext, CallInput, CallResult},
+    hooks::{AfterCallHook, Attempt, BeforeCallHook, CallContext, CallInput, CallResult},
     hub::Hub,
     media::{AudioFile, GeneratedImage, ImageResponse, Speech, Transcription},
     message::{
@@ -90,5 +90,7 @@ pub mod __private {
     pub use crate::config::names::method_name;
     /// The keys the validator accepts at the top level, in a provider and in a role (for
     /// tools that describe the schema, such as the JSON Schema of `llmhub.yaml`).
-    pub use crate::config::validate::{PROVIDER_KEYS, ROLE_KEYS, TOP_KEYS};
+    pub use crate::config::validate::{
+        DEPLOYMENT_KEYS, MAX_DEPLOYMENTS, PROVIDER_KEYS, ROLE_KEYS, SHARED_KEYS, TOP_KEYS,
+    };
 }

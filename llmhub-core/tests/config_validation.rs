@@ -675,3 +675,198 @@ fn provider_fields_are_typed() {
     assert!(p[1].message.contains("at most 100"));
     assert!(p[2].message.contains("`true` or `false`"));
 }
+
+#[test]
+fn a_fallback_must_name_a_role() {
+    let p = problems("fallback_unknown_role.yaml");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_problem(
+        &p[0],
+        11,
+        17,
+        &[
+            "`llm.inference` falls back to `llm.inferense.backup`",
+            "not under `roles:`",
+        ],
+        &["did you mean `llm.inference.backup`?"],
+    );
+}
+
+#[test]
+fn a_fallback_must_serve_the_same_calls() {
+    let p = problems("fallback_wrong_mode.yaml");
+    // `tool` serves chat calls; `embedding` does not.
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_problem(
+        &p[0],
+        11,
+        28,
+        &["(mode `chat`) falls back to `llm.embedding` (mode `embedding`)"],
+        &["`chat` and `tool` are interchangeable"],
+    );
+}
+
+#[test]
+fn fallbacks_must_not_form_a_cycle() {
+    let p = problems("fallback_cycle.yaml");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_problem(
+        &p[0],
+        16,
+        17,
+        &["fallbacks form a cycle: llm.a → llm.b → llm.a"],
+        &["remove `llm.a` from the fallbacks of `llm.b`"],
+    );
+}
+
+#[test]
+fn deployments_serve_the_role_s_mode() {
+    let p = problems("deployments_mixed_modes.yaml");
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_problem(
+        &p[0],
+        12,
+        66,
+        &[
+            "deployment 2 of role `llm.inference` has mode `embedding`, but the role's mode is `chat`",
+        ],
+        &["remove `mode` here"],
+    );
+    assert_problem(
+        &p[1],
+        17,
+        21,
+        &[
+            "deployment 2 of role `llm.embedding` has mode `embedding`",
+            "`anthropic` protocol",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn deployments_routing_and_limits_are_checked() {
+    let p = problems("bad_deployments.yaml");
+    let got: Vec<(usize, usize, &str)> = p
+        .iter()
+        .map(|p| (p.line, p.column, p.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                4,
+                18,
+                "`rpm` of provider `openai` must be a positive integer, found `0`"
+            ),
+            (
+                4,
+                38,
+                "`max_concurrency` of provider `openai` must be a positive integer, found \"many\""
+            ),
+            (
+                7,
+                5,
+                "role `llm.inference` has both `provider` and `deployments`"
+            ),
+            (9, 14, "unknown routing `fastest` for role `llm.inference`"),
+            (
+                11,
+                21,
+                "deployment 1 of role `llm.inference` uses provider `opneai`, which is not defined under `providers:`"
+            ),
+            (
+                11,
+                53,
+                "`weight` of deployment 1 of role `llm.inference` must be a positive integer, found `0`"
+            ),
+            (
+                16,
+                14,
+                "role `llm.other` has `routing` but no `deployments`"
+            ),
+        ],
+        "{p:#?}"
+    );
+    assert_eq!(p[4].hint.as_deref(), Some("did you mean `openai`?"));
+}
+
+#[test]
+fn deployments_and_fallbacks_are_read() {
+    let config = Config::from_yaml_str(
+        r#"
+project: p
+env: dev
+providers:
+  openai: { rpm: 60, tpm: 10000, max_concurrency: 4, cooldown_ms: 500 }
+  anthropic: {}
+roles:
+  llm.inference:
+    mode: chat
+    params: { temperature: 0.5, max_tokens: 100 }
+    routing: latency
+    cooldown_ms: 250
+    deployments:
+      - { provider: openai, model: gpt-4.1, weight: 3, params: { temperature: 0.1 } }
+      - { provider: anthropic, model: claude-3-5-sonnet-20241022 }
+    fallbacks: [llm.tools]
+  llm.tools: { provider: openai, model: gpt-4.1-mini, mode: tool }
+"#,
+    )
+    .unwrap();
+    let role = &config.roles["llm.inference"];
+    assert_eq!(
+        (role.provider.as_str(), role.model.as_str()),
+        ("openai", "gpt-4.1")
+    );
+    assert_eq!(role.routing, llmhub_core::Routing::Latency);
+    assert_eq!(role.cooldown_ms, Some(250));
+    assert_eq!(role.fallbacks, ["llm.tools"]);
+    let [first, second] = &role.deployments[..] else {
+        panic!("two deployments: {:?}", role.deployments)
+    };
+    assert_eq!(first.weight, 3);
+    assert_eq!(
+        first.params["temperature"], 0.1,
+        "the deployment's params win"
+    );
+    assert_eq!(
+        first.params["max_tokens"], 100,
+        "the role's params are kept"
+    );
+    assert_eq!((second.provider.as_str(), second.weight), ("anthropic", 1));
+    let openai = &config.providers["openai"];
+    assert_eq!(
+        (
+            openai.rpm,
+            openai.tpm,
+            openai.max_concurrency,
+            openai.cooldown_ms
+        ),
+        (Some(60), Some(10000), Some(4), Some(500))
+    );
+    assert!(config.roles["llm.tools"].deployments.is_empty());
+}
+
+#[test]
+fn shared_names_the_redis_variable() {
+    let base = "project: p\nenv: dev\nproviders: { openai: {} }\nroles: {}\n";
+    let config = Config::from_yaml_str(&format!(
+        "{base}shared: {{ redis_url_env: LLMHUB_REDIS_URL }}\n"
+    ))
+    .unwrap();
+    assert_eq!(config.shared.unwrap().redis_url_env, "LLMHUB_REDIS_URL");
+    let err = Config::from_yaml_str(&format!(
+        "{base}shared: {{ redis_url_env: \"redis://:hunter2@host:6379\" }}\n"
+    ))
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("`redis_url_env` of `shared` is not an environment variable name"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2"),
+        "the value may hold a password: {text}"
+    );
+}

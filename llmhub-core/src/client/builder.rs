@@ -279,6 +279,22 @@ impl<R> HubBuilder<R> {
         self
     }
 
+    /// The window the providers' `rpm` and `tpm` count over. Default one minute; a shorter
+    /// one is for tests, which then see a minute's budget in a fraction of the time.
+    pub fn rate_window(mut self, window: Duration) -> Self {
+        self.settings.rate_window = window.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The Redis where the replicas of a service share their providers' limits and the
+    /// deployments' cooldowns (`redis://host:6379/0`); wins over the config's `shared:`.
+    /// Held as a secret: the URL may carry a password.
+    #[cfg(feature = "redis")]
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.settings.redis_url = Some(SecretString::new(url));
+        self
+    }
+
     /// The roles compiled into generated code, in slot order (see `__private`).
     pub(crate) fn compiled_roles(mut self, roles: &'static [(&'static str, Mode)]) -> Self {
         self.compiled = Some(roles);

@@ -15,11 +15,13 @@ use tracing::Instrument;
 
 use crate::client::hooks::{CallContext, CallRecord};
 use crate::client::kind::{CallKind, Payload};
+use crate::client::limits::estimate_tokens;
 use crate::client::media::{self, AudioFile, AudioTask, ImageResponse, Speech, Transcription};
 use crate::client::message::{IntoEmbeddingInput, IntoMessages, Message};
 use crate::client::params::MergedParams;
 use crate::client::provider::Provider;
 use crate::client::response::{ChatResponse, EmbeddingResponse, Usage};
+use crate::client::route::{Leg, Plan, first_bytes};
 use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
 use crate::client::status::decode_error;
 use crate::client::stream::ChatStream;
@@ -242,6 +244,8 @@ pub(crate) fn messages_of(
 /// embeddings.
 struct Sent {
     response: reqwest::Response,
+    /// A stream's first bytes, read to see that it started (routed calls only).
+    first: Option<Bytes>,
     state: Arc<HubState>,
     provider: usize,
     record: CallRecord,
@@ -259,6 +263,7 @@ impl Sent {
             state,
             provider,
             record,
+            ..
         } = self;
         let provider = &state.providers[provider];
         let result = async {
@@ -292,7 +297,7 @@ impl Sent {
             state: self.state.clone(),
             provider: self.provider,
         };
-        ChatStream::new(
+        let mut stream = ChatStream::new(
             self.response,
             decoder,
             id,
@@ -300,7 +305,11 @@ impl Sent {
             max_event_bytes,
             self.record,
             masker,
-        )
+        );
+        if let Some(first) = self.first {
+            stream.unread(first);
+        }
+        stream
     }
 }
 
@@ -315,7 +324,8 @@ fn mode_mismatch(role: &str, mode: Mode, kind: CallKind) -> Error {
     }
 }
 
-/// The one path of every call, up to a successful status.
+/// The one path of every call, up to a successful status: the role's binding, or for a role
+/// with deployments or fallbacks each binding its route yields until one answers.
 async fn send(
     shared: &Shared,
     role: RoleRef<'_>,
@@ -328,10 +338,82 @@ async fn send(
     if !kind.serves(target.mode) {
         return Err(mode_mismatch(target.role, target.mode, kind));
     }
+    let plain = Leg::plain(
+        target.role,
+        target.provider_index,
+        target.model,
+        target.params,
+    );
+    let mut plan = Plan::new(plain, target.route);
+    plan.share().await;
+    let mut record = None;
+    let mut failed = None;
+    while let Some(leg) = plan.next() {
+        if let (Some(err), Some(record)) = (failed.take(), record.as_mut()) {
+            let next = (leg.role, &state.providers[leg.provider].id, leg.model);
+            CallRecord::move_on(record, err, next, plan.fallbacks());
+        }
+        let outcome = attempt(
+            shared,
+            &state,
+            &target,
+            &leg,
+            payload,
+            overrides,
+            &mut record,
+        )
+        .await;
+        let moves_on = plan.settle(&leg, &outcome);
+        match outcome {
+            Ok(sent) => return Ok(sent),
+            Err(err) if moves_on => failed = Some(err),
+            Err(err) => {
+                if let Some(record) = record {
+                    record.finish(Err(&err));
+                }
+                return Err(err);
+            }
+        }
+    }
+    // Every binding failed: the last failure is the call's.
+    let err = failed.unwrap_or_else(|| Error::UnknownRole {
+        role: target.role.to_owned(),
+        suggestion: None,
+    });
+    if let Some(record) = record {
+        record.finish(Err(&err));
+    }
+    Err(err)
+}
+
+/// One binding of a call (`target` with `leg`'s provider, model and params): encode, open the
+/// call's record on the first binding, wait for the provider's limits, send with retries. On
+/// failure the record is left in `record` for the next binding.
+async fn attempt(
+    shared: &Shared,
+    state: &Arc<HubState>,
+    target: &Target<'_>,
+    leg: &Leg<'_>,
+    payload: Payload<'_>,
+    overrides: Option<&Params>,
+    record: &mut Option<CallRecord>,
+) -> Result<Sent> {
+    let target = Target {
+        provider_index: leg.provider,
+        model: leg.model,
+        params: leg.params,
+        ..*target
+    };
     let params = MergedParams::new(target.params, overrides);
     check_input(&target, payload, &params)?;
-    let provider = target.provider;
+    let provider = &state.providers[target.provider_index];
     let auth = provider.auth()?;
+    let limits = state.limits[target.provider_index].as_ref();
+    // Only a provider with limits estimates the call's tokens.
+    let max_tokens = limits
+        .is_some()
+        .then(|| params.get("max_tokens").and_then(serde_json::Value::as_u64))
+        .flatten();
     #[cfg_attr(not(feature = "testing"), allow(unused_mut))]
     let mut encoded = provider
         .encode(target.model, payload, params)
@@ -345,7 +427,61 @@ async fn send(
         // reads back whole.
         encoded.role = reqwest::header::HeaderValue::from_bytes(target.role.as_bytes()).ok();
     }
+    let mut this = match record.take() {
+        Some(record) => record,
+        None => open_record(shared, &target, provider, payload, &params),
+    };
+    let kind = payload.kind();
+    let busy = leg.begin();
+    let sent = async {
+        let ticket = match limits {
+            Some(limits) => {
+                let tokens = estimate_tokens(encoded.body.bytes.len(), max_tokens);
+                Some(
+                    limits
+                        .acquire(&provider.id, tokens, provider.timeout)
+                        .await?,
+                )
+            }
+            None => None,
+        };
+        let mut response =
+            transport::send(&shared.client, provider, &encoded, auth, !kind.is_stream()).await?;
+        let first = match kind.is_stream() {
+            true => first_bytes(leg, provider, &mut response).await?,
+            false => None,
+        };
+        Ok((response, ticket, first))
+    }
+    .instrument(this.span().clone())
+    .await;
+    match sent {
+        Ok((response, ticket, first)) => {
+            this.hold(ticket, busy);
+            Ok(Sent {
+                response,
+                first,
+                provider: target.provider_index,
+                state: state.clone(),
+                record: this,
+            })
+        }
+        Err(err) => {
+            *record = Some(this);
+            Err(err)
+        }
+    }
+}
 
+/// The record of a call, opened with its first binding: the span, and the before-call hooks.
+fn open_record(
+    shared: &Shared,
+    target: &Target<'_>,
+    provider: &Provider,
+    payload: Payload<'_>,
+    params: &MergedParams<'_>,
+) -> CallRecord {
+    let kind = payload.kind();
     let span = tracing::info_span!(
         "gen_ai.client.call",
         gen_ai.operation.name = kind.operation(),
@@ -358,6 +494,8 @@ async fn send(
         gen_ai.usage.cache_read.input_tokens = tracing::field::Empty,
         gen_ai.usage.cache_creation.input_tokens = tracing::field::Empty,
         gen_ai.usage.reasoning.output_tokens = tracing::field::Empty,
+        llmhub.attempts = tracing::field::Empty,
+        llmhub.fallbacks = tracing::field::Empty,
         error.type = tracing::field::Empty,
     );
     let hooks = &shared.hooks;
@@ -380,22 +518,7 @@ async fn send(
     for hook in &hooks.before {
         hook(&ctx);
     }
-    let record = CallRecord::new(span, hooks, &ctx, &provider.id);
-    let response = transport::send(&shared.client, provider, &encoded, auth, !kind.is_stream())
-        .instrument(record.span().clone())
-        .await;
-    match response {
-        Ok(response) => Ok(Sent {
-            response,
-            provider: target.provider_index,
-            state: state.clone(),
-            record,
-        }),
-        Err(err) => {
-            record.finish(Err(&err));
-            Err(err)
-        }
-    }
+    CallRecord::new(span, hooks, &ctx, &provider.id)
 }
 
 /// The checks of a call's input that can be made before any request.

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::client::limits::Ticket;
 use crate::client::media::AudioFile;
 use crate::client::message::{EmbeddingInput, Message};
 use crate::client::response::Usage;
+use crate::client::route::InFlight;
 use crate::config::{Mode, Params};
 use crate::error::Error;
 
@@ -99,6 +101,40 @@ pub struct CallResult<'a> {
     pub error: Option<&'a Error>,
     /// Token counts, if the provider sent them.
     pub usage: Option<Usage>,
+    /// The attempts that failed before the call was answered (or all of them, when it
+    /// failed), each with the deployment tried and why it failed; empty for a call answered
+    /// at once. [`provider`](Self::provider) and [`model`](Self::model) are the deployment
+    /// that answered (or was tried last).
+    pub attempts: &'a [Attempt],
+    /// How many fallback roles the call moved to.
+    pub fallbacks: u32,
+}
+
+/// A deployment tried by a call that did not answer it (see [`CallResult::attempts`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// The role whose deployment it was (the one asked for, or a fallback).
+    pub role: String,
+    /// Provider id.
+    pub provider: Arc<str>,
+    /// Model name.
+    pub model: String,
+    /// Why it failed (after its retries).
+    pub error: Error,
+}
+
+/// What a call with deployments, fallbacks or provider limits keeps beyond a plain call.
+#[derive(Default)]
+struct Routed {
+    /// The failed attempts (kept only when there are after-call hooks).
+    attempts: Vec<Attempt>,
+    failed: u32,
+    fallbacks: u32,
+    /// The answering deployment's place under its provider's limits.
+    ticket: Option<Ticket>,
+    /// The answering deployment's in-flight count.
+    busy: Option<InFlight>,
 }
 
 /// Who was called and when, kept for the after-call hooks.
@@ -109,6 +145,8 @@ struct Called {
     model: Box<str>,
     mode: Mode,
     call: &'static str,
+    /// The role whose deployment is being tried, once the call moved to a fallback.
+    deployment_role: Option<Box<str>>,
 }
 
 /// One call in flight: its span, and what the after-call hooks need (only kept, and the clock
@@ -122,6 +160,7 @@ pub(crate) struct CallRecord {
     provider: Arc<str>,
     called: Option<Called>,
     finished: bool,
+    routed: Option<Box<Routed>>,
 }
 
 impl CallRecord {
@@ -138,13 +177,53 @@ impl CallRecord {
             model: ctx.model.into(),
             mode: ctx.mode,
             call: ctx.call,
+            deployment_role: None,
         });
         CallRecord {
             span,
             provider: provider.clone(),
             called,
             finished: false,
+            routed: None,
         }
+    }
+
+    fn routed(&mut self) -> &mut Routed {
+        self.routed.get_or_insert_with(Box::default)
+    }
+
+    /// Holds what the call keeps until its end: its place under the provider's limits and its
+    /// deployment's in-flight count.
+    pub fn hold(&mut self, ticket: Option<Ticket>, busy: Option<InFlight>) {
+        if ticket.is_some() || busy.is_some() {
+            let routed = self.routed();
+            routed.ticket = ticket;
+            routed.busy = busy;
+        }
+    }
+
+    /// Notes that the deployment tried last failed with `error`, and that the call moves on to
+    /// the deployment `next` (its role, provider and model), `fallbacks` roles away from the
+    /// one asked for.
+    pub fn move_on(&mut self, error: Error, next: (&str, &Arc<str>, &str), fallbacks: u32) {
+        let (role, provider, model) = next;
+        tracing::debug!(parent: &self.span, error = %error, "llmhub attempt failed; moving on");
+        self.span.record("gen_ai.system", &**provider);
+        self.span.record("gen_ai.request.model", model);
+        let tried = std::mem::replace(&mut self.provider, provider.clone());
+        let attempt = self.called.as_mut().map(|called| Attempt {
+            role: match called.deployment_role.replace(role.into()) {
+                Some(role) => role.into(),
+                None => called.role.to_string(),
+            },
+            provider: tried,
+            model: std::mem::replace(&mut called.model, model.into()).into(),
+            error,
+        });
+        let routed = self.routed();
+        routed.failed += 1;
+        routed.fallbacks = fallbacks;
+        routed.attempts.extend(attempt);
     }
 
     pub fn span(&self) -> &tracing::Span {
@@ -185,6 +264,19 @@ impl CallRecord {
                 tracing::debug!(parent: &self.span, error = %err, "llmhub call failed");
             }
         }
+        let (attempts, fallbacks): (&[Attempt], u32) = match &self.routed {
+            Some(routed) => {
+                if let Some(ticket) = &routed.ticket {
+                    ticket.settle(outcome.as_ref().ok().and_then(Option::as_ref));
+                }
+                if routed.failed > 0 {
+                    self.span.record("llmhub.attempts", routed.failed + 1);
+                    self.span.record("llmhub.fallbacks", routed.fallbacks);
+                }
+                (&routed.attempts, routed.fallbacks)
+            }
+            None => (&[], 0),
+        };
         if let Some(called) = &self.called {
             let (error, usage) = match outcome {
                 Ok(usage) => (None, usage),
@@ -200,6 +292,8 @@ impl CallRecord {
                 success: error.is_none(),
                 error,
                 usage,
+                attempts,
+                fallbacks,
             };
             for hook in &called.hooks.after {
                 hook(&result);
@@ -232,6 +326,7 @@ fn error_type(err: &Error) -> &'static str {
         Error::Cancelled { .. } => "cancelled",
         Error::Decode { .. } => "decode",
         Error::EnvVarMissing { .. } => "env_var_missing",
+        Error::Limited { .. } => "limited",
         _ => "other",
     }
 }

@@ -14,6 +14,9 @@
 //! | `protocol/` | the wire protocols, each in its own file; registered in `protocol/mod.rs` |
 //! | `params.rs` | role params overlaid by overrides, translated to wire names |
 //! | `transport.rs` | the send loop with retries, and failures as errors |
+//! | `route.rs` | deployments, routing, cooldowns and fallbacks: the bindings a call may try |
+//! | `limits.rs` | a provider's `max_concurrency`, `rpm` and `tpm` |
+//! | `fleet.rs` | limits and cooldowns shared across replicas through Redis (feature `redis`) |
 //! | `status.rs` | HTTP statuses and error bodies as errors |
 //! | `settings.rs` | timeouts, retries and their defaults |
 //! | `sse.rs` | the byte-level server-sent events parser |
@@ -26,11 +29,14 @@
 
 pub(crate) mod builder;
 pub(crate) mod call;
+#[cfg(feature = "redis")]
+pub(crate) mod fleet;
 pub(crate) mod generated;
 pub(crate) mod handle;
 pub(crate) mod hooks;
 pub(crate) mod hub;
 pub(crate) mod kind;
+pub(crate) mod limits;
 pub mod media;
 pub(crate) mod message;
 pub(crate) mod params;
@@ -38,6 +44,7 @@ pub(crate) mod protocol;
 pub(crate) mod provider;
 pub mod reload;
 pub(crate) mod response;
+pub(crate) mod route;
 pub(crate) mod settings;
 pub(crate) mod sse;
 pub(crate) mod state;

@@ -1,7 +1,11 @@
 //! Timeouts, retries and size caps: the defaults, what the builder overrides for every
 //! provider, and each provider's retry policy.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::client::limits::RATE_WINDOW;
+use crate::client::route::Registry;
 
 /// Timeouts, retries and caps chosen in the builder; each `Some` overrides every provider's
 /// config.
@@ -20,6 +24,14 @@ pub(crate) struct Settings {
     pub max_event_bytes: usize,
     /// Providers whose key was given as a bearer token (`HubBuilder::azure_ad_token`).
     pub bearer_tokens: Vec<String>,
+    /// The window `rpm` and `tpm` count over (a minute, shorter in tests).
+    pub rate_window: Duration,
+    /// Deployment counters and provider limits, kept across reloads (shared by the clones of
+    /// these settings, so by every state of a hub).
+    pub registry: Arc<Registry>,
+    /// The Redis URL given to the builder (wins over the config's `shared:`).
+    #[cfg(feature = "redis")]
+    pub redis_url: Option<crate::secret::SecretString>,
 }
 
 /// Whole-request timeout when neither the config nor the builder sets one.
@@ -46,6 +58,10 @@ impl Default for Settings {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             bearer_tokens: Vec::new(),
+            rate_window: RATE_WINDOW,
+            registry: Arc::default(),
+            #[cfg(feature = "redis")]
+            redis_url: None,
         }
     }
 }

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::client::hooks::Hooks;
+use crate::client::limits::ProviderLimits;
 use crate::client::provider::Provider;
 use crate::client::reload::Reloader;
+use crate::client::route::Route;
 use crate::client::settings::Settings;
 use crate::config::suggest::closest;
 use crate::config::{Binding, Config, Mode, Params, compiled_slots};
@@ -48,6 +50,11 @@ impl Shared {
 pub(crate) struct HubState {
     pub config: Arc<Config>,
     pub providers: Vec<Provider>,
+    /// Provider index → its limits, if it sets any.
+    pub limits: Vec<Option<Arc<ProviderLimits>>>,
+    /// Role index → its route, for a role with deployments or fallbacks.
+    routes: Vec<Option<Route>>,
+    default_route: Option<Route>,
     /// Role index → provider index.
     role_providers: Vec<usize>,
     default_provider: Option<usize>,
@@ -65,13 +72,15 @@ pub(crate) enum RoleRef<'a> {
 }
 
 /// A role resolved against the state in force.
+#[derive(Clone, Copy)]
 pub(crate) struct Target<'s> {
     pub role: &'s str,
-    pub provider: &'s Provider,
     pub provider_index: usize,
     pub model: &'s str,
     pub mode: Mode,
     pub params: &'s Params,
+    /// The deployments and fallbacks, for a role that has them.
+    pub route: Option<&'s Route>,
 }
 
 impl HubState {
@@ -129,6 +138,18 @@ impl HubState {
             .map(provider_index)
             .collect::<Result<Vec<_>>>()?;
         let default_provider = config.defaults.as_ref().map(provider_index).transpose()?;
+        let registry = &settings.registry;
+        #[cfg(feature = "redis")]
+        registry.join_fleet(&config, settings.redis_url.as_ref());
+        let index_of = |id: &str| config.providers.get_index_of(id);
+        let route = |role| Route::build(&config, role, &index_of, registry);
+        let routes = config.roles.values().map(route).collect();
+        let default_route = config.defaults.as_ref().and_then(route);
+        let limits = config
+            .providers
+            .values()
+            .map(|p| registry.limits(p, settings.rate_window))
+            .collect();
         let slots = compiled
             .map(|compiled| {
                 compiled_slots(
@@ -140,6 +161,9 @@ impl HubState {
         Ok(HubState {
             config: Arc::new(config),
             providers,
+            limits,
+            routes,
+            default_route,
             role_providers,
             default_provider,
             slots,
@@ -151,11 +175,11 @@ impl HubState {
         let provider_index = self.role_providers[index];
         Some(Target {
             role: &role.name,
-            provider: &self.providers[provider_index],
             provider_index,
             model: &role.model,
             mode: role.mode,
             params: &role.params,
+            route: self.routes[index].as_ref(),
         })
     }
 
@@ -192,11 +216,11 @@ impl HubState {
                             })?;
                     Ok(Target {
                         role: name,
-                        provider: &self.providers[provider_index],
                         provider_index,
                         model: &defaults.model,
                         mode: defaults.mode,
                         params: &defaults.params,
+                        route: self.default_route.as_ref(),
                     })
                 }
             },

@@ -91,6 +91,13 @@ impl ChatStream {
         }
     }
 
+    /// Puts `first` (the bytes read to see that the stream started) back in front of the
+    /// body.
+    pub(crate) fn unread(&mut self, first: Bytes) {
+        let rest = std::mem::replace(&mut self.body, Box::pin(futures_util::stream::empty()));
+        self.body = Box::pin(futures_util::stream::once(async { Ok(first) }).chain(rest));
+    }
+
     fn finish(&mut self, outcome: Result<(), &Error>) {
         self.done = true;
         if let Some(record) = self.record.take() {

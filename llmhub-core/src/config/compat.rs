@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::suggest::closest;
-use crate::config::types::{Config, Mode, ProviderConfig, RoleConfig};
+use crate::config::types::{Config, Deployment, Mode, Params, ProviderConfig, RoleConfig};
 use crate::error::{Error, Result};
 
 /// What an accepted reload changed.
@@ -14,13 +14,14 @@ use crate::error::{Error, Result};
 pub struct ReloadOutcome {
     /// The file that was read.
     pub path: PathBuf,
-    /// Roles present before and after whose provider, model, mode or params changed.
+    /// Roles present before and after whose provider, model, mode, params, deployments,
+    /// routing, fallbacks or cooldown changed.
     pub changed_roles: Vec<String>,
     /// Roles new in the file (reachable through the dynamic API).
     pub added_roles: Vec<String>,
     /// Roles no longer in the file (never a compiled role: that is refused).
     pub removed_roles: Vec<String>,
-    /// Providers added, removed or changed.
+    /// Providers added, removed or changed (including their limits and cooldown).
     pub changed_providers: Vec<String>,
     /// Whether `defaults:` changed.
     pub defaults_changed: bool,
@@ -65,8 +66,21 @@ impl ReloadOutcome {
 
     /// Compares the config in force with the new one.
     pub(crate) fn between(path: &Path, old: &Config, new: &Config) -> ReloadOutcome {
+        // Everything but the position: provider, model, mode, params, deployments, routing,
+        // fallbacks and cooldown.
         let same_binding = |a: &RoleConfig, b: &RoleConfig| {
-            (&a.provider, &a.model, a.mode, &a.params) == (&b.provider, &b.model, b.mode, &b.params)
+            fn strip(d: &[Deployment]) -> impl Iterator<Item = (&str, &str, &Params, u32)> {
+                d.iter()
+                    .map(|d| (d.provider.as_str(), d.model.as_str(), &d.params, d.weight))
+            }
+            RoleConfig {
+                span: b.span,
+                deployments: Vec::new(),
+                ..a.clone()
+            } == RoleConfig {
+                deployments: Vec::new(),
+                ..b.clone()
+            } && strip(&a.deployments).eq(strip(&b.deployments))
         };
         let same_provider = |a: &ProviderConfig, b: &ProviderConfig| {
             ProviderConfig {

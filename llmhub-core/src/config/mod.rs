@@ -6,7 +6,8 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `types.rs` | [`Config`], [`ProviderConfig`], [`RoleConfig`], [`Mode`], [`Protocol`], [`Span`] |
+//! | `types.rs` | [`Config`], [`ProviderConfig`], [`RoleConfig`], [`Deployment`], [`Routing`], [`Mode`], [`Protocol`], [`Span`] |
+//! | `fallbacks.rs` | the checks of `fallbacks:` across roles (unknown, mode, cycles) |
 //! | `load.rs` | reading a file (size cap, UTF-8) and parsing text |
 //! | `yaml.rs` | the spanned YAML tree, from saphyr-parser's events |
 //! | `validate.rs` | every check, every problem collected with its position |
@@ -21,6 +22,7 @@
 pub(crate) mod base_url;
 pub(crate) mod builtin;
 pub(crate) mod compat;
+pub(crate) mod fallbacks;
 pub(crate) mod load;
 pub(crate) mod names;
 pub(crate) mod problem;
@@ -40,5 +42,6 @@ pub use problem::{ConfigError, ConfigProblem};
 pub(crate) use resolve::Binding;
 pub use resolve::{ResolvedCall, merge_params};
 pub use types::{
-    AZURE_API_VERSION, Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, Span,
+    AZURE_API_VERSION, Config, Deployment, Mode, Params, Protocol, ProviderConfig, RoleConfig,
+    Routing, SharedConfig, Span,
 };

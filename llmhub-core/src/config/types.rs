@@ -176,6 +176,16 @@ pub struct ProviderConfig {
     /// The Azure OpenAI `api-version` (`api: azure` only; `None` means
     /// [`AZURE_API_VERSION`](crate::config::AZURE_API_VERSION)).
     pub api_version: Option<String>,
+    /// How long a failing deployment on this provider is skipped, in milliseconds (default
+    /// 30 s; a role's `cooldown_ms` wins).
+    pub cooldown_ms: Option<u64>,
+    /// Most requests in flight to this provider; further calls wait their turn.
+    pub max_concurrency: Option<u32>,
+    /// Most requests per minute to this provider.
+    pub rpm: Option<u32>,
+    /// Most tokens per minute to this provider (estimated before a call, corrected with the
+    /// reply's usage).
+    pub tpm: Option<u32>,
     /// Where the provider is defined in the file.
     pub span: Span,
 }
@@ -196,21 +206,92 @@ impl fmt::Debug for ProviderConfig {
     }
 }
 
+/// How a role with several deployments picks the one to call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Routing {
+    /// At random, in proportion to each deployment's `weight` (`weighted`, the default).
+    #[default]
+    Weighted,
+    /// The deployment with the fewest calls in flight (`least-busy`).
+    LeastBusy,
+    /// The deployment with the lowest recent latency (`latency`).
+    Latency,
+}
+
+impl Routing {
+    /// Every strategy, in the order the docs list them.
+    pub const ALL: [Routing; 3] = [Routing::Weighted, Routing::LeastBusy, Routing::Latency];
+
+    /// The name used in `llmhub.yaml`'s `routing` field.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Routing::Weighted => "weighted",
+            Routing::LeastBusy => "least-busy",
+            Routing::Latency => "latency",
+        }
+    }
+
+    /// Parses a `routing` value.
+    pub fn parse(name: &str) -> Option<Routing> {
+        Routing::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+impl fmt::Display for Routing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a role's `deployments:`: a provider and model that serve the role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    /// The provider id; always a key of [`Config::providers`] in a validated config.
+    pub provider: String,
+    /// The model name.
+    pub model: String,
+    /// The role's params overlaid by this deployment's own.
+    pub params: Params,
+    /// Its share of the calls under `routing: weighted` (default 1).
+    pub weight: u32,
+    /// Where the deployment is in the file.
+    pub span: Span,
+}
+
 /// One entry of `roles:`, or the `defaults:` binding (then named `defaults`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleConfig {
     /// The role name (the key under `roles:`), or `defaults`.
     pub name: String,
-    /// The provider id; always a key of [`Config::providers`] in a validated config.
+    /// The provider id; always a key of [`Config::providers`] in a validated config. For a
+    /// role with `deployments:`, the first deployment's.
     pub provider: String,
-    /// The model name, passed to the provider as is.
+    /// The model name, passed to the provider as is. For a role with `deployments:`, the
+    /// first deployment's.
     pub model: String,
     /// What calls the role serves.
     pub mode: Mode,
-    /// Default parameters of every call.
+    /// Default parameters of every call. For a role with `deployments:`, the role's own
+    /// (each deployment's params already include them).
     pub params: Params,
+    /// The deployments calls are spread over; empty for a role bound to one `provider`.
+    pub deployments: Vec<Deployment>,
+    /// How a deployment is picked.
+    pub routing: Routing,
+    /// Roles tried in order when this one fails on a transient error (429, 5xx, a timeout, a
+    /// failed connection).
+    pub fallbacks: Vec<String>,
+    /// How long a failing deployment is skipped, in milliseconds (wins over the provider's).
+    pub cooldown_ms: Option<u64>,
     /// Where the role's key (or `defaults:`) is in the file.
     pub span: Span,
+}
+
+/// `shared:`: where the replicas of a service keep the limits and cooldowns they share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedConfig {
+    /// The environment variable that holds the Redis URL (`redis://host:6379/0`).
+    pub redis_url_env: String,
 }
 
 /// A validated `llmhub.yaml`.
@@ -229,6 +310,9 @@ pub struct Config {
     pub roles: IndexMap<String, RoleConfig>,
     /// Fallback binding for roles not in the file (dynamic API only), named `defaults`.
     pub defaults: Option<RoleConfig>,
+    /// Where limits and cooldowns are shared across replicas (used with the `redis`
+    /// feature).
+    pub shared: Option<SharedConfig>,
     /// The file name the config was read from, as given (for error messages).
     pub source_name: String,
 }

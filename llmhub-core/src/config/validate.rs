@@ -10,18 +10,22 @@ use serde_json::Value;
 
 use crate::config::base_url::check_base_url;
 use crate::config::builtin::{BUILTIN_PROVIDERS, builtin_provider};
+use crate::config::fallbacks::{self, FallbackRefs};
 use crate::config::names::method_name;
 use crate::config::problem::{ConfigError, ConfigProblem, LineIndex, MAX_PROBLEMS};
 use crate::config::suggest::{closest, did_you_mean};
 use crate::config::types::{
-    AZURE_API_VERSION, Config, Mode, Params, Protocol, ProviderConfig, RoleConfig, Span,
+    AZURE_API_VERSION, Config, Deployment, Mode, Params, Protocol, ProviderConfig, RoleConfig,
+    Routing, SharedConfig, Span,
 };
 use crate::config::yaml::{self, Node, NodeKind, Scalar};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
 
 /// The keys accepted at the top level of the file.
-pub const TOP_KEYS: &[&str] = &["project", "env", "providers", "roles", "defaults"];
+pub const TOP_KEYS: &[&str] = &["project", "env", "providers", "roles", "defaults", "shared"];
+/// The keys accepted in `shared:`.
+pub const SHARED_KEYS: &[&str] = &["redis_url_env"];
 /// The keys accepted in an entry of `providers:`.
 pub const PROVIDER_KEYS: &[&str] = &[
     "env_key",
@@ -32,9 +36,26 @@ pub const PROVIDER_KEYS: &[&str] = &[
     "max_retries",
     "allow_insecure_http",
     "api_version",
+    "cooldown_ms",
+    "max_concurrency",
+    "rpm",
+    "tpm",
 ];
 /// The keys accepted in an entry of `roles:` and in `defaults:`.
-pub const ROLE_KEYS: &[&str] = &["provider", "model", "mode", "params"];
+pub const ROLE_KEYS: &[&str] = &[
+    "provider",
+    "model",
+    "mode",
+    "params",
+    "deployments",
+    "routing",
+    "fallbacks",
+    "cooldown_ms",
+];
+/// The keys accepted in an entry of a role's `deployments:`.
+pub const DEPLOYMENT_KEYS: &[&str] = &["provider", "model", "params", "weight", "mode"];
+/// Most deployments a role may list.
+pub const MAX_DEPLOYMENTS: usize = 64;
 
 /// The values of the portable `reasoning_effort` param.
 pub const REASONING_EFFORTS: &[&str] = &["minimal", "low", "medium", "high"];
@@ -51,6 +72,7 @@ pub(crate) fn parse_and_validate(text: &str, file: &str) -> Result<Config> {
         lines: LineIndex::new(text),
         problems: Vec::new(),
         secret: false,
+        fallbacks: Vec::new(),
     };
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
@@ -128,6 +150,8 @@ struct Validator<'a> {
     /// Set while checking a value that may hold a secret (`env_key`, `headers`): problems found
     /// then are located but do not show their source line.
     secret: bool,
+    /// Every role's `fallbacks:` with positions, checked across roles once all are read.
+    fallbacks: Vec<FallbackRefs>,
 }
 
 /// A problem found, made into a [`ConfigProblem`] only if it is among those listed.
@@ -409,12 +433,21 @@ impl<'a> Validator<'a> {
                 .unwrap_or(n.span);
             self.binding(n, "defaults", key_span, "`defaults`", &binding_ctx)
         });
+        let shared = top.get("shared").and_then(|n| self.shared(n));
+        if !self.fallbacks.is_empty() {
+            let modes = roles_node.map(role_modes).unwrap_or_default();
+            let refs = std::mem::take(&mut self.fallbacks);
+            for (span, message, hint) in fallbacks::check(&refs, &modes) {
+                self.problem(span, message, hint);
+            }
+        }
         Some(Config {
             project: project?,
             env: env?,
             providers: providers?,
             roles: roles?,
             defaults,
+            shared,
             source_name: self.file.to_owned(),
         })
     }
@@ -536,6 +569,23 @@ impl<'a> Validator<'a> {
             .get("allow_insecure_http")
             .and_then(|n| self.boolean(n, format_args!("`allow_insecure_http` of {what}")))
             .unwrap_or(false);
+        let cooldown_ms = fields
+            .get("cooldown_ms")
+            .and_then(|n| self.unsigned(n, format_args!("`cooldown_ms` of {what}"), 0));
+        let mut limit = |key: &str| {
+            let n = fields.get(key)?;
+            let value = self.unsigned(n, format_args!("`{key}` of {what}"), 1)?;
+            let value = u32::try_from(value).ok();
+            if value.is_none() {
+                self.problem(
+                    n.span,
+                    format!("`{key}` of {what} is above {}", u32::MAX),
+                    None,
+                );
+            }
+            value
+        };
+        let (max_concurrency, rpm, tpm) = (limit("max_concurrency"), limit("rpm"), limit("tpm"));
 
         let api_version_node = fields.get("api_version");
         let api_version = api_version_node.and_then(|n| self.api_version(n, &what));
@@ -598,6 +648,10 @@ impl<'a> Validator<'a> {
             max_retries,
             allow_insecure_http,
             api_version,
+            cooldown_ms,
+            max_concurrency,
+            rpm,
+            tpm,
             span: key_span,
         })
     }
@@ -616,6 +670,28 @@ impl<'a> Validator<'a> {
             )),
         );
         None
+    }
+
+    /// `shared:`: the variable that names the Redis of the fleet.
+    fn shared(&mut self, node: &Node<'_>) -> Option<SharedConfig> {
+        let what = "`shared`";
+        let fields = self.mapping(node, &what)?;
+        self.unknown_keys(&fields, SHARED_KEYS, what);
+        let n = self.required(&fields, "redis_url_env", what, node.span)?;
+        let name = self.secretly(|v| v.string(n, format_args!("`redis_url_env` of {what}")))?;
+        if !is_env_var_name(&name) {
+            self.secretly(|v| {
+                v.problem(
+                    n.span,
+                    "`redis_url_env` of `shared` is not an environment variable name",
+                    Some("name the variable that holds the URL, e.g. LLMHUB_REDIS_URL; never put the URL (it may hold a password) in this file".into()),
+                )
+            });
+            return None;
+        }
+        Some(SharedConfig {
+            redis_url_env: name,
+        })
     }
 
     /// Runs `check` on a value that may hold a secret: its problems do not show their line.
@@ -723,8 +799,8 @@ impl<'a> Validator<'a> {
         ok.then_some(roles)
     }
 
-    /// A role or `defaults` (named `name`, its key at `key_span`): provider, model, mode,
-    /// params.
+    /// A role or `defaults` (named `name`, its key at `key_span`): provider and model, or
+    /// deployments; mode, params, routing, fallbacks, cooldown.
     fn binding(
         &mut self,
         node: &Node<'_>,
@@ -736,17 +812,145 @@ impl<'a> Validator<'a> {
         let fields = self.mapping(node, &what)?;
         self.unknown_keys(&fields, ROLE_KEYS, what);
         let before = self.problems.len();
-        let provider_node = self.required(&fields, "provider", what, key_span);
-        let provider =
-            provider_node.and_then(|n| self.string(n, format_args!("`provider` of {what}")));
-        if let (Some(id), Some(n), Some(protocols)) = (&provider, provider_node, ctx.protocols)
+        let mode_node = self.required(&fields, "mode", what, key_span);
+        let mode = mode_node.and_then(|n| self.mode(n, what));
+        let params = self.optional_params(fields.get("params"), what);
+        let deployments_node = fields.get("deployments");
+        let (provider, model, deployments) = match deployments_node {
+            None => {
+                let provider_node = self.required(&fields, "provider", what, key_span);
+                let provider = provider_node.and_then(|n| {
+                    self.provider_ref(n, what, mode.zip(mode_node.map(|m| m.span)), ctx)
+                });
+                let model = self
+                    .required(&fields, "model", what, key_span)
+                    .and_then(|n| self.string(n, format_args!("`model` of {what}")));
+                (provider, model, Some(Vec::new()))
+            }
+            Some(list) => {
+                for key in ["provider", "model"] {
+                    if let Some((_, key_node, _)) =
+                        fields.entries.iter().find(|(k, _, _)| *k == key)
+                    {
+                        self.problem(
+                            key_node.span,
+                            format!("{what} has both `{key}` and `deployments`"),
+                            Some("give each deployment its own `provider` and `model`, and remove them from the role".into()),
+                        );
+                    }
+                }
+                let deployments = self.deployments(list, what, mode, params.as_ref(), ctx);
+                let first = deployments.as_ref().and_then(|d| d.first());
+                (
+                    first.map(|d| d.provider.clone()),
+                    first.map(|d| d.model.clone()),
+                    deployments,
+                )
+            }
+        };
+        let routing = fields.get("routing").and_then(|n| {
+            let name = self.string(n, format_args!("`routing` of {what}"))?;
+            let routing = Routing::parse(&name);
+            if routing.is_none() {
+                let names: Vec<&str> = Routing::ALL.iter().map(|r| r.as_str()).collect();
+                self.problem(
+                    n.span,
+                    format!("unknown routing `{name}` for {what}"),
+                    Some(format!("`routing` is one of {}", list(&names))),
+                );
+            }
+            routing
+        });
+        if let (Some(n), None) = (fields.get("routing"), deployments_node) {
+            self.problem(
+                n.span,
+                format!("{what} has `routing` but no `deployments`"),
+                Some(
+                    "`routing` chooses among `deployments`; remove it, or list the deployments"
+                        .into(),
+                ),
+            );
+        }
+        let cooldown_ms = fields
+            .get("cooldown_ms")
+            .and_then(|n| self.unsigned(n, format_args!("`cooldown_ms` of {what}"), 0));
+        let fallbacks = match fields.get("fallbacks") {
+            None => Vec::new(),
+            Some(n) => self.fallback_list(n, name, mode, what),
+        };
+        if self.problems.len() != before {
+            return None;
+        }
+        Some(RoleConfig {
+            name: name.to_owned(),
+            provider: provider?,
+            model: model?,
+            mode: mode?,
+            params: params?,
+            deployments: deployments?,
+            routing: routing.unwrap_or_default(),
+            fallbacks,
+            cooldown_ms,
+            span: key_span,
+        })
+    }
+
+    /// `mode`: one of the mode names.
+    fn mode(&mut self, n: &Node<'_>, what: &str) -> Option<Mode> {
+        let name = self.string(n, format_args!("`mode` of {what}"))?;
+        let mode = Mode::parse(&name);
+        if mode.is_none() {
+            let modes: Vec<&str> = Mode::ALL.iter().map(|m| m.as_str()).collect();
+            let hint = match did_you_mean(&name, &modes) {
+                Some(typo) => format!("{typo} The modes are {}", list(&modes)),
+                None => format!("the modes are {}", list(&modes)),
+            };
+            self.problem(
+                n.span,
+                format!("unknown mode `{name}` for {what}"),
+                Some(hint),
+            );
+        }
+        mode
+    }
+
+    /// `params`, absent or empty meaning none.
+    fn optional_params(&mut self, node: Option<&Node<'_>>, what: &str) -> Option<Params> {
+        match node {
+            None => Some(Params::new()),
+            Some(n)
+                if matches!(
+                    n.kind,
+                    NodeKind::Scalar {
+                        value: Scalar::Null,
+                        ..
+                    }
+                ) =>
+            {
+                Some(Params::new())
+            }
+            Some(n) => self.params(n, what),
+        }
+    }
+
+    /// A `provider:` value: defined under `providers:`, and its protocol serves `mode` (a
+    /// problem with that reported at the span given with it).
+    fn provider_ref(
+        &mut self,
+        n: &Node<'_>,
+        what: &str,
+        mode: Option<(Mode, Span)>,
+        ctx: &BindingContext<'_>,
+    ) -> Option<String> {
+        let id = self.string(n, format_args!("`provider` of {what}"))?;
+        if let Some(protocols) = ctx.protocols
             && !protocols.contains_key(id.as_str())
         {
             // A suggestion compares the id with every provider; past a few hundred providers
             // that would make each such problem cost as much as the whole file.
             let ids = ctx.provider_ids;
             let suggestion = if ids.len() <= MAX_SUGGESTION_CANDIDATES {
-                closest(id, ids)
+                closest(&id, ids)
             } else {
                 None
             };
@@ -771,67 +975,152 @@ impl<'a> Validator<'a> {
                 Some(hint),
             );
         }
-        let model = self
-            .required(&fields, "model", what, key_span)
-            .and_then(|n| self.string(n, format_args!("`model` of {what}")));
-        let mode_node = self.required(&fields, "mode", what, key_span);
-        let mode = mode_node.and_then(|n| {
-            let name = self.string(n, format_args!("`mode` of {what}"))?;
-            let mode = Mode::parse(&name);
-            if mode.is_none() {
-                let modes: Vec<&str> = Mode::ALL.iter().map(|m| m.as_str()).collect();
-                let hint = match did_you_mean(&name, &modes) {
-                    Some(typo) => format!("{typo} The modes are {}", list(&modes)),
-                    None => format!("the modes are {}", list(&modes)),
-                };
-                self.problem(
-                    n.span,
-                    format!("unknown mode `{name}` for {what}"),
-                    Some(hint),
-                );
-            }
-            mode
-        });
-        if let (Some(mode), Some(id), Some(n)) = (mode, &provider, mode_node)
+        if let Some((mode, at)) = mode
             && let Some(api) = ctx
                 .protocols
                 .and_then(|p| p.get(id.as_str()).copied().flatten())
             && !api.serves(mode)
         {
             self.problem(
-                n.span,
+                at,
                 format!(
                     "{what} has mode `{mode}`, but provider `{id}` speaks the `{api}` protocol, which serves only `chat` and `tool` roles"
                 ),
                 Some("bind this role to an OpenAI-compatible provider (for example `openai`)".into()),
             );
         }
-        let params = match fields.get("params") {
-            None => Some(Params::new()),
-            Some(n)
-                if matches!(
-                    n.kind,
-                    NodeKind::Scalar {
-                        value: Scalar::Null,
-                        ..
-                    }
-                ) =>
-            {
-                Some(Params::new())
+        Some(id)
+    }
+
+    /// `deployments:` of a role: a non-empty list of `{provider, model, params?, weight?,
+    /// mode?}`, each serving the role's mode; each deployment's params overlay the role's.
+    fn deployments(
+        &mut self,
+        node: &Node<'_>,
+        what: &str,
+        mode: Option<Mode>,
+        role_params: Option<&Params>,
+        ctx: &BindingContext<'_>,
+    ) -> Option<Vec<Deployment>> {
+        let NodeKind::Seq(items) = &node.kind else {
+            self.problem(
+                node.span,
+                format!(
+                    "`deployments` of {what} must be a list, found {}",
+                    node.type_name()
+                ),
+                Some("write `deployments: [{ provider: openai, model: gpt-4.1 }, …]`".into()),
+            );
+            return None;
+        };
+        if items.is_empty() || items.len() > MAX_DEPLOYMENTS {
+            self.problem(
+                node.span,
+                format!("`deployments` of {what} has {} entries", items.len()),
+                Some(format!("list from 1 to {MAX_DEPLOYMENTS} deployments")),
+            );
+            return None;
+        }
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("deployment {} of {what}", i + 1);
+            match self.deployment(item, &at, mode, role_params, ctx) {
+                Some(d) => out.push(d),
+                None => ok = false,
             }
-            Some(n) => self.params(n, what),
+        }
+        ok.then_some(out)
+    }
+
+    fn deployment(
+        &mut self,
+        node: &Node<'_>,
+        what: &str,
+        mode: Option<Mode>,
+        role_params: Option<&Params>,
+        ctx: &BindingContext<'_>,
+    ) -> Option<Deployment> {
+        let fields = self.mapping(node, &what)?;
+        self.unknown_keys(&fields, DEPLOYMENT_KEYS, what);
+        let before = self.problems.len();
+        if let (Some(n), Some(role_mode)) = (fields.get("mode"), mode)
+            && let Some(own) = self.mode(n, what)
+            && own != role_mode
+        {
+            self.problem(
+                n.span,
+                format!("{what} has mode `{own}`, but the role's mode is `{role_mode}`"),
+                Some("every deployment of a role serves the role's mode: remove `mode` here, or move this deployment to a role of mode `{own}`".replace("{own}", own.as_str())),
+            );
+        }
+        let provider = self
+            .required(&fields, "provider", what, node.span)
+            .and_then(|n| self.provider_ref(n, what, mode.map(|m| (m, n.span)), ctx));
+        let model = self
+            .required(&fields, "model", what, node.span)
+            .and_then(|n| self.string(n, format_args!("`model` of {what}")));
+        let own = self.optional_params(fields.get("params"), what);
+        let weight = match fields.get("weight") {
+            None => Some(1),
+            Some(n) => self
+                .unsigned(n, format_args!("`weight` of {what}"), 1)
+                .and_then(|w| {
+                    let w = u32::try_from(w).ok().filter(|w| *w <= 1_000_000);
+                    if w.is_none() {
+                        self.problem(n.span, format!("`weight` of {what} is above 1000000"), None);
+                    }
+                    w
+                }),
         };
         if self.problems.len() != before {
             return None;
         }
-        Some(RoleConfig {
-            name: name.to_owned(),
+        let mut params = role_params.cloned().unwrap_or_default();
+        params.extend(own?);
+        Some(Deployment {
             provider: provider?,
             model: model?,
-            mode: mode?,
-            params: params?,
-            span: key_span,
+            params,
+            weight: weight?,
+            span: node.span,
         })
+    }
+
+    /// `fallbacks:` of a role: a list of role names, kept with their positions for the checks
+    /// across roles (`fallbacks.rs`) once every role is read.
+    fn fallback_list(
+        &mut self,
+        node: &Node<'_>,
+        role: &str,
+        mode: Option<Mode>,
+        what: &str,
+    ) -> Vec<String> {
+        let NodeKind::Seq(items) = &node.kind else {
+            self.problem(
+                node.span,
+                format!(
+                    "`fallbacks` of {what} must be a list of role names, found {}",
+                    node.type_name()
+                ),
+                Some("write `fallbacks: [other.role]`".into()),
+            );
+            return Vec::new();
+        };
+        let mut names = Vec::with_capacity(items.len());
+        let mut refs = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(name) = self.string(item, format_args!("a fallback of {what}")) {
+                refs.push((name.clone(), item.span));
+                names.push(name);
+            }
+        }
+        self.fallbacks.push(FallbackRefs {
+            role: role.to_owned(),
+            mode,
+            targets: refs,
+        });
+        names
     }
 
     fn params(&mut self, node: &Node<'_>, owner: &str) -> Option<Params> {
@@ -959,6 +1248,36 @@ struct BindingContext<'c> {
     /// Each provider id's protocol; `None` when `providers:` itself is broken (then undefined
     /// providers are not reported, since the list is unknown).
     protocols: Option<&'c IndexMap<String, Option<Protocol>>>,
+}
+
+/// Every role's name and mode as written (the mode `None` when it is not a valid one), read
+/// straight from the `roles:` node so that roles with other problems are known too.
+fn role_modes<'n>(roles: &'n Node<'n>) -> Vec<(&'n str, Option<Mode>)> {
+    let NodeKind::Map(items) = &roles.kind else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|(k, v)| {
+            let NodeKind::Scalar { raw: name, .. } = &k.kind else {
+                return None;
+            };
+            let mode = match &v.kind {
+                NodeKind::Map(fields) => {
+                    fields.iter().find_map(|(k, v)| match (&k.kind, &v.kind) {
+                        (NodeKind::Scalar { raw: key, .. }, NodeKind::Scalar { raw, .. })
+                            if key == "mode" =>
+                        {
+                            Mode::parse(raw)
+                        }
+                        _ => None,
+                    })
+                }
+                _ => None,
+            };
+            Some((name.as_ref(), mode))
+        })
+        .collect()
 }
 
 /// `found X` text for a node: the value as written for scalars, the type otherwise.

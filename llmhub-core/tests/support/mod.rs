@@ -6,8 +6,12 @@
 pub mod server;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use llmhub_core::{Config, Hub, HubBuilder, Params};
 use serde_json::Value;
@@ -116,6 +120,31 @@ pub async fn piecewise_server(
     (server.url, requests)
 }
 
+/// Reads one HTTP request (head and `content-length` body).
+pub async fn read_request(socket: &mut tokio::net::TcpStream) -> String {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = socket.read(&mut buf).await.unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&data).into_owned()
+}
+
 /// `body` cut into pieces of `size` bytes, after the response head.
 pub fn head_and_pieces(body: &[u8], size: usize) -> Vec<Vec<u8>> {
     let mut pieces = vec![SSE_HEAD.to_vec()];
@@ -204,4 +233,60 @@ impl PartialEq<TempFile> for &Path {
     fn eq(&self, file: &TempFile) -> bool {
         *self == file.path
     }
+}
+
+/// A loopback OpenAI-compatible server that answers each request after `delay`, counting the
+/// requests in flight (and the most at once) and when each arrived.
+pub struct CountingServer {
+    pub url: String,
+    pub in_flight: Arc<AtomicUsize>,
+    pub peak: Arc<AtomicUsize>,
+    pub arrivals: Arc<Mutex<Vec<Instant>>>,
+}
+
+pub async fn counting_server(delay: Duration) -> CountingServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = CountingServer {
+        url: format!("http://{}", listener.local_addr().unwrap()),
+        in_flight: Arc::default(),
+        peak: Arc::default(),
+        arrivals: Arc::default(),
+    };
+    let (in_flight, peak, arrivals) = (
+        server.in_flight.clone(),
+        server.peak.clone(),
+        server.arrivals.clone(),
+    );
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (in_flight, peak, arrivals) = (in_flight.clone(), peak.clone(), arrivals.clone());
+            tokio::spawn(async move {
+                // Keep-alive: one request after another on the same connection.
+                loop {
+                    let request = read_request(&mut socket).await;
+                    if request.is_empty() {
+                        return;
+                    }
+                    arrivals.lock().unwrap().push(Instant::now());
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let body = serde_json::json!({
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "counted"}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
+                    })
+                    .to_string();
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    server
 }

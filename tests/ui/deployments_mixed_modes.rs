@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/deployments_mixed_modes.yaml");
+
+fn main() {}

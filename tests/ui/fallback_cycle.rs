@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/fallback_cycle.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/fallback_unknown_role.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+llmhub::roles!("fixtures/ui/fallback_wrong_mode.yaml");
+
+fn main() {}
