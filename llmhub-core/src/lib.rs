@@ -55,8 +55,9 @@ pub use client::{
         SupportsAudio, SupportsChat, SupportsEmbedding, SupportsImage, SupportsOther, ToolRole,
         mode,
     },
-    hooks::{AfterCallHook, Attempt, BeforeCallHook, CallContext, CallInput, CallResult},
+    hooks::{AfterCallHook, Attempt, BeforeCallHook, CallContext, CallResult},
     hub::Hub,
+    kind::CallInput,
     media::{AudioFile, GeneratedImage, ImageResponse, Speech, Transcription},
     message::{
         Content, EmbeddingInput, FunctionCall, IntoEmbeddingInput, IntoMessages, Message, Part,
@@ -68,7 +69,8 @@ pub use client::{
         EmbeddingResponse, FinishReason, FunctionDelta, ResponseMessage, ToolCallDelta, Usage,
     },
     stream::ChatStream,
-    tools::{Tool, ToolError, ToolRun, Toolbox},
+    tool::Tool,
+    tools::{ToolError, ToolRun, Toolbox},
 };
 #[cfg(feature = "client")]
 pub use client::{media, reload, watch};

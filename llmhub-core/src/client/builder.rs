@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use crate::client::hooks::{CallContext, CallResult, Hooks};
 use crate::client::hub::Hub;
 use crate::client::reload::{ReloadSettings, Reloader};
+use crate::client::route::Registry;
 use crate::client::settings::Settings;
 use crate::client::state::{HubState, Shared};
 use crate::client::status::describe_reqwest;
@@ -343,10 +344,12 @@ impl<R> HubBuilder<R> {
                 });
             }
         };
+        let registry = Arc::<Registry>::default();
         let state = HubState::build(
             config,
             &self.keys,
             &self.settings,
+            &registry,
             self.compiled,
             self.strict_env,
         )?;
@@ -378,6 +381,7 @@ impl<R> HubBuilder<R> {
             }),
             strict_env: self.strict_env,
             reload: Reloader::new(reload),
+            registry,
             #[cfg(feature = "testing")]
             tag_roles: self.tag_roles,
         });
@@ -388,7 +392,7 @@ impl<R> HubBuilder<R> {
             let _ = hub.reload();
         }
         if let Some(watch) = watch {
-            watch.attach(&hub);
+            hub.attach_watch(watch);
         }
         Ok(hub)
     }

@@ -26,7 +26,7 @@ use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
 use crate::client::status::decode_error;
 use crate::client::stream::ChatStream;
 use crate::client::structured::{self, OutputRequest};
-use crate::client::tools::Tool;
+use crate::client::tool::Tool;
 use crate::client::transport::{self, read_capped, reply_too_large, transport_error};
 use crate::config::{Mode, Params};
 use crate::error::{Error, Result};

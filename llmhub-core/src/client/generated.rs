@@ -68,7 +68,14 @@ pub fn with_compiled_roles(hub: &Hub, roles: &[(&str, Mode)]) -> Result<Hub> {
     let shared = &hub.shared;
     let watch = shared.reload.settings.start_watching()?;
     let config = Config::clone(&hub.config());
-    let state = HubState::build(config, &shared.keys, &shared.settings, Some(roles), false)?;
+    let state = HubState::build(
+        config,
+        &shared.keys,
+        &shared.settings,
+        &shared.registry,
+        Some(roles),
+        false,
+    )?;
     let shared = Arc::new(Shared {
         client: shared.client.clone(),
         state: ArcSwap::from_pointee(state),
@@ -83,12 +90,13 @@ pub fn with_compiled_roles(hub: &Hub, roles: &[(&str, Mode)]) -> Result<Hub> {
         ),
         strict_env: shared.strict_env,
         reload: Reloader::new(shared.reload.settings.clone()),
+        registry: shared.registry.clone(),
         #[cfg(feature = "testing")]
         tag_roles: shared.tag_roles,
     });
     let hub = Hub { shared };
     if let Some(watch) = watch {
-        watch.attach(&hub);
+        hub.attach_watch(watch);
     }
     Ok(hub)
 }

@@ -16,7 +16,8 @@ use crate::client::message::{IntoEmbeddingInput, IntoMessages};
 use crate::client::response::{ChatResponse, EmbeddingResponse};
 use crate::client::state::RoleRef;
 use crate::client::stream::ChatStream;
-use crate::client::tools::{self, Tool, ToolRun, Toolbox};
+use crate::client::tool::Tool;
+use crate::client::tools::{self, ToolRun, Toolbox};
 use crate::config::Params;
 use crate::error::Result;
 

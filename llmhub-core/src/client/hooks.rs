@@ -4,9 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::client::kind::CallInput;
 use crate::client::limits::Ticket;
-use crate::client::media::AudioFile;
-use crate::client::message::{EmbeddingInput, Message};
 use crate::client::response::Usage;
 use crate::client::route::InFlight;
 use crate::config::{Mode, Params};
@@ -32,27 +31,6 @@ impl std::fmt::Debug for Hooks {
             .field("after", &self.after.len())
             .finish()
     }
-}
-
-/// What a call sends, as a hook sees it.
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub enum CallInput<'a> {
-    /// The messages of a chat call.
-    Messages(&'a [Message]),
-    /// The texts of an embedding call.
-    Embedding(&'a EmbeddingInput),
-    /// The prompt of an image call, or the text of a speech call.
-    Text(&'a str),
-    /// The audio file of a transcription call.
-    Audio(&'a AudioFile),
-    /// The path and JSON body of a raw call (`other` roles).
-    Raw {
-        /// The path under the provider's base URL.
-        path: &'a str,
-        /// The JSON body given.
-        body: &'a serde_json::Value,
-    },
 }
 
 /// What `on_before_call` sees.

@@ -12,13 +12,14 @@ use serde::de::DeserializeOwned;
 use crate::client::call;
 use crate::client::media::{AudioFile, ImageResponse, Speech, Transcription};
 use crate::client::message::{IntoEmbeddingInput, IntoMessages};
-use crate::client::reload::Reloader;
+use crate::client::reload::{CONFIG_ENV_VAR, EarlyWatch};
 use crate::client::response::{ChatResponse, EmbeddingResponse};
 use crate::client::state::{RoleRef, Shared};
 use crate::client::stream::ChatStream;
-use crate::client::tools::{self, Tool, ToolRun, Toolbox};
+use crate::client::tool::Tool;
+use crate::client::tools::{self, ToolRun, Toolbox};
 use crate::config::{Config, Params, ReloadOutcome};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The llmhub runtime: the config in force, one provider client per provider, one shared
 /// connection pool, and the hooks.
@@ -64,14 +65,37 @@ impl Hub {
         result
     }
 
+    /// Hands a file watcher started before this hub was built over to it; the watcher holds
+    /// the hub weakly, so dropping the last `Hub` stops it.
+    pub(crate) fn attach_watch(&self, early: EarlyWatch) {
+        let weak = Arc::downgrade(&self.shared);
+        early.attach(
+            &self.shared.reload.watcher,
+            Arc::new(move || {
+                if let Some(shared) = weak.upgrade() {
+                    // The outcome goes to the on_reload hooks and tracing; a refusal keeps
+                    // the config in force.
+                    let _ = Hub { shared }.reload();
+                }
+            }),
+        );
+    }
+
     fn try_reload(&self) -> Result<ReloadOutcome> {
         let shared = &self.shared;
         let Some(path) = &shared.reload.settings.path else {
-            return Err(Reloader::no_path());
+            return Err(Error::Setup {
+                message: format!(
+                    "this hub has no file to reload: build it with `reload_from(path)` or set {CONFIG_ENV_VAR}"
+                ),
+            });
         };
         // One reload at a time, so the outcome compares with the config it replaces.
         let _one_at_a_time = shared.reload.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let refused = |err| Reloader::refused(path, err);
+        let refused = |err| Error::Reload {
+            path: path.display().to_string(),
+            reason: Box::new(err),
+        };
         let config = Config::from_path(path).map_err(refused)?;
         let state = shared.build_state(config).map_err(refused)?;
         let outcome = ReloadOutcome::between(path, &shared.state.load().config, &state.config);

@@ -8,11 +8,10 @@
 
 use serde_json::Value;
 
-use crate::client::hooks::CallInput;
 use crate::client::media::AudioFile;
 use crate::client::message::{EmbeddingInput, Message};
 use crate::client::structured::OutputRequest;
-use crate::client::tools::Tool;
+use crate::client::tool::Tool;
 use crate::config::Mode;
 
 /// What a call sends.
@@ -67,6 +66,27 @@ impl<'a> Payload<'a> {
             Payload::Raw { path, body } => CallInput::Raw { path, body },
         }
     }
+}
+
+/// What a call sends, as a hook sees it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum CallInput<'a> {
+    /// The messages of a chat call.
+    Messages(&'a [Message]),
+    /// The texts of an embedding call.
+    Embedding(&'a EmbeddingInput),
+    /// The prompt of an image call, or the text of a speech call.
+    Text(&'a str),
+    /// The audio file of a transcription call.
+    Audio(&'a AudioFile),
+    /// The path and JSON body of a raw call (`other` roles).
+    Raw {
+        /// The path under the provider's base URL.
+        path: &'a str,
+        /// The JSON body given.
+        body: &'a serde_json::Value,
+    },
 }
 
 /// A kind of call.

@@ -37,9 +37,6 @@ pub(crate) type FleetArc = Arc<crate::client::fleet::Fleet>;
 #[cfg(not(feature = "redis"))]
 pub(crate) type FleetArc = std::convert::Infallible;
 
-/// The window `rpm` and `tpm` count over, unless a hub is built with another.
-pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(60);
-
 /// The limits a provider sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Wanted {
@@ -278,7 +275,11 @@ mod tests {
             rpm: None,
             tpm: None,
         };
-        let limits = Arc::new(ProviderLimits::new(wanted, RATE_WINDOW, None));
+        let limits = Arc::new(ProviderLimits::new(
+            wanted,
+            crate::client::settings::RATE_WINDOW,
+            None,
+        ));
         let first = limits
             .acquire("p", 1, Duration::from_secs(1))
             .await

@@ -51,6 +51,7 @@ pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod stream;
 pub(crate) mod structured;
+pub(crate) mod tool;
 pub(crate) mod tools;
 pub(crate) mod transport;
 pub mod watch;

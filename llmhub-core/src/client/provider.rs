@@ -22,6 +22,10 @@ use crate::secret::SecretString;
 /// The shortest header value masked in errors.
 pub(crate) const MIN_MASKED_LEN: usize = 8;
 
+/// The header in which requests name their role for the test kit's mock.
+#[cfg(feature = "testing")]
+pub(crate) const ROLE_HEADER: &str = "x-llmhub-test-role";
+
 /// A provider, ready to send.
 pub(crate) struct Provider {
     pub id: Arc<str>,
@@ -336,10 +340,9 @@ impl Provider {
         }
         #[cfg(feature = "testing")]
         if let Some(role) = &encoded.role {
-            request.headers_mut().insert(
-                HeaderName::from_static(crate::testing::ROLE_HEADER),
-                role.clone(),
-            );
+            request
+                .headers_mut()
+                .insert(HeaderName::from_static(ROLE_HEADER), role.clone());
         }
         *request.body_mut() = Some(encoded.body.bytes.clone().into());
         request

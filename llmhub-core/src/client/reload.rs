@@ -2,12 +2,10 @@
 //! swap it in with one atomic pointer store. Calls never block on a reload and never see a
 //! half-applied config; a call in flight finishes with the config it started with.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::client::hub::Hub;
-use crate::client::state::Shared;
 use crate::client::watch::{DEFAULT_DEBOUNCE, FileWatcher};
 use crate::config::ReloadOutcome;
 use crate::error::{Error, Result};
@@ -88,18 +86,14 @@ impl ReloadSettings {
         let watcher = FileWatcher::new(path, self.debounce.unwrap_or(DEFAULT_DEBOUNCE), {
             let target = target.clone();
             move || {
-                let shared = match &mut *lock(&target) {
+                let reload = match &mut *lock(&target) {
                     WatchTarget::Waiting { changed } => {
                         *changed = true;
                         return;
                     }
-                    WatchTarget::Hub(weak) => weak.upgrade(),
+                    WatchTarget::Ready(reload) => reload.clone(),
                 };
-                if let Some(shared) = shared {
-                    // The outcome goes to the on_reload hooks and tracing; a refusal keeps
-                    // the config in force.
-                    let _ = Hub { shared }.reload();
-                }
+                reload();
             }
         })?;
         Ok(Some(EarlyWatch { watcher, target }))
@@ -112,21 +106,23 @@ pub(crate) struct EarlyWatch {
     target: Arc<Mutex<WatchTarget>>,
 }
 
-/// Whom the watcher reloads: nobody yet (remembering whether the file changed meanwhile), or
-/// a hub, held weakly so that dropping the last `Hub` stops the watcher.
+/// What the watcher does on a change: nothing yet (remembering whether the file changed
+/// meanwhile), or reload its hub (which the function holds weakly, so that dropping the last
+/// `Hub` stops the watcher).
 enum WatchTarget {
     Waiting { changed: bool },
-    Hub(Weak<Shared>),
+    Ready(Arc<dyn Fn() + Send + Sync>),
 }
 
 impl EarlyWatch {
-    /// Hands the watcher to `hub`, and reloads it if the file changed since the watch began.
-    pub fn attach(self, hub: &Hub) {
-        let target = WatchTarget::Hub(Arc::downgrade(&hub.shared));
-        let before = std::mem::replace(&mut *lock(&self.target), target);
-        *lock(&hub.shared.reload.watcher) = Some(self.watcher);
+    /// Hands the watcher over: `slot` keeps it alive as long as its hub, `reload` reloads the
+    /// hub; runs `reload` at once if the file changed since the watch began.
+    pub fn attach(self, slot: &Mutex<Option<FileWatcher>>, reload: Arc<dyn Fn() + Send + Sync>) {
+        let before =
+            std::mem::replace(&mut *lock(&self.target), WatchTarget::Ready(reload.clone()));
+        *lock(slot) = Some(self.watcher);
         if let WatchTarget::Waiting { changed: true } = before {
-            let _ = hub.reload();
+            reload();
         }
     }
 }
@@ -150,28 +146,13 @@ impl Reloader {
             ..Reloader::default()
         }
     }
-
-    /// The error of `reload()` on a hub built without a reload path.
-    pub fn no_path() -> Error {
-        Error::Setup {
-            message: format!(
-                "this hub has no file to reload: build it with `reload_from(path)` or set {CONFIG_ENV_VAR}"
-            ),
-        }
-    }
-
-    /// Wraps why a reload of `path` was refused.
-    pub fn refused(path: &Path, reason: Error) -> Error {
-        Error::Reload {
-            path: path.display().to_string(),
-            reason: Box::new(reason),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::hub::Hub;
+    use crate::client::state::Shared;
     use crate::config::Config;
     use std::time::Instant;
 
@@ -216,7 +197,7 @@ mod tests {
             }),
         };
         assert_eq!(hub.config().roles["r"].model, "old");
-        early.attach(&hub);
+        hub.attach_watch(early);
         assert_eq!(hub.config().roles["r"].model, "new");
         assert_eq!(*reloads.lock().unwrap(), 1);
     }
@@ -234,7 +215,9 @@ mod tests {
             ],
             ..ReloadSettings::default()
         };
-        settings.report(&Err(Reloader::no_path()));
+        settings.report(&Err(Error::Setup {
+            message: "no file".into(),
+        }));
         assert_eq!(*ran.lock().unwrap(), 1);
     }
 }

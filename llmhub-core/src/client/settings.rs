@@ -1,11 +1,7 @@
 //! Timeouts, retries and size caps: the defaults, what the builder overrides for every
 //! provider, and each provider's retry policy.
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use crate::client::limits::RATE_WINDOW;
-use crate::client::route::Registry;
 
 /// Timeouts, retries and caps chosen in the builder; each `Some` overrides every provider's
 /// config.
@@ -26,13 +22,13 @@ pub(crate) struct Settings {
     pub bearer_tokens: Vec<String>,
     /// The window `rpm` and `tpm` count over (a minute, shorter in tests).
     pub rate_window: Duration,
-    /// Deployment counters and provider limits, kept across reloads (shared by the clones of
-    /// these settings, so by every state of a hub).
-    pub registry: Arc<Registry>,
     /// The Redis URL given to the builder (wins over the config's `shared:`).
     #[cfg(feature = "redis")]
     pub redis_url: Option<crate::secret::SecretString>,
 }
+
+/// The window `rpm` and `tpm` count over, unless a hub is built with another.
+pub(crate) const RATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// Whole-request timeout when neither the config nor the builder sets one.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -59,7 +55,6 @@ impl Default for Settings {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             bearer_tokens: Vec::new(),
             rate_window: RATE_WINDOW,
-            registry: Arc::default(),
             #[cfg(feature = "redis")]
             redis_url: None,
         }

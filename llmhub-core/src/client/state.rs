@@ -10,7 +10,7 @@ use crate::client::hooks::Hooks;
 use crate::client::limits::ProviderLimits;
 use crate::client::provider::Provider;
 use crate::client::reload::Reloader;
-use crate::client::route::Route;
+use crate::client::route::{Registry, Route};
 use crate::client::settings::Settings;
 use crate::config::suggest::closest;
 use crate::config::{Binding, Config, Mode, Params, compiled_slots};
@@ -28,6 +28,9 @@ pub(crate) struct Shared {
     pub compiled: Option<Arc<[(String, Mode)]>>,
     pub strict_env: bool,
     pub reload: Reloader,
+    /// Deployment counters and provider limits, kept across reloads (and shared with the
+    /// hubs made from this one for generated code).
+    pub registry: Arc<Registry>,
     /// Whether requests carry their role in a header, for the test kit's mock.
     #[cfg(feature = "testing")]
     pub tag_roles: bool,
@@ -40,6 +43,7 @@ impl Shared {
             config,
             &self.keys,
             &self.settings,
+            &self.registry,
             self.compiled.as_deref(),
             self.strict_env,
         )
@@ -90,6 +94,7 @@ impl HubState {
         config: Config,
         keys: &[(String, SecretString)],
         settings: &Settings,
+        registry: &Registry,
         compiled: Option<&[(S, Mode)]>,
         strict_env: bool,
     ) -> Result<HubState> {
@@ -138,7 +143,6 @@ impl HubState {
             .map(provider_index)
             .collect::<Result<Vec<_>>>()?;
         let default_provider = config.defaults.as_ref().map(provider_index).transpose()?;
-        let registry = &settings.registry;
         #[cfg(feature = "redis")]
         registry.join_fleet(&config, settings.redis_url.as_ref());
         let index_of = |id: &str| config.providers.get_index_of(id);

@@ -5,7 +5,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use futures_util::future::join_all;
 use schemars::JsonSchema;
@@ -17,107 +16,9 @@ use crate::client::call;
 use crate::client::message::{IntoMessages, Message, ToolCall};
 use crate::client::response::ChatResponse;
 use crate::client::state::{RoleRef, Shared};
-use crate::client::structured::{self, TypeSchema};
+use crate::client::tool::Tool;
 use crate::config::Params;
 use crate::error::{Error, Result};
-
-/// A tool the model may call: a name, a description, and parameters given by the JSON Schema
-/// of a Rust type (built once per type, with `schemars`).
-///
-/// ```
-/// use llmhub_core::Tool;
-/// use llmhub_core::schemars::JsonSchema;
-///
-/// #[derive(serde::Deserialize, JsonSchema)]
-/// #[schemars(crate = "llmhub_core::schemars")]
-/// struct WeatherArgs {
-///     /// The city, in English.
-///     city: String,
-/// }
-///
-/// let tool = Tool::new::<WeatherArgs>("weather", "Current weather in a city");
-/// assert_eq!(tool.name(), "weather");
-/// assert_eq!(tool.parameters()["required"], serde_json::json!(["city"]));
-/// ```
-#[derive(Clone)]
-pub struct Tool {
-    name: String,
-    description: String,
-    schema: Arc<TypeSchema>,
-}
-
-impl Tool {
-    /// A tool named `name` whose arguments are an `A`.
-    pub fn new<A: JsonSchema + 'static>(
-        name: impl Into<String>,
-        description: impl Into<String>,
-    ) -> Tool {
-        Tool {
-            name: name.into(),
-            description: description.into(),
-            schema: structured::schema_of::<A>(),
-        }
-    }
-
-    /// The tool's name, which the model's calls repeat.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// What the tool does, for the model.
-    pub fn description(&self) -> &str {
-        &self.description
-    }
-
-    /// The JSON Schema of the tool's arguments.
-    pub fn parameters(&self) -> &Value {
-        &self.schema.loose
-    }
-
-    /// [`Tool::parameters`], serialized once (what requests send).
-    pub(crate) fn parameters_json(&self) -> &serde_json::value::RawValue {
-        &self.schema.loose_json
-    }
-}
-
-impl fmt::Debug for Tool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tool")
-            .field("name", &self.name)
-            .field("description", &self.description)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ToolCall {
-    /// The call's arguments as an `A`. On arguments that do not fit, the error
-    /// ([`Error::ToolArguments`]) names the tool and the field.
-    ///
-    /// ```
-    /// use llmhub_core::{FunctionCall, ToolCall};
-    ///
-    /// #[derive(serde::Deserialize)]
-    /// struct WeatherArgs { city: String }
-    ///
-    /// let call = ToolCall {
-    ///     function: FunctionCall { name: "weather".into(), arguments: r#"{"city":"Paris"}"#.into() },
-    ///     ..ToolCall::default()
-    /// };
-    /// assert_eq!(call.arguments::<WeatherArgs>()?.city, "Paris");
-    /// # Ok::<(), llmhub_core::Error>(())
-    /// ```
-    pub fn arguments<A: DeserializeOwned>(&self) -> Result<A> {
-        let text = match self.function.arguments.trim() {
-            "" => "{}",
-            text => text,
-        };
-        structured::parse_text(text).map_err(|(path, message)| Error::ToolArguments {
-            tool: self.function.name.clone(),
-            path,
-            message,
-        })
-    }
-}
 
 /// What a tool handler returns on failure; its message goes back to the model.
 pub type ToolError = Box<dyn std::error::Error + Send + Sync>;
@@ -195,7 +96,7 @@ impl Toolbox {
     /// Runs one call; the result (or error) as the `tool` message's text.
     async fn answer(&self, call: &ToolCall) -> String {
         let name = &call.function.name;
-        let Some(index) = self.tools.iter().position(|tool| &tool.name == name) else {
+        let Some(index) = self.tools.iter().position(|tool| tool.name() == name) else {
             let known: Vec<&str> = self.tools.iter().map(Tool::name).collect();
             return error_text(format!(
                 "unknown tool `{name}`; the tools are: {}",

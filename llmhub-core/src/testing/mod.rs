@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 pub use render::Reply;
 
 /// The header by which the mock tells which role a request is for.
-pub(crate) const ROLE_HEADER: &str = "x-llmhub-test-role";
+pub(crate) use crate::client::provider::ROLE_HEADER;
 
 /// The API key the mock gives every provider (so that auth headers are sent and checked).
 pub const TEST_KEY: &str = "llmhub-test-key";

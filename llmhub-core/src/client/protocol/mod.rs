@@ -23,7 +23,7 @@ use crate::client::params::MergedParams;
 use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 use crate::client::sse::SseEvent;
 use crate::client::structured::OutputRequest;
-use crate::client::tools::Tool;
+use crate::client::tool::Tool;
 use crate::config::{Protocol, ProviderConfig};
 use crate::error::Result;
 
