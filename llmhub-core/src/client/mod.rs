@@ -40,6 +40,7 @@ pub(crate) mod limits;
 pub mod media;
 pub(crate) mod message;
 pub(crate) mod params;
+pub(crate) mod positions;
 pub(crate) mod protocol;
 pub(crate) mod provider;
 pub mod reload;

@@ -1,7 +1,6 @@
 //! [`ChatStream`], the stream of [`ChatChunk`]s a streamed chat call returns: bytes from the
 //! connection go through the SSE parser, then the protocol's stream decoder.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -11,6 +10,7 @@ use futures_util::{Stream, StreamExt};
 
 use crate::client::hooks::CallRecord;
 use crate::client::message::ToolCall;
+use crate::client::positions::Positions;
 use crate::client::protocol::{Step, StreamDecoder};
 use crate::client::response::{ChatChunk, ChatResponse, Choice, Delta, ResponseMessage, Usage};
 use crate::client::sse::{SseParser, TooLarge};
@@ -168,67 +168,6 @@ impl ChatStream {
             }
         }
         Ok(reply)
-    }
-}
-
-/// Where each index a provider sends (a choice's, a tool call's, a content block's) sits in a
-/// list kept in order of first appearance. Pieces with the same index join whatever its value,
-/// and the lookup stays cheap however many indices a stream sends: a short list is searched in
-/// place, a longer one moves to a hash map.
-#[derive(Debug)]
-pub(crate) enum Positions {
-    /// Few indices (the usual case): `(index, position)` pairs.
-    Few(Vec<(u32, usize)>),
-    /// Many indices.
-    Many(HashMap<u32, usize>),
-}
-
-impl Default for Positions {
-    fn default() -> Positions {
-        Positions::Few(Vec::new())
-    }
-}
-
-impl Positions {
-    /// Past this many indices, the pairs move to a hash map.
-    const FEW: usize = 8;
-
-    /// The position of `index`, if it was seen.
-    pub fn get(&self, index: u32) -> Option<usize> {
-        match self {
-            Positions::Few(pairs) => pairs.iter().find(|(i, _)| *i == index).map(|(_, at)| *at),
-            Positions::Many(map) => map.get(&index).copied(),
-        }
-    }
-
-    /// How many indices were seen.
-    pub fn len(&self) -> usize {
-        match self {
-            Positions::Few(pairs) => pairs.len(),
-            Positions::Many(map) => map.len(),
-        }
-    }
-
-    /// The position of `index`; when it is new, it takes the next position and `add` runs
-    /// (to push the new item at that position).
-    pub fn position(&mut self, index: u32, add: impl FnOnce()) -> usize {
-        if let Some(at) = self.get(index) {
-            return at;
-        }
-        let at = self.len();
-        match self {
-            Positions::Few(pairs) if pairs.len() < Self::FEW => pairs.push((index, at)),
-            Positions::Few(pairs) => {
-                let mut map: HashMap<u32, usize> = pairs.drain(..).collect();
-                map.insert(index, at);
-                *self = Positions::Many(map);
-            }
-            Positions::Many(map) => {
-                map.insert(index, at);
-            }
-        }
-        add();
-        at
     }
 }
 

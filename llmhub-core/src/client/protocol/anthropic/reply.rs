@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::message::{FunctionCall, ReasoningBlock, ToolCall, null_as_default};
+use crate::client::positions::Positions;
 use crate::client::protocol::{Step, StreamDecode};
 use crate::client::response::{
     ChatChunk, ChatResponse, Choice, ChunkChoice, Delta, FinishReason, FunctionDelta,
@@ -12,7 +13,6 @@ use crate::client::response::{
 };
 use crate::client::sse::SseEvent;
 use crate::client::status::{decode_error, status_error};
-use crate::client::stream::Positions;
 use crate::error::{Error, Result};
 
 #[derive(Deserialize)]
