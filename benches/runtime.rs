@@ -14,6 +14,8 @@
 //!   reqwest reading the same stream with a plain SSE splitter and typed chunk structs.
 //! * `embedding`: one embedding call (1,536 floats) through the hub against bare reqwest with
 //!   typed structs.
+//! * `limits_and_fallbacks_64`: 64 callers on a role with provider limits that are never
+//!   reached and an unused fallback, against a plain role.
 //! * allocations per call (a counting global allocator) for chat, stream and embedding, hub and
 //!   bare, client and server together.
 //!
@@ -674,12 +676,50 @@ fn stream_and_embedding(c: &mut Criterion) {
     });
 }
 
+/// 64 concurrent callers on a role whose provider has limits that are never reached
+/// (`max_concurrency`, `rpm`, `tpm`) and a fallback that is never needed, against the same
+/// calls on a plain role, in interleaved rounds (target: within 2 %).
+fn limits_and_fallbacks(c: &mut Criterion) {
+    const CALLERS: usize = 64;
+    let url = start_server(10);
+    let runtime = two_workers();
+    let plain = hub(&url);
+    let yaml = format!(
+        "project: bench\nenv: dev\nproviders:\n  openai:\n    base_url: {url}/v1\n    max_concurrency: 100000\n    rpm: 100000000\n    tpm: 1000000000\nroles:\n  llm.inference:\n    provider: openai\n    model: gpt-4.1\n    mode: chat\n    params: {{ temperature: 0.7, max_tokens: 2048 }}\n    fallbacks: [llm.backup]\n  llm.backup:\n    provider: openai\n    model: gpt-4.1-mini\n    mode: chat\n"
+    );
+    let guarded = Hub::builder()
+        .config(Config::from_yaml_str(&yaml).unwrap())
+        .api_key("openai", KEY)
+        .build()
+        .unwrap();
+    let batch = |hub: &Hub| {
+        let hub = hub.clone();
+        all_at_once(CALLERS, move || {
+            let hub = hub.clone();
+            async move { hub_call(&hub).await }
+        })
+    };
+    let mut group = c.benchmark_group("limits_and_fallbacks_64");
+    group.throughput(Throughput::Elements(CALLERS as u64));
+    group.bench_function("plain", |b| b.to_async(&runtime).iter(|| batch(&plain)));
+    group.bench_function("limits_and_fallback", |b| {
+        b.to_async(&runtime).iter(|| batch(&guarded))
+    });
+    group.finish();
+    runtime.block_on(async {
+        let cost = interleaved(30, 10, || batch(&guarded), || batch(&plain)).await;
+        println!(
+            "limits_and_fallbacks interleaved, median of 30 rounds of 10 batches of 64 callers: time with limits and a fallback / plain = {cost:.3}"
+        );
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .sample_size(40);
-    targets = structured, per_call, stream_and_embedding, sse_throughput, concurrent_64, reload_under_load
+    targets = structured, per_call, stream_and_embedding, sse_throughput, concurrent_64, limits_and_fallbacks, reload_under_load
 }
 criterion_main!(benches);
