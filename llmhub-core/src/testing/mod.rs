@@ -1,5 +1,5 @@
 //! A test kit for applications that call roles (feature `testing`): build your generated
-//! `Roles` (or a [`Hub`]) on a [`Mock`] instead of the network, script what each role's model
+//! `Roles` (or a [`Hub`](crate::Hub)) on a [`Mock`] instead of the network, script what each role's model
 //! answers, and assert on what the role was asked.
 //!
 //! The mock is a real HTTP server on loopback, started in-process, that answers in the wire
@@ -189,7 +189,7 @@ impl Mock {
         self.server.addr
     }
 
-    /// A builder of `R` (a generated `Roles`, or a [`Hub`]) on the mock: the mock's config,
+    /// A builder of `R` (a generated `Roles`, or a [`Hub`](crate::Hub)) on the mock: the mock's config,
     /// the [`TEST_KEY`] for every provider, no retries. Add settings (hooks, timeouts, retries)
     /// before `.build()`.
     pub fn builder<R>(&self) -> HubBuilder<R> {
@@ -204,7 +204,7 @@ impl Mock {
         builder
     }
 
-    /// `R` (a generated `Roles`, or a [`Hub`]) built on the mock with [`Mock::builder`]'s
+    /// `R` (a generated `Roles`, or a [`Hub`](crate::Hub)) built on the mock with [`Mock::builder`]'s
     /// settings.
     pub fn build<R: BuildTarget>(&self) -> Result<R> {
         self.builder::<R>().build()
