@@ -12,6 +12,9 @@
 //! | `state.rs` | what a hub shares, and the state derived from one config (swapped by reload) |
 //! | `provider.rs` | a provider ready to send: URLs, headers, auth, timeouts |
 //! | `protocol/` | the wire protocols, each in its own file; registered in `protocol/mod.rs` |
+//! | `structured.rs` | typed replies: a type's schema (cached), its strict form, parsing, repairs |
+//! | `tool.rs`, `tools.rs` | a tool from a Rust type; the toolbox and the bounded tool loop |
+//! | `positions.rs` | index to position, for joining the pieces of a stream |
 //! | `params.rs` | role params overlaid by overrides, translated to wire names |
 //! | `transport.rs` | the send loop with retries, and failures as errors |
 //! | `route.rs` | deployments, routing, cooldowns and fallbacks: the bindings a call may try |
@@ -21,8 +24,6 @@
 //! | `settings.rs` | timeouts, retries and their defaults |
 //! | `sse.rs` | the byte-level server-sent events parser |
 //! | `stream.rs` | [`ChatStream`](crate::ChatStream) |
-//! | `structured.rs` | typed replies (`completion_json`): schemas cached per type, strict mode, parsing and repair rounds |
-//! | `tools.rs` | [`Tool`](crate::Tool), typed tool arguments, [`Toolbox`](crate::Toolbox) and the bounded tool loop |
 //! | `hooks.rs` | before/after-call hooks and the per-call record and span |
 //! | `reload.rs`, `watch.rs` | reload settings and the file watcher |
 //! | `message.rs`, `response.rs`, `media.rs` | what calls send and receive |
