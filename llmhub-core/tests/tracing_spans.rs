@@ -257,3 +257,52 @@ fn spans_carry_cache_and_reasoning_token_counts() {
         assert_eq!(span.get(field).map(String::as_str), Some(value), "{field}");
     }
 }
+
+#[test]
+fn a_span_names_the_deployment_that_answered_and_the_attempts() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(Capture(seen.clone()), || {
+        runtime.block_on(async {
+            let down = serve(ResponseTemplate::new(503).set_body_string("overloaded")).await;
+            let up = serve(json_reply(json!({
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]
+            })))
+            .await;
+            let yaml = format!(
+                "project: p\nenv: dev\nproviders:\n  down: {{ base_url: {}/v1, api: openai }}\n  up: {{ base_url: {}/v1, api: openai }}\nroles:\n  llm.inference: {{ provider: down, model: m1, mode: chat, fallbacks: [llm.backup] }}\n  llm.backup: {{ provider: up, model: m2, mode: chat }}\n",
+                down.uri(),
+                up.uri()
+            );
+            let hub = llmhub_core::Hub::builder()
+                .config(llmhub_core::Config::from_yaml_str(&yaml).unwrap())
+                .max_retries(0)
+                .build()
+                .unwrap();
+            ask(&hub, "llm.inference").await.unwrap();
+        })
+    });
+    let seen = seen.lock().unwrap();
+    let span = call_span(&seen);
+    // The span ends naming the deployment that answered, after one attempt moved on.
+    assert_eq!(
+        span.get("gen_ai.system").map(String::as_str),
+        Some("\"up\"")
+    );
+    assert_eq!(
+        span.get("gen_ai.request.model").map(String::as_str),
+        Some("\"m2\"")
+    );
+    assert_eq!(span.get("llmhub.attempts").map(String::as_str), Some("2"));
+    assert_eq!(span.get("llmhub.fallbacks").map(String::as_str), Some("1"));
+    // Why the first deployment failed is told in an event.
+    assert!(
+        seen.events
+            .iter()
+            .any(|event| event.values().any(|v| v.contains("overloaded"))),
+        "an event says why the first deployment failed"
+    );
+}
