@@ -56,6 +56,17 @@ impl tracing::Subscriber for Capture {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
+/// What the capturing subscriber saw while `calls` ran on a one-thread runtime.
+fn capture(calls: impl std::future::Future<Output = ()>) -> Seen {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(Capture(seen.clone()), || runtime.block_on(calls));
+    std::mem::take(&mut *seen.lock().unwrap())
+}
+
 /// The fields a call span should end with.
 fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -66,42 +77,34 @@ fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[test]
 fn call_spans_carry_every_attribute_and_never_a_key() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(Capture(seen.clone()), || {
-        runtime.block_on(async {
-            let ok = serve(json_reply(json!({
-                "choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
-            })))
-            .await;
-            // One reply serves both calls; its `usage` is what their spans record.
-            let hub = hub(&ok.uri(), "http://127.0.0.1:9");
-            ask(&hub, "llm.inference").await.unwrap();
-            hub.embedding("llm.embedding", "x", None).await.unwrap();
+    let seen = capture(async {
+        let ok = serve(json_reply(json!({
+            "choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+        })))
+        .await;
+        // One reply serves both calls; its `usage` is what their spans record.
+        let hub = hub(&ok.uri(), "http://127.0.0.1:9");
+        ask(&hub, "llm.inference").await.unwrap();
+        hub.embedding("llm.embedding", "x", None).await.unwrap();
 
-            let failing = serve(ResponseTemplate::new(500).set_body_string("oops")).await;
-            let hub = builder(&failing.uri(), "http://127.0.0.1:9")
-                .max_retries(1)
-                .build()
-                .unwrap();
-            ask(&hub, "llm.inference").await.unwrap_err();
+        let failing = serve(ResponseTemplate::new(500).set_body_string("oops")).await;
+        let hub = builder(&failing.uri(), "http://127.0.0.1:9")
+            .max_retries(1)
+            .build()
+            .unwrap();
+        ask(&hub, "llm.inference").await.unwrap_err();
 
-            // A port nobody listens on: each connect error is retried, twice.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let refused = format!("http://127.0.0.1:{port}");
-            let hub = builder(&refused, &refused).max_retries(2).build().unwrap();
-            ask(&hub, "llm.inference").await.unwrap_err();
-        })
+        // A port nobody listens on: each connect error is retried, twice.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let refused = format!("http://127.0.0.1:{port}");
+        let hub = builder(&refused, &refused).max_retries(2).build().unwrap();
+        ask(&hub, "llm.inference").await.unwrap_err();
     });
-    let seen = seen.lock().unwrap();
     let calls: Vec<_> = seen
         .spans
         .iter()
@@ -195,23 +198,14 @@ fn call_span(seen: &Seen) -> &BTreeMap<String, String> {
 
 #[test]
 fn a_call_dropped_before_it_finishes_marks_its_span_cancelled() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(Capture(seen.clone()), || {
-        runtime.block_on(async {
-            let server =
-                serve(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)))
-                    .await;
-            let hub = hub(&server.uri(), "http://127.0.0.1:9");
-            let call = ask(&hub, "llm.inference");
-            let timed_out = tokio::time::timeout(std::time::Duration::from_millis(50), call).await;
-            assert!(timed_out.is_err(), "the server never answers");
-        })
+    let seen = capture(async {
+        let server =
+            serve(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60))).await;
+        let hub = hub(&server.uri(), "http://127.0.0.1:9");
+        let call = ask(&hub, "llm.inference");
+        let timed_out = tokio::time::timeout(std::time::Duration::from_millis(50), call).await;
+        assert!(timed_out.is_err(), "the server never answers");
     });
-    let seen = seen.lock().unwrap();
     let span = call_span(&seen);
     assert_eq!(
         span.get("error.type").map(String::as_str),
@@ -227,25 +221,17 @@ fn a_call_dropped_before_it_finishes_marks_its_span_cancelled() {
 
 #[test]
 fn spans_carry_cache_and_reasoning_token_counts() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(Capture(seen.clone()), || {
-        runtime.block_on(async {
-            let server = serve(json_reply(serde_json::json!({
-                "choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140,
-                    "prompt_tokens_details": {"cached_tokens": 64},
-                    "completion_tokens_details": {"reasoning_tokens": 32}}
-            })))
-            .await;
-            let hub = hub(&server.uri(), "http://127.0.0.1:9");
-            ask(&hub, "llm.inference").await.unwrap();
-        })
+    let seen = capture(async {
+        let server = serve(json_reply(serde_json::json!({
+            "choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140,
+                "prompt_tokens_details": {"cached_tokens": 64},
+                "completion_tokens_details": {"reasoning_tokens": 32}}
+        })))
+        .await;
+        let hub = hub(&server.uri(), "http://127.0.0.1:9");
+        ask(&hub, "llm.inference").await.unwrap();
     });
-    let seen = seen.lock().unwrap();
     let span = call_span(&seen);
     for (field, value) in [
         ("gen_ai.usage.input_tokens", "100"),
@@ -260,32 +246,24 @@ fn spans_carry_cache_and_reasoning_token_counts() {
 
 #[test]
 fn a_span_names_the_deployment_that_answered_and_the_attempts() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    tracing::subscriber::with_default(Capture(seen.clone()), || {
-        runtime.block_on(async {
-            let down = serve(ResponseTemplate::new(503).set_body_string("overloaded")).await;
-            let up = serve(json_reply(json!({
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]
-            })))
-            .await;
-            let yaml = format!(
-                "project: p\nenv: dev\nproviders:\n  down: {{ base_url: {}/v1, api: openai }}\n  up: {{ base_url: {}/v1, api: openai }}\nroles:\n  llm.inference: {{ provider: down, model: m1, mode: chat, fallbacks: [llm.backup] }}\n  llm.backup: {{ provider: up, model: m2, mode: chat }}\n",
-                down.uri(),
-                up.uri()
-            );
-            let hub = llmhub_core::Hub::builder()
-                .config(llmhub_core::Config::from_yaml_str(&yaml).unwrap())
-                .max_retries(0)
-                .build()
-                .unwrap();
-            ask(&hub, "llm.inference").await.unwrap();
-        })
+    let seen = capture(async {
+        let down = serve(ResponseTemplate::new(503).set_body_string("overloaded")).await;
+        let up = serve(json_reply(json!({
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]
+        })))
+        .await;
+        let yaml = format!(
+            "project: p\nenv: dev\nproviders:\n  down: {{ base_url: {}/v1, api: openai }}\n  up: {{ base_url: {}/v1, api: openai }}\nroles:\n  llm.inference: {{ provider: down, model: m1, mode: chat, fallbacks: [llm.backup] }}\n  llm.backup: {{ provider: up, model: m2, mode: chat }}\n",
+            down.uri(),
+            up.uri()
+        );
+        let hub = llmhub_core::Hub::builder()
+            .config(llmhub_core::Config::from_yaml_str(&yaml).unwrap())
+            .max_retries(0)
+            .build()
+            .unwrap();
+        ask(&hub, "llm.inference").await.unwrap();
     });
-    let seen = seen.lock().unwrap();
     let span = call_span(&seen);
     // The span ends naming the deployment that answered, after one attempt moved on.
     assert_eq!(
