@@ -103,7 +103,7 @@ impl SseParser {
             if line[0] == b':' {
                 continue; // a comment or keep-alive
             }
-            let (field, value) = match line.iter().position(|&b| b == b':') {
+            let (field, value) = match memchr::memchr(b':', &line) {
                 Some(colon) => {
                     let start = if line.get(colon + 1) == Some(&b' ') {
                         colon + 2
@@ -162,10 +162,7 @@ impl SseParser {
     /// The length of the first line in the buffer and of its line end.
     fn find_line_end(&mut self, eof: bool) -> Option<(usize, usize)> {
         let start = self.scanned;
-        match self.buf[start..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-        {
+        match memchr::memchr2(b'\n', b'\r', &self.buf[start..]) {
             Some(offset) => {
                 let at = start + offset;
                 if self.buf[at] == b'\n' {

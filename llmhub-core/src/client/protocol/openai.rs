@@ -525,7 +525,7 @@ impl StreamDecode for StreamState {
         // An error can come alone or inside an otherwise normal chunk (OpenRouter sends
         // `{"id": .., "error": {..}, "choices": [{"finish_reason": "error", ..}]}`); either way
         // the reply is not complete. The cheap byte test keeps the parse off normal chunks.
-        if memchr::memmem::find(data, b"\"error\"").is_some()
+        if ERROR_KEY.find(data).is_some()
             && let Some(err) = stream_error(provider, data)
         {
             return Err(err);
@@ -556,6 +556,10 @@ impl StreamDecode for StreamState {
         }
     }
 }
+
+/// The searcher for an `"error"` key in a stream event, built once.
+static ERROR_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"error\""));
 
 /// An `{"error": {..}}` event, which some OpenAI-compatible servers send mid-stream.
 fn stream_error(provider: &str, data: &[u8]) -> Option<Error> {
