@@ -320,25 +320,80 @@ impl ResponseMessage {
     }
 }
 
-/// Accepts a string, `null`, or a list of content parts (whose `text`s are joined).
+/// Accepts a string, `null`, or a list of content parts (whose `text`s are joined); any other
+/// value is no text. Read straight from the parser (a plain string, the common case, is not
+/// buffered first).
 fn text_or_parts<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Text {
-        Plain(String),
-        Parts(Vec<Part>),
-        Other(serde::de::IgnoredAny),
-    }
+    struct Text;
     #[derive(Deserialize)]
     struct Part {
         #[serde(default)]
         text: Option<String>,
     }
-    Ok(match Option::<Text>::deserialize(deserializer)? {
-        Some(Text::Plain(text)) => Some(text),
-        Some(Text::Parts(parts)) => Some(parts.into_iter().filter_map(|p| p.text).collect()),
-        Some(Text::Other(_)) | None => None,
-    })
+    impl<'de> serde::de::Visitor<'de> for Text {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string, null or a list of content parts")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(Some(text.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
+            Ok(Some(text))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<Self::Value, D::Error> {
+            inner.deserialize_any(Text)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut text = String::new();
+            // A part that is not an object (or has no text) adds nothing.
+            while let Some(part) = seq.next_element::<Option<PartOrOther>>()? {
+                if let Some(PartOrOther::Part(Part { text: Some(piece) })) = part {
+                    text.push_str(&piece);
+                }
+            }
+            Ok(Some(text))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum PartOrOther {
+        Part(Part),
+        Other(serde::de::IgnoredAny),
+    }
+    deserializer.deserialize_any(Text)
 }
 
 /// One chunk of a streamed chat reply (OpenAI's `chat.completion.chunk`).
@@ -519,6 +574,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parts.text(), Some("ab"));
+    }
+
+    #[test]
+    fn message_content_of_any_shape_parses() {
+        let text = |content: &str| {
+            let body = format!(r#"{{"choices":[{{"message":{{"content":{content}}}}}]}}"#);
+            let reply: ChatResponse = serde_json::from_str(&body).unwrap();
+            reply.text().map(str::to_owned)
+        };
+        assert_eq!(text(r#""plain""#).as_deref(), Some("plain"));
+        assert_eq!(text(r#""esc\"aped\n""#).as_deref(), Some("esc\"aped\n"));
+        assert_eq!(text("null"), None);
+        // Parts that are not objects, or have no text, add nothing.
+        assert_eq!(
+            text(r#"[{"type":"text","text":"a"},"stray",{"type":"image"},null,{"text":"b"}]"#)
+                .as_deref(),
+            Some("ab")
+        );
+        assert_eq!(text("[]").as_deref(), Some(""));
+        for other in ["1", "-2", "1.5", "true", r#"{"text":"x"}"#] {
+            assert_eq!(text(other), None, "{other}");
+        }
     }
 
     #[test]
