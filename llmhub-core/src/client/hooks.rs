@@ -102,17 +102,13 @@ pub struct Attempt {
     pub error: Error,
 }
 
-/// What a call with deployments, fallbacks or provider limits keeps beyond a plain call.
+/// What a call that moved on from a failed deployment keeps beyond a plain call.
 #[derive(Default)]
 struct Routed {
     /// The failed attempts (kept only when there are after-call hooks).
     attempts: Vec<Attempt>,
     failed: u32,
     fallbacks: u32,
-    /// The answering deployment's place under its provider's limits.
-    ticket: Option<Ticket>,
-    /// The answering deployment's in-flight count.
-    busy: Option<InFlight>,
 }
 
 /// Who was called and when, kept for the after-call hooks.
@@ -139,6 +135,10 @@ pub(crate) struct CallRecord {
     called: Option<Called>,
     finished: bool,
     routed: Option<Box<Routed>>,
+    /// The answering deployment's place under its provider's limits, held to the call's end.
+    ticket: Option<Ticket>,
+    /// The answering deployment's in-flight count, held to the call's end.
+    busy: Option<InFlight>,
 }
 
 impl CallRecord {
@@ -163,6 +163,8 @@ impl CallRecord {
             called,
             finished: false,
             routed: None,
+            ticket: None,
+            busy: None,
         }
     }
 
@@ -173,11 +175,8 @@ impl CallRecord {
     /// Holds what the call keeps until its end: its place under the provider's limits and its
     /// deployment's in-flight count.
     pub fn hold(&mut self, ticket: Option<Ticket>, busy: Option<InFlight>) {
-        if ticket.is_some() || busy.is_some() {
-            let routed = self.routed();
-            routed.ticket = ticket;
-            routed.busy = busy;
-        }
+        self.ticket = ticket;
+        self.busy = busy;
     }
 
     /// Notes that the deployment tried last failed with `error`, and that the call moves on to
@@ -242,11 +241,11 @@ impl CallRecord {
                 tracing::debug!(parent: &self.span, error = %err, "llmhub call failed");
             }
         }
+        if let Some(ticket) = &self.ticket {
+            ticket.settle(outcome.as_ref().ok().and_then(Option::as_ref));
+        }
         let (attempts, fallbacks): (&[Attempt], u32) = match &self.routed {
             Some(routed) => {
-                if let Some(ticket) = &routed.ticket {
-                    ticket.settle(outcome.as_ref().ok().and_then(Option::as_ref));
-                }
                 if routed.failed > 0 {
                     self.span.record("llmhub.attempts", routed.failed + 1);
                     self.span.record("llmhub.fallbacks", routed.fallbacks);

@@ -115,44 +115,55 @@ impl ProviderLimits {
 
     /// Waits for a free slot, then for the rates, at most `timeout`; `tokens` is the call's
     /// estimated token count.
+    ///
+    /// Each limiter is asked first without waiting: while the limits are not reached, no
+    /// timer is set.
     pub async fn acquire(
         self: &Arc<Self>,
         provider: &str,
         tokens: u64,
         timeout: Duration,
     ) -> Result<Ticket> {
-        let wait = async {
-            let permit = match &self.slots {
-                Some(slots) => slots.clone().acquire_owned().await.ok(),
-                None => None,
-            };
-            if let Some(rpm) = &self.rpm {
-                rpm.until_ready().await;
-            }
-            let mut charged = None;
-            if let (Some(tpm), Some(capacity)) = (&self.tpm, self.wanted.tpm) {
-                let debt = self.token_debt.swap(0, Ordering::Relaxed);
-                let n = (tokens as i64)
-                    .saturating_add(debt)
-                    .clamp(1, capacity.get().into());
-                // `n` is within 1..=capacity, so the limiter can always grant it.
-                let n = NonZeroU32::new(n as u32).unwrap_or(NonZeroU32::MIN);
-                let _ = tpm.until_n_ready(n).await;
-                charged = Some(tokens);
-            }
-            Ticket {
-                _permit: permit,
-                limits: self.clone(),
-                charged,
-                #[cfg(feature = "redis")]
-                lease: None,
-            }
-        };
         let deadline = tokio::time::Instant::now() + timeout;
+        let permit = match &self.slots {
+            Some(slots) => match slots.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => self
+                    .within(slots.clone().acquire_owned(), deadline, provider, timeout)
+                    .await?
+                    .ok(),
+            },
+            None => None,
+        };
+        if let Some(rpm) = &self.rpm
+            && rpm.check().is_err()
+        {
+            self.within(rpm.until_ready(), deadline, provider, timeout)
+                .await?;
+        }
+        let mut charged = None;
+        if let (Some(tpm), Some(capacity)) = (&self.tpm, self.wanted.tpm) {
+            let debt = self.token_debt.swap(0, Ordering::Relaxed);
+            let n = (tokens as i64)
+                .saturating_add(debt)
+                .clamp(1, capacity.get().into());
+            // `n` is within 1..=capacity, so the limiter can always grant it.
+            let n = NonZeroU32::new(n as u32).unwrap_or(NonZeroU32::MIN);
+            if !matches!(tpm.check_n(n), Ok(Ok(()))) {
+                let _ = self
+                    .within(tpm.until_n_ready(n), deadline, provider, timeout)
+                    .await?;
+            }
+            charged = Some(tokens);
+        }
         #[allow(unused_mut)]
-        let mut ticket = tokio::time::timeout_at(deadline, wait)
-            .await
-            .map_err(|_| self.exceeded(provider, timeout))?;
+        let mut ticket = Ticket {
+            _permit: permit,
+            limits: self.clone(),
+            charged,
+            #[cfg(feature = "redis")]
+            lease: None,
+        };
         #[cfg(feature = "redis")]
         if let Some(fleet) = &self.fleet {
             ticket.lease = self
@@ -161,6 +172,19 @@ impl ProviderLimits {
                 .ok_or_else(|| self.exceeded(provider, timeout))?;
         }
         Ok(ticket)
+    }
+
+    /// `wait`, unless `deadline` comes first: then the error that the limits were exceeded.
+    async fn within<F: std::future::Future>(
+        &self,
+        wait: F,
+        deadline: tokio::time::Instant,
+        provider: &str,
+        timeout: Duration,
+    ) -> Result<F::Output> {
+        tokio::time::timeout_at(deadline, wait)
+            .await
+            .map_err(|_| self.exceeded(provider, timeout))
     }
 
     /// The same limits counted for the whole fleet in Redis, after the local ones: a shared
