@@ -294,6 +294,8 @@ pub(crate) struct Leg<'s> {
     pub model: &'s str,
     pub params: &'s Params,
     deployment: Option<&'s Deployment>,
+    /// How the leg's role picks its deployments: what the leg's counters must feed.
+    routing: Routing,
 }
 
 impl<'s> Leg<'s> {
@@ -305,12 +307,17 @@ impl<'s> Leg<'s> {
             model,
             params,
             deployment: None,
+            routing: Routing::Weighted,
         }
     }
 
-    /// Counts the call in flight on the deployment, until the guard is dropped.
+    /// Counts the call in flight on the deployment, until the guard is dropped: only for a
+    /// role routed to the least busy deployment, the one reader of the count (the counter is
+    /// shared by every caller, and so costly to write from many threads).
     pub fn begin(&self) -> Option<InFlight> {
-        let d = self.deployment?;
+        let d = self
+            .deployment
+            .filter(|_| self.routing == Routing::LeastBusy)?;
         d.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(InFlight(d.stats.clone()))
     }
@@ -375,7 +382,7 @@ impl<'s> Plan<'s> {
             if let Some(i) = self.pick(role, now) {
                 self.tried |= 1 << i;
                 self.legs += 1;
-                self.started = Some(Instant::now());
+                self.started = (role.routing == Routing::Latency).then(Instant::now);
                 let d = &role.deployments[i];
                 return Some(Leg {
                     role: &role.name,
@@ -383,6 +390,7 @@ impl<'s> Plan<'s> {
                     model: &d.model,
                     params: &d.params,
                     deployment: Some(d),
+                    routing: role.routing,
                 });
             }
             self.role += 1;
@@ -392,8 +400,8 @@ impl<'s> Plan<'s> {
         // request, try the deployment of the role asked for whose cooldown ends first.
         if self.legs == 0 {
             self.legs = 1;
-            self.started = Some(Instant::now());
             let role = route.roles.first()?;
+            self.started = (role.routing == Routing::Latency).then(Instant::now);
             let d = role
                 .deployments
                 .iter()
@@ -404,6 +412,7 @@ impl<'s> Plan<'s> {
                 model: &d.model,
                 params: &d.params,
                 deployment: Some(d),
+                routing: role.routing,
             });
         }
         None
@@ -419,6 +428,9 @@ impl<'s> Plan<'s> {
                 .enumerate()
                 .filter(move |(i, d)| open(*i, d))
         };
+        if let [only] = &role.deployments[..] {
+            return open(0, only).then_some(0);
+        }
         match role.routing {
             Routing::Weighted => {
                 let total: u64 = candidates().map(|(_, d)| u64::from(d.weight)).sum();
@@ -470,7 +482,8 @@ impl<'s> Plan<'s> {
         self.role as u32
     }
 
-    /// Takes note of `leg`'s outcome: a success feeds the deployment's latency; a transient
+    /// Takes note of `leg`'s outcome: a success feeds the deployment's latency (for a role
+    /// routed by latency, the one reader of it); a transient
     /// failure cools the deployment down. Whether the call may move on to another leg.
     pub fn settle<T>(&self, leg: &Leg<'_>, outcome: &Result<T, Error>) -> bool {
         let Some(d) = leg.deployment else {
@@ -529,6 +542,41 @@ mod tests {
             status: 401,
             message: String::new()
         }));
+    }
+
+    #[test]
+    fn counters_are_kept_only_for_the_routing_that_reads_them() {
+        let config = Config::from_yaml_str(
+            "project: p\nenv: dev\nproviders:\n  openai: { base_url: http://127.0.0.1:9/v1 }\nroles:\n  busy:\n    mode: chat\n    routing: least-busy\n    deployments: [{ provider: openai, model: a }, { provider: openai, model: b }]\n  fast:\n    mode: chat\n    routing: latency\n    deployments: [{ provider: openai, model: c }, { provider: openai, model: d }]\n  spread:\n    mode: chat\n    deployments: [{ provider: openai, model: e }, { provider: openai, model: f }]\n  alone:\n    mode: chat\n    provider: openai\n    model: g\n    fallbacks: [spread]\n",
+        )
+        .unwrap();
+        let registry = Registry::default();
+        let params = Params::new();
+        // (role, counts calls in flight, times replies)
+        for (name, counts, times) in [
+            ("busy", true, false),
+            ("fast", false, true),
+            ("spread", false, false),
+            ("alone", false, false),
+        ] {
+            let route =
+                Route::build(&config, &config.roles[name], &|_| Some(0), &registry).unwrap();
+            let mut plan = Plan::new(Leg::plain(name, 0, "x", &params), Some(&route));
+            let leg = plan.next().unwrap();
+            assert_eq!(leg.role, name);
+            let stats = &leg.deployment.unwrap().stats;
+            let busy = leg.begin();
+            assert_eq!(busy.is_some(), counts, "{name}");
+            assert_eq!(stats.in_flight.load(Ordering::Relaxed), counts as u32);
+            drop(busy);
+            assert_eq!(stats.in_flight.load(Ordering::Relaxed), 0);
+            assert!(!plan.settle(&leg, &Ok::<(), Error>(())));
+            assert_eq!(
+                stats.latency_us.load(Ordering::Relaxed) > 0,
+                times,
+                "{name}"
+            );
+        }
     }
 
     #[test]
