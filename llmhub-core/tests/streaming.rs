@@ -146,6 +146,40 @@ async fn a_stalled_stream_times_out() {
 }
 
 #[tokio::test]
+async fn a_stream_that_keeps_sending_outlives_its_idle_timeout() {
+    // Pieces 150 ms apart for 750 ms in all, under an idle timeout of 400 ms: each pause is
+    // within it, so the deadline moves on with every piece and the stream is read whole.
+    let piece = |text: &str| {
+        format!("data: {{\"id\":\"c1\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n")
+            .into_bytes()
+    };
+    let mut pieces = vec![[SSE_HEAD, &piece("a")].concat()];
+    pieces.extend(["b", "c", "d"].map(piece));
+    pieces.push(
+        b"data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
+            .to_vec(),
+    );
+    let (url, _) = piecewise_server(pieces, Duration::from_millis(150)).await;
+    let hub = builder(&url, &url)
+        .stream_idle_timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let reply = hub
+        .stream_completion("llm.inference", [Message::user("Hi")], None)
+        .await
+        .unwrap()
+        .collect_response()
+        .await
+        .unwrap();
+    assert_eq!(reply.text(), Some("abcd"));
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "the pauses happened"
+    );
+}
+
+#[tokio::test]
 async fn raw_server_sees_the_streaming_request() {
     let server = Server::script(vec![Reply::sse("data: [DONE]\n\n").split(4)]).await;
     let hub = hub(&server.url, &server.url);

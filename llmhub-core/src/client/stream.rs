@@ -46,7 +46,11 @@ pub struct ChatStream {
     decoder: StreamDecoder,
     provider: std::sync::Arc<str>,
     idle_timeout: Duration,
+    /// Fires at the idle deadline as it was when last set; bytes that arrived since moved the
+    /// deadline on (see `last_read`), and the timer is only reset when it fires.
     idle: Pin<Box<tokio::time::Sleep>>,
+    /// When bytes last arrived (or the stream started).
+    last_read: tokio::time::Instant,
     eof: bool,
     done: bool,
     usage: Option<Usage>,
@@ -82,7 +86,11 @@ impl ChatStream {
             decoder,
             provider,
             idle_timeout,
-            idle: Box::pin(tokio::time::sleep(idle_timeout)),
+            idle: Box::pin(tokio::time::sleep_until(idle_deadline(
+                tokio::time::Instant::now(),
+                idle_timeout,
+            ))),
+            last_read: tokio::time::Instant::now(),
             eof: false,
             done: false,
             usage: None,
@@ -271,12 +279,8 @@ impl Stream for ChatStream {
             match this.body.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => {
                     this.parser.push(&bytes);
-                    // `checked_add`: a builder may set `Duration::MAX` to mean "no limit".
-                    let now = tokio::time::Instant::now();
-                    let deadline = now
-                        .checked_add(this.idle_timeout)
-                        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
-                    this.idle.as_mut().reset(deadline);
+                    // A clock read, not a timer reset: the timer catches up when it fires.
+                    this.last_read = tokio::time::Instant::now();
                 }
                 Poll::Ready(Some(Err(err))) => {
                     let err = this.truncated(&describe_reqwest(&err));
@@ -284,7 +288,13 @@ impl Stream for ChatStream {
                 }
                 Poll::Ready(None) => this.eof = true,
                 Poll::Pending => {
-                    if this.idle.as_mut().poll(cx).is_ready() {
+                    while this.idle.as_mut().poll(cx).is_ready() {
+                        let deadline = idle_deadline(this.last_read, this.idle_timeout);
+                        if deadline > tokio::time::Instant::now() {
+                            // Bytes came since the timer was set: wait for the new deadline.
+                            this.idle.as_mut().reset(deadline);
+                            continue;
+                        }
                         let err = Error::Timeout {
                             provider: this.provider.to_string(),
                             what: "stream idle",
@@ -297,6 +307,13 @@ impl Stream for ChatStream {
             }
         }
     }
+}
+
+/// `idle` after `from`, or about thirty years on for a timeout too long to add (a builder may
+/// set `Duration::MAX` to mean "no limit").
+fn idle_deadline(from: tokio::time::Instant, idle: Duration) -> tokio::time::Instant {
+    from.checked_add(idle)
+        .unwrap_or_else(|| from + Duration::from_secs(86_400 * 365 * 30))
 }
 
 #[cfg(test)]
