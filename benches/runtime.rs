@@ -3,15 +3,17 @@
 //!
 //! * `per_call`: one chat completion through `Hub` and the same request through bare
 //!   `reqwest` and `serde_json` (body built with `json!`, reply parsed into a
-//!   `serde_json::Value`; and, strictest, with a pre-parsed URL and typed structs), one
-//!   caller, client and server on one thread. Target: llmhub's median within 5% of bare.
-//! * `sse_throughput`: a long OpenAI stream (~4 MB, 30,000 chunks) read through
+//!   `serde_json::Value`; strictest, with a pre-parsed URL and typed structs that hold only
+//!   the reply's text; and the same decoding into llmhub's own `ChatResponse`), one caller,
+//!   client and server on one thread.
+//! * `sse_throughput`: a long OpenAI stream (5.4 MB, 30,000 chunks) read through
 //!   `hub.stream_completion`, in bytes per second.
 //! * `concurrent_64`: 64 callers at once, `Hub` against bare `reqwest`.
 //! * `structured`: `completion_json::<T>` against `completion` of the same reply (whose text is
 //!   a JSON object), one caller. Target: within 5%.
 //! * `stream_50`: a stream of 50 SSE chunks read to typed chunks through the hub, against bare
-//!   reqwest reading the same stream with a plain SSE splitter and typed chunk structs.
+//!   reqwest reading the same stream with a plain SSE splitter and typed chunk structs (that
+//!   hold only the text delta, or llmhub's own `ChatChunk`).
 //! * `embedding`: one embedding call (1,536 floats) through the hub against bare reqwest with
 //!   typed structs.
 //! * `limits_and_fallbacks_64`: 64 callers on a role with provider limits that are never
@@ -20,6 +22,8 @@
 //!   bare, client and server together.
 //!
 //! Interleaved rounds rotate which contestant goes first, so that neither always runs warm.
+//! `LLMHUB_BENCH=per_call,stream_and_embedding cargo bench --bench runtime` runs only the
+//! functions named (each prints its interleaved ratios).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
@@ -37,6 +41,15 @@ use server::{Reply, Server};
 mod server;
 
 const KEY: &str = "sk-bench";
+
+/// Whether the bench function `name` runs: all of them unless `LLMHUB_BENCH` names some
+/// (comma-separated, e.g. `LLMHUB_BENCH=per_call,stream_and_embedding`). Criterion's own
+/// filter selects only its timings, not the interleaved rounds each function prints.
+fn selected(name: &str) -> bool {
+    std::env::var("LLMHUB_BENCH")
+        .map(|names| names.split(',').any(|n| n.trim() == name))
+        .unwrap_or(true)
+}
 
 /// Counts allocations (and reallocations), for the per-call allocation figures.
 struct Counting;
@@ -183,20 +196,8 @@ async fn bare_post(
 }
 
 /// The same call written as tightly as bare reqwest allows: URL parsed once, typed request
-/// and reply structs (the strictest baseline).
+/// and reply structs that hold only the reply's text (the strictest baseline).
 async fn bare_typed_call(client: &reqwest::Client, url: &reqwest::Url) -> String {
-    #[derive(serde::Serialize)]
-    struct Request<'a> {
-        model: &'a str,
-        messages: [Turn<'a>; 1],
-        temperature: f64,
-        max_tokens: u32,
-    }
-    #[derive(serde::Serialize)]
-    struct Turn<'a> {
-        role: &'a str,
-        content: &'a str,
-    }
     #[derive(serde::Deserialize)]
     struct Reply {
         choices: Vec<Choice>,
@@ -209,6 +210,39 @@ async fn bare_typed_call(client: &reqwest::Client, url: &reqwest::Url) -> String
     struct Text {
         content: Option<String>,
     }
+    let bytes = bare_typed_post(client, url).await;
+    let reply: Reply = serde_json::from_slice(&bytes).unwrap();
+    reply
+        .choices
+        .into_iter()
+        .next()
+        .and_then(|c| c.message.content)
+        .unwrap_or_default()
+}
+
+/// [`bare_typed_call`] decoding the reply into llmhub's own [`llmhub::ChatResponse`] (id,
+/// model, every choice with its role and finish reason, usage): what is left of llmhub's cost
+/// once both read the same reply type.
+async fn bare_typed_call_full_reply(client: &reqwest::Client, url: &reqwest::Url) -> String {
+    let bytes = bare_typed_post(client, url).await;
+    let reply: llmhub::ChatResponse = serde_json::from_slice(&bytes).unwrap();
+    reply.text().unwrap_or_default().to_owned()
+}
+
+/// The request of [`bare_typed_call`], sent with a typed body.
+async fn bare_typed_post(client: &reqwest::Client, url: &reqwest::Url) -> bytes::Bytes {
+    #[derive(serde::Serialize)]
+    struct Request<'a> {
+        model: &'a str,
+        messages: [Turn<'a>; 1],
+        temperature: f64,
+        max_tokens: u32,
+    }
+    #[derive(serde::Serialize)]
+    struct Turn<'a> {
+        role: &'a str,
+        content: &'a str,
+    }
     let body = Request {
         model: "gpt-4.1",
         messages: [Turn {
@@ -218,14 +252,7 @@ async fn bare_typed_call(client: &reqwest::Client, url: &reqwest::Url) -> String
         temperature: 0.7,
         max_tokens: 2048,
     };
-    let bytes = bare_post(client, url.clone(), &body).await;
-    let reply: Reply = serde_json::from_slice(&bytes).unwrap();
-    reply
-        .choices
-        .into_iter()
-        .next()
-        .and_then(|c| c.message.content)
-        .unwrap_or_default()
+    bare_post(client, url.clone(), &body).await
 }
 
 async fn hub_call(hub: &Hub) -> String {
@@ -237,6 +264,9 @@ async fn hub_call(hub: &Hub) -> String {
 }
 
 fn per_call(c: &mut Criterion) {
+    if !selected("per_call") {
+        return;
+    }
     // Client and server share one thread: no cross-thread wake-ups, so the time is the CPU
     // cost of both sides plus the loopback syscalls, the same for both variants.
     let runtime = one_thread();
@@ -268,6 +298,13 @@ fn per_call(c: &mut Criterion) {
             || bare_typed_call(&client, &parsed),
         )
         .await;
+        let full = interleaved(
+            30,
+            300,
+            || hub_call(&hub),
+            || bare_typed_call_full_reply(&client, &parsed),
+        )
+        .await;
         let value = interleaved(
             30,
             300,
@@ -276,7 +313,7 @@ fn per_call(c: &mut Criterion) {
         )
         .await;
         println!(
-            "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {typed:.3}, llmhub / bare json! + Value = {value:.3}"
+            "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {typed:.3}, llmhub / bare typed into llmhub's ChatResponse = {full:.3}, llmhub / bare json! + Value = {value:.3}"
         );
     });
 }
@@ -296,6 +333,9 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn sse_throughput(c: &mut Criterion) {
+    if !selected("sse_throughput") {
+        return;
+    }
     const CHUNKS: usize = 30_000;
     let url = start_server(CHUNKS);
     let bytes = stream_body(CHUNKS).len() as u64;
@@ -304,7 +344,7 @@ fn sse_throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("sse_throughput");
     group.throughput(Throughput::Bytes(bytes));
     group.sample_size(10);
-    group.bench_function("llmhub_stream_4MB", |b| {
+    group.bench_function("llmhub_stream_30000_chunks", |b| {
         b.to_async(&runtime).iter(|| async {
             let mut stream = hub
                 .stream_completion("llm.inference", [Message::user("Hello")], None)
@@ -343,6 +383,9 @@ where
 }
 
 fn concurrent_64(c: &mut Criterion) {
+    if !selected("concurrent_64") {
+        return;
+    }
     const CALLERS: usize = 64;
     let url = start_server(10);
     let runtime = two_workers();
@@ -388,6 +431,9 @@ fn concurrent_64(c: &mut Criterion) {
 /// without reloads (the target: within 5%). Each reload reads, parses and validates the file,
 /// builds the providers and swaps the state in.
 fn reload_under_load(c: &mut Criterion) {
+    if !selected("reload_under_load") {
+        return;
+    }
     use std::sync::atomic::{AtomicBool, Ordering};
     const CALLERS: usize = 8;
     let url = start_server(10);
@@ -460,6 +506,9 @@ struct Greeting {
 }
 
 fn structured(c: &mut Criterion) {
+    if !selected("structured") {
+        return;
+    }
     let runtime = one_thread();
     let content = r#"{"greeting": "Hello! How can I help you today?", "language": "en", "tokens": 9, "mood": null}"#;
     let server = runtime.block_on(Server::start(respond_with(content, 10)));
@@ -495,9 +544,9 @@ fn structured(c: &mut Criterion) {
     });
 }
 
-/// A stream read with bare reqwest: the body split at blank lines, `data:` lines parsed into
-/// typed chunks (what a hand-written client does).
-async fn bare_stream(client: &reqwest::Client, url: &reqwest::Url) -> usize {
+/// The number of choices in a stream chunk, decoded into typed structs that hold only the
+/// text delta (what a hand-written client does).
+fn minimal_chunk_choices(data: &[u8]) -> usize {
     #[derive(serde::Deserialize)]
     struct Chunk {
         choices: Vec<ChunkChoice>,
@@ -512,6 +561,24 @@ async fn bare_stream(client: &reqwest::Client, url: &reqwest::Url) -> usize {
         #[allow(dead_code)]
         content: Option<String>,
     }
+    let chunk: Chunk = serde_json::from_slice(data).unwrap();
+    chunk.choices.len()
+}
+
+/// The number of choices in a stream chunk, decoded into llmhub's own [`llmhub::ChatChunk`]
+/// (id, model, created, each choice's index, delta and finish reason, usage).
+fn full_chunk_choices(data: &[u8]) -> usize {
+    let chunk: llmhub::ChatChunk = serde_json::from_slice(data).unwrap();
+    chunk.choices.len()
+}
+
+/// A stream read with bare reqwest: the body split at blank lines, `data:` lines decoded by
+/// `decode` (which counts the chunk's choices).
+async fn bare_stream(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    decode: fn(&[u8]) -> usize,
+) -> usize {
     let body = json!({
         "model": "gpt-4.1",
         "messages": [{"role": "user", "content": "Hello"}],
@@ -541,8 +608,7 @@ async fn bare_stream(client: &reqwest::Client, url: &reqwest::Url) -> usize {
             if data == b"[DONE]" {
                 return choices;
             }
-            let chunk: Chunk = serde_json::from_slice(data).unwrap();
-            choices += chunk.choices.len();
+            choices += decode(data);
         }
     }
     choices
@@ -620,6 +686,9 @@ async fn allocations_per_call<F: Future>(calls: usize, call: impl Fn() -> F) -> 
 }
 
 fn stream_and_embedding(c: &mut Criterion) {
+    if !selected("stream_and_embedding") {
+        return;
+    }
     let runtime = one_thread();
     let server = runtime.block_on(Server::start(respond(50)));
     server.forget_requests();
@@ -630,7 +699,7 @@ fn stream_and_embedding(c: &mut Criterion) {
     let mut group = c.benchmark_group("stream_50");
     group.bench_function("bare_reqwest_typed", |b| {
         b.to_async(&runtime)
-            .iter(|| bare_stream(&client, &chat_url))
+            .iter(|| bare_stream(&client, &chat_url, minimal_chunk_choices))
     });
     group.bench_function("llmhub", |b| b.to_async(&runtime).iter(|| hub_stream(&hub)));
     group.finish();
@@ -645,12 +714,19 @@ fn stream_and_embedding(c: &mut Criterion) {
     group.finish();
 
     runtime.block_on(async {
-        assert_eq!(hub_stream(&hub).await, bare_stream(&client, &chat_url).await);
+        assert_eq!(hub_stream(&hub).await, bare_stream(&client, &chat_url, minimal_chunk_choices).await);
         let stream = interleaved(
             30,
             100,
             || hub_stream(&hub),
-            || bare_stream(&client, &chat_url),
+            || bare_stream(&client, &chat_url, minimal_chunk_choices),
+        )
+        .await;
+        let stream_full = interleaved(
+            30,
+            100,
+            || hub_stream(&hub),
+            || bare_stream(&client, &chat_url, full_chunk_choices),
         )
         .await;
         let embedding = interleaved(
@@ -661,13 +737,13 @@ fn stream_and_embedding(c: &mut Criterion) {
         )
         .await;
         println!(
-            "interleaved, median of 30 rounds: stream of 50 chunks llmhub / bare typed = {stream:.3}, embedding (1,536 floats) llmhub / bare typed = {embedding:.3}"
+            "interleaved, median of 30 rounds: stream of 50 chunks llmhub / bare typed = {stream:.3}, llmhub / bare typed into llmhub's ChatChunk = {stream_full:.3}, embedding (1,536 floats) llmhub / bare typed = {embedding:.3}"
         );
         let parsed = chat_url.clone();
         let chat_hub = allocations_per_call(200, || hub_call(&hub)).await;
         let chat_bare = allocations_per_call(200, || bare_typed_call(&client, &parsed)).await;
         let stream_hub = allocations_per_call(50, || hub_stream(&hub)).await;
-        let stream_bare = allocations_per_call(50, || bare_stream(&client, &chat_url)).await;
+        let stream_bare = allocations_per_call(50, || bare_stream(&client, &chat_url, minimal_chunk_choices)).await;
         let emb_hub = allocations_per_call(200, || hub_embedding(&hub)).await;
         let emb_bare = allocations_per_call(200, || bare_embedding(&client, &embeddings_url)).await;
         println!(
@@ -680,6 +756,9 @@ fn stream_and_embedding(c: &mut Criterion) {
 /// (`max_concurrency`, `rpm`, `tpm`) and a fallback that is never needed, against the same
 /// calls on a plain role, in interleaved rounds (target: within 2 %).
 fn limits_and_fallbacks(c: &mut Criterion) {
+    if !selected("limits_and_fallbacks") {
+        return;
+    }
     const CALLERS: usize = 64;
     let url = start_server(10);
     let runtime = two_workers();
