@@ -20,6 +20,7 @@
 //! | `compat.rs` | what a new config changes, and whether compiled roles survive it |
 
 pub(crate) mod base_url;
+pub(crate) mod block;
 pub(crate) mod builtin;
 pub(crate) mod compat;
 pub(crate) mod fallbacks;

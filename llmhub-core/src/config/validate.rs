@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::config::base_url::check_base_url;
+use crate::config::block;
 use crate::config::builtin::{BUILTIN_PROVIDERS, builtin_provider};
 use crate::config::fallbacks::{self, FallbackRefs};
 use crate::config::names::method_name;
@@ -69,12 +70,15 @@ const MAX_LISTED: usize = 16;
 pub(crate) fn parse_and_validate(text: &str, file: &str) -> Result<Config> {
     let mut v = Validator {
         file,
-        lines: LineIndex::new(text),
+        text,
         problems: Vec::new(),
         secret: false,
         fallbacks: Vec::new(),
     };
-    let root = match yaml::parse(text) {
+    // The plain shape of a generated config is read by the fast path; anything else (and every
+    // syntax error) by the full YAML parser.
+    let parsed = block::parse(text).map_or_else(|| yaml::parse(text), |root| Ok(Some(root)));
+    let root = match parsed {
         Ok(Some(root)) => root,
         Ok(None) => {
             return Err(Error::Config(ConfigError::new(vec![
@@ -145,7 +149,8 @@ fn list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 
 struct Validator<'a> {
     file: &'a str,
-    lines: LineIndex<'a>,
+    /// The file's text, indexed by line only when a problem is shown.
+    text: &'a str,
     problems: Vec<Pending>,
     /// Set while checking a value that may hold a secret (`env_key`, `headers`): problems found
     /// then are located but do not show their source line.
@@ -190,12 +195,13 @@ impl<'a> Validator<'a> {
     fn into_error(mut self) -> Error {
         self.problems.sort_by_key(|p| (p.span.line, p.span.column));
         let total = self.problems.len();
+        let lines = LineIndex::new(self.text);
         let mut problems: Vec<ConfigProblem> = self
             .problems
             .into_iter()
             .take(MAX_PROBLEMS)
             .map(|p| {
-                ConfigProblem::located(self.file, &self.lines, p.span, p.message, p.hint, !p.secret)
+                ConfigProblem::located(self.file, &lines, p.span, p.message, p.hint, !p.secret)
             })
             .collect();
         if total > MAX_PROBLEMS {
