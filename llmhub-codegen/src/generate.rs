@@ -53,11 +53,19 @@ pub fn generate_tokens(
     embed: &Embed,
 ) -> Result<TokenStream, Error> {
     let file = config.source_name.as_str();
+    // The calls of each mode, written once rather than per role.
+    let calls_of = Mode::ALL.map(|mode| (mode, calls(mode)));
+    let calls_of = |mode: Mode| {
+        calls_of
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .map_or("", |(_, calls)| calls.as_str())
+    };
     let methods = config
         .roles
         .values()
         .enumerate()
-        .map(|(slot, role)| role_method(role, slot, file))
+        .map(|(slot, role)| role_method(role, slot, file, calls_of(role.mode)))
         .collect::<Result<Vec<_>, Error>>()?;
     let names = config.roles.keys();
     let compiled = config.roles.values().map(|role| {
@@ -67,6 +75,44 @@ pub fn generate_tokens(
     });
     let struct_doc = doc_literal(&struct_doc(config));
     let yaml = embed.tokens();
+    // The methods are moved into the impl block, not copied token by token as an
+    // interpolation would.
+    let mut impl_body = quote! {
+        /// The roles compiled in, in the order of the file.
+        pub const ROLE_NAMES: &'static [&'static str] = &[#(#names),*];
+
+        /// Builds the hub from the compiled-in config, with API keys from the environment.
+        ///
+        /// # Errors
+        /// `llmhub::Error` if the hub cannot be built (see `llmhub::RolesBuilder::build`).
+        pub fn new() -> ::llmhub::Result<Self> {
+            Self::builder().build()
+        }
+
+        /// A builder to set API keys, hooks, strict env, the HTTP client or reload before
+        /// building.
+        #[must_use]
+        pub fn builder() -> ::llmhub::RolesBuilder<Self> {
+            ::llmhub::RolesBuilder::default()
+        }
+
+        /// Wraps a hub built elsewhere, after checking that its config has every compiled
+        /// role with the same mode.
+        ///
+        /// # Errors
+        /// `llmhub::Error::UnknownRole` or `llmhub::Error::ModeMismatch` if it has not.
+        pub fn from_hub(hub: ::llmhub::Hub) -> ::llmhub::Result<Self> {
+            ::llmhub::__private::checked_from_hub(hub)
+        }
+
+        /// The hub behind the roles: the dynamic API, the config in force, reload.
+        #[must_use]
+        pub fn hub(&self) -> &::llmhub::Hub {
+            &self.hub
+        }
+    };
+    impl_body.extend(methods);
+    let impl_body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, impl_body);
 
     Ok(quote! {
         #[doc = #struct_doc]
@@ -77,42 +123,7 @@ pub fn generate_tokens(
         }
 
         #[allow(dead_code)]
-        impl #struct_name {
-            /// The roles compiled in, in the order of the file.
-            pub const ROLE_NAMES: &'static [&'static str] = &[#(#names),*];
-
-            /// Builds the hub from the compiled-in config, with API keys from the environment.
-            ///
-            /// # Errors
-            /// `llmhub::Error` if the hub cannot be built (see `llmhub::RolesBuilder::build`).
-            pub fn new() -> ::llmhub::Result<Self> {
-                Self::builder().build()
-            }
-
-            /// A builder to set API keys, hooks, strict env, the HTTP client or reload before
-            /// building.
-            #[must_use]
-            pub fn builder() -> ::llmhub::RolesBuilder<Self> {
-                ::llmhub::RolesBuilder::default()
-            }
-
-            /// Wraps a hub built elsewhere, after checking that its config has every compiled
-            /// role with the same mode.
-            ///
-            /// # Errors
-            /// `llmhub::Error::UnknownRole` or `llmhub::Error::ModeMismatch` if it has not.
-            pub fn from_hub(hub: ::llmhub::Hub) -> ::llmhub::Result<Self> {
-                ::llmhub::__private::checked_from_hub(hub)
-            }
-
-            /// The hub behind the roles: the dynamic API, the config in force, reload.
-            #[must_use]
-            pub fn hub(&self) -> &::llmhub::Hub {
-                &self.hub
-            }
-
-            #(#methods)*
-        }
+        impl #struct_name #impl_body
 
         impl ::llmhub::__private::GeneratedRoles for #struct_name {
             const YAML: &'static str = #yaml;
@@ -186,7 +197,12 @@ fn split_doc_lines(attrs: &mut Vec<syn::Attribute>) {
     *attrs = split;
 }
 
-fn role_method(role: &RoleConfig, slot: usize, file: &str) -> Result<TokenStream, Error> {
+fn role_method(
+    role: &RoleConfig,
+    slot: usize,
+    file: &str,
+    calls: &str,
+) -> Result<TokenStream, Error> {
     let name = method_name(&role.name);
     // `method_name` only makes `[a-z0-9_]` identifiers that do not start with a digit (a
     // keyword gets a trailing `_`); checking that here keeps a bug there from becoming a
@@ -205,7 +221,7 @@ fn role_method(role: &RoleConfig, slot: usize, file: &str) -> Result<TokenStream
     let method = Ident::new(&name, proc_macro2::Span::call_site());
     let handle = handle_type(role.mode);
     let slot = Literal::usize_unsuffixed(slot);
-    let doc = doc_literal(&role_doc(role, file));
+    let doc = doc_literal(&role_doc(role, file, calls));
     Ok(quote! {
         #[doc = #doc]
         #[must_use]
@@ -260,50 +276,51 @@ fn calls(mode: Mode) -> String {
 }
 
 /// The doc comment of a role method: role, provider, model, mode, params and where the role is
-/// defined, so that IDE hover shows the binding.
-fn role_doc(role: &RoleConfig, file: &str) -> String {
-    let params = if role.params.is_empty() {
-        "none".to_owned()
-    } else {
-        code(&serde_json::to_string(&role.params).unwrap_or_default())
-    };
-    let mut doc = vec![
-        format!(" Role {}: {}.", code(&role.name), calls(role.mode)),
-        String::new(),
-    ];
+/// defined, so that IDE hover shows the binding. `calls` is [`calls`] of the role's mode.
+fn role_doc(role: &RoleConfig, file: &str, calls: &str) -> String {
+    use std::fmt::Write as _;
+    let mut doc = String::with_capacity(320);
+    // `write!` to a `String` cannot fail.
+    let _ = write!(doc, " Role {}: {calls}.\n\n", code(&role.name));
     if role.deployments.is_empty() {
-        doc.push(format!(" - provider: {}", code(&role.provider)));
-        doc.push(format!(" - model: {}", code(&role.model)));
+        let _ = write!(
+            doc,
+            " - provider: {}\n - model: {}\n",
+            code(&role.provider),
+            code(&role.model)
+        );
     } else {
-        let deployments: Vec<String> = role
-            .deployments
-            .iter()
-            .map(|d| {
-                format!(
-                    "{} (weight {})",
-                    code(&format!("{}/{}", d.provider, d.model)),
-                    d.weight
-                )
-            })
-            .collect();
-        doc.push(format!(
-            " - deployments ({} routing): {}",
-            role.routing,
-            deployments.join(", ")
+        let _ = write!(doc, " - deployments ({} routing): ", role.routing);
+        for (i, d) in role.deployments.iter().enumerate() {
+            let separator = if i == 0 { "" } else { ", " };
+            let binding = code(&format!("{}/{}", d.provider, d.model));
+            let _ = write!(doc, "{separator}{binding} (weight {})", d.weight);
+        }
+        doc.push('\n');
+    }
+    let _ = write!(doc, " - mode: {}\n - params: ", code(role.mode.as_str()));
+    if role.params.is_empty() {
+        doc.push_str("none");
+    } else {
+        doc.push_str(&code(
+            &serde_json::to_string(&role.params).unwrap_or_default(),
         ));
     }
-    doc.push(format!(" - mode: {}", code(role.mode.as_str())));
-    doc.push(format!(" - params: {params}"));
     if !role.fallbacks.is_empty() {
-        let fallbacks: Vec<String> = role.fallbacks.iter().map(|f| code(f)).collect();
-        doc.push(format!(" - fallbacks: {}", fallbacks.join(", ")));
+        doc.push_str("\n - fallbacks: ");
+        for (i, fallback) in role.fallbacks.iter().enumerate() {
+            if i > 0 {
+                doc.push_str(", ");
+            }
+            doc.push_str(&code(fallback));
+        }
     }
-    doc.push(String::new());
-    doc.push(format!(
-        " Defined at {}.",
+    let _ = write!(
+        doc,
+        "\n\n Defined at {}.",
         code(&format!("{file}:{}", role.span.line))
-    ));
-    doc.join("\n")
+    );
+    doc
 }
 
 fn struct_doc(config: &Config) -> String {
