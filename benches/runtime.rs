@@ -18,6 +18,8 @@
 //!   typed structs.
 //! * `limits_and_fallbacks_64`: 64 callers on a role with provider limits that are never
 //!   reached and an unused fallback, against a plain role.
+//! * `client_cpu`: the client thread's CPU time per chat call, the server on a thread of its
+//!   own, against the strict typed bare call.
 //! * allocations per call (a counting global allocator) for chat, stream and embedding, hub and
 //!   bare, client and server together.
 //!
@@ -314,6 +316,75 @@ fn per_call(c: &mut Criterion) {
         .await;
         println!(
             "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {typed:.3}, llmhub / bare typed into llmhub's ChatResponse = {full:.3}, llmhub / bare json! + Value = {value:.3}"
+        );
+    });
+}
+
+/// CPU time this thread has used, in seconds (Linux: `/proc/thread-self/schedstat`).
+fn thread_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    let nanos: u64 = stat.split_whitespace().next().unwrap().parse().unwrap();
+    nanos as f64 * 1e-9
+}
+
+/// The median ratio of the CPU time this thread spends on `calls` calls of `llmhub` and of
+/// `bare`, over `rounds` rounds whose order rotates.
+async fn interleaved_cpu<A, FA, B, FB>(rounds: usize, calls: usize, llmhub: A, bare: B) -> f64
+where
+    A: Fn() -> FA,
+    FA: Future,
+    B: Fn() -> FB,
+    FB: Future,
+{
+    async fn cpu<F: Future>(calls: usize, call: impl Fn() -> F) -> f64 {
+        let start = thread_cpu_seconds();
+        for _ in 0..calls {
+            std::hint::black_box(call().await);
+        }
+        thread_cpu_seconds() - start
+    }
+    let mut ratios = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let (ours, theirs) = if round % 2 == 0 {
+            let ours = cpu(calls, &llmhub).await;
+            (ours, cpu(calls, &bare).await)
+        } else {
+            let theirs = cpu(calls, &bare).await;
+            (cpu(calls, &llmhub).await, theirs)
+        };
+        ratios.push(ours / theirs);
+    }
+    median(&mut ratios)
+}
+
+/// The client's CPU time per chat call, the server on a thread of its own: llmhub against
+/// the strict typed bare call (and the same decoding into llmhub's `ChatResponse`).
+fn client_cpu(_: &mut Criterion) {
+    if !selected("client_cpu") {
+        return;
+    }
+    let url = start_server(10);
+    let runtime = one_thread();
+    let hub = hub(&url);
+    let client = bare_client();
+    let parsed = reqwest::Url::parse(&format!("{url}/v1/chat/completions")).unwrap();
+    runtime.block_on(async {
+        let typed = interleaved_cpu(
+            30,
+            300,
+            || hub_call(&hub),
+            || bare_typed_call(&client, &parsed),
+        )
+        .await;
+        let full = interleaved_cpu(
+            30,
+            300,
+            || hub_call(&hub),
+            || bare_typed_call_full_reply(&client, &parsed),
+        )
+        .await;
+        println!(
+            "client_cpu interleaved, median of 30 rounds of 300 calls, server on its own thread: client CPU per chat call llmhub / bare typed = {typed:.3}, llmhub / bare typed into llmhub's ChatResponse = {full:.3}"
         );
     });
 }
@@ -799,6 +870,6 @@ criterion_group! {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
         .sample_size(40);
-    targets = structured, per_call, stream_and_embedding, sse_throughput, concurrent_64, limits_and_fallbacks, reload_under_load
+    targets = structured, per_call, client_cpu, stream_and_embedding, sse_throughput, concurrent_64, limits_and_fallbacks, reload_under_load
 }
 criterion_main!(benches);
