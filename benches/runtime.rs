@@ -327,36 +327,6 @@ fn thread_cpu_seconds() -> f64 {
     nanos as f64 * 1e-9
 }
 
-/// The median ratio of the CPU time this thread spends on `calls` calls of `llmhub` and of
-/// `bare`, over `rounds` rounds whose order rotates.
-async fn interleaved_cpu<A, FA, B, FB>(rounds: usize, calls: usize, llmhub: A, bare: B) -> f64
-where
-    A: Fn() -> FA,
-    FA: Future,
-    B: Fn() -> FB,
-    FB: Future,
-{
-    async fn cpu<F: Future>(calls: usize, call: impl Fn() -> F) -> f64 {
-        let start = thread_cpu_seconds();
-        for _ in 0..calls {
-            std::hint::black_box(call().await);
-        }
-        thread_cpu_seconds() - start
-    }
-    let mut ratios = Vec::with_capacity(rounds);
-    for round in 0..rounds {
-        let (ours, theirs) = if round % 2 == 0 {
-            let ours = cpu(calls, &llmhub).await;
-            (ours, cpu(calls, &bare).await)
-        } else {
-            let theirs = cpu(calls, &bare).await;
-            (cpu(calls, &llmhub).await, theirs)
-        };
-        ratios.push(ours / theirs);
-    }
-    median(&mut ratios)
-}
-
 /// The client's CPU time per chat call, the server on a thread of its own: llmhub against
 /// the strict typed bare call (and the same decoding into llmhub's `ChatResponse`).
 fn client_cpu(_: &mut Criterion) {
@@ -369,14 +339,16 @@ fn client_cpu(_: &mut Criterion) {
     let client = bare_client();
     let parsed = reqwest::Url::parse(&format!("{url}/v1/chat/completions")).unwrap();
     runtime.block_on(async {
-        let typed = interleaved_cpu(
+        let typed = interleaved_by(
+            thread_cpu_seconds,
             30,
             300,
             || hub_call(&hub),
             || bare_typed_call(&client, &parsed),
         )
         .await;
-        let full = interleaved_cpu(
+        let full = interleaved_by(
+            thread_cpu_seconds,
             30,
             300,
             || hub_call(&hub),
@@ -389,13 +361,27 @@ fn client_cpu(_: &mut Criterion) {
     });
 }
 
-/// Seconds for `count` sequential calls.
-async fn time_calls<F: Future>(count: usize, call: impl Fn() -> F) -> f64 {
-    let start = std::time::Instant::now();
+/// Seconds on the wall clock since its first reading.
+fn wall_seconds() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+}
+
+/// Seconds for `count` sequential calls, on `clock`.
+async fn measure_calls<F: Future>(clock: fn() -> f64, count: usize, call: impl Fn() -> F) -> f64 {
+    let start = clock();
     for _ in 0..count {
         std::hint::black_box(call().await);
     }
-    start.elapsed().as_secs_f64()
+    clock() - start
+}
+
+/// Wall-clock seconds for `count` sequential calls.
+async fn time_calls<F: Future>(count: usize, call: impl Fn() -> F) -> f64 {
+    measure_calls(wall_seconds, count, call).await
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -730,14 +716,31 @@ where
     B: Fn() -> FB,
     FB: Future,
 {
+    interleaved_by(wall_seconds, rounds, calls, llmhub, bare).await
+}
+
+/// [`interleaved`] on `clock` (wall time, or this thread's CPU time).
+async fn interleaved_by<A, FA, B, FB>(
+    clock: fn() -> f64,
+    rounds: usize,
+    calls: usize,
+    llmhub: A,
+    bare: B,
+) -> f64
+where
+    A: Fn() -> FA,
+    FA: Future,
+    B: Fn() -> FB,
+    FB: Future,
+{
     let mut ratios = Vec::with_capacity(rounds);
     for round in 0..rounds {
         let (ours, theirs) = if round % 2 == 0 {
-            let ours = time_calls(calls, &llmhub).await;
-            (ours, time_calls(calls, &bare).await)
+            let ours = measure_calls(clock, calls, &llmhub).await;
+            (ours, measure_calls(clock, calls, &bare).await)
         } else {
-            let theirs = time_calls(calls, &bare).await;
-            (time_calls(calls, &llmhub).await, theirs)
+            let theirs = measure_calls(clock, calls, &bare).await;
+            (measure_calls(clock, calls, &llmhub).await, theirs)
         };
         ratios.push(ours / theirs);
     }

@@ -382,16 +382,7 @@ impl<'s> Plan<'s> {
             if let Some(i) = self.pick(role, now) {
                 self.tried |= 1 << i;
                 self.legs += 1;
-                self.started = (role.routing == Routing::Latency).then(Instant::now);
-                let d = &role.deployments[i];
-                return Some(Leg {
-                    role: &role.name,
-                    provider: d.provider,
-                    model: &d.model,
-                    params: &d.params,
-                    deployment: Some(d),
-                    routing: role.routing,
-                });
+                return Some(self.start(role, &role.deployments[i]));
             }
             self.role += 1;
             self.tried = 0;
@@ -401,21 +392,26 @@ impl<'s> Plan<'s> {
         if self.legs == 0 {
             self.legs = 1;
             let role = route.roles.first()?;
-            self.started = (role.routing == Routing::Latency).then(Instant::now);
             let d = role
                 .deployments
                 .iter()
                 .min_by_key(|d| d.stats.cooling_until.load(Ordering::Relaxed))?;
-            return Some(Leg {
-                role: &role.name,
-                provider: d.provider,
-                model: &d.model,
-                params: &d.params,
-                deployment: Some(d),
-                routing: role.routing,
-            });
+            return Some(self.start(role, d));
         }
         None
+    }
+
+    /// The leg of deployment `d` of `role`, its start noted when the role is routed by latency.
+    fn start(&mut self, role: &'s RouteRole, d: &'s Deployment) -> Leg<'s> {
+        self.started = (role.routing == Routing::Latency).then(Instant::now);
+        Leg {
+            role: &role.name,
+            provider: d.provider,
+            model: &d.model,
+            params: &d.params,
+            deployment: Some(d),
+            routing: role.routing,
+        }
     }
 
     /// The deployment of `role` to try next: not tried yet, not cooling down, chosen by the

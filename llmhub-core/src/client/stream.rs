@@ -80,17 +80,15 @@ impl ChatStream {
         record: CallRecord,
         masker: KeyMasker,
     ) -> ChatStream {
+        let now = tokio::time::Instant::now();
         ChatStream {
             body: Box::pin(response.bytes_stream()),
             parser: SseParser::new(max_event_bytes),
             decoder,
             provider,
             idle_timeout,
-            idle: Box::pin(tokio::time::sleep_until(idle_deadline(
-                tokio::time::Instant::now(),
-                idle_timeout,
-            ))),
-            last_read: tokio::time::Instant::now(),
+            idle: Box::pin(tokio::time::sleep_until(idle_deadline(now, idle_timeout))),
+            last_read: now,
             eof: false,
             done: false,
             usage: None,

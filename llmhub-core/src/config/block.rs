@@ -8,8 +8,6 @@
 //! makes it give up with `None`, and the full parser reads the file instead: every message
 //! about a file comes from the full parser.
 
-use std::borrow::Cow;
-
 use crate::config::types::Span;
 use crate::config::yaml::{MAX_DEPTH, MAX_NODES, Node, NodeKind, Scalar, resolve_plain};
 
@@ -101,20 +99,19 @@ impl<'a> Reader<'_, 'a> {
             }
             self.next += 1;
             let (key, rest) = split_key(line.body)?;
-            let key_node = self.scalar(line, indent, key, Cow::Borrowed(key), None)?;
-            let value_column = line.body.len() - rest.len();
+            let key_node = self.scalar(line, indent, key, key, false)?;
             let value = rest.trim_start_matches(' ');
-            let value_column = indent + value_column + (rest.len() - value.len());
             let value = if value.is_empty() || value.starts_with('#') {
                 match self.lines.get(self.next) {
                     Some(nested) if nested.indent > indent => {
                         self.block_map(nested.indent, depth + 1)?
                     }
-                    // No value: a null, placed where saphyr places it (at the next token).
+                    // No value at all (a null): left to the full parser.
                     _ => return None,
                 }
             } else {
-                self.inline_value(line, value_column, value, depth)?
+                let column = indent + line.body.len() - value.len();
+                self.inline_value(line, column, value, depth)?
             };
             items.push((key_node, value));
         }
@@ -158,12 +155,12 @@ impl<'a> Reader<'_, 'a> {
                 let (text, rest) = quoted(value)?;
                 // The full parser's span of a quoted scalar runs on to the next token: here
                 // over the rest of the line, comment included.
-                let node = self.scalar(line, column, value, Cow::Borrowed(text), Some(()))?;
+                let node = self.scalar(line, column, value, text, true)?;
                 (node, rest)
             }
             _ => {
                 let text = plain_block(value)?;
-                let node = self.scalar(line, column, text, Cow::Borrowed(text), None)?;
+                let node = self.scalar(line, column, text, text, false)?;
                 (node, &value[text.len()..])
             }
         };
@@ -171,27 +168,28 @@ impl<'a> Reader<'_, 'a> {
     }
 
     /// A scalar node at `column` of `line`: `written` is its text as in the file (with its
-    /// quotes), `value` its content; `quoted` says it is a string whatever it holds.
+    /// quotes), `value` its content; a `quoted` one is a string whatever it holds.
     fn scalar(
         &mut self,
         line: &Line<'a>,
         column: usize,
         written: &str,
-        value: Cow<'a, str>,
-        quoted: Option<()>,
+        value: &'a str,
+        quoted: bool,
     ) -> Option<Node<'a>> {
         // Outside ASCII, positions in characters and in bytes part: the full parser counts.
         if !written.is_ascii() {
             return None;
         }
         self.count()?;
-        let resolved = match quoted {
-            Some(()) => Scalar::Str,
-            None => resolve_plain(&value),
+        let resolved = if quoted {
+            Scalar::Str
+        } else {
+            resolve_plain(value)
         };
         Some(Node {
             kind: NodeKind::Scalar {
-                raw: value,
+                raw: value.into(),
                 value: resolved,
             },
             span: Span {
@@ -293,8 +291,9 @@ impl<'a> Flow<'_, 'a> {
 
     /// An entry of a flow collection: a nested collection or a scalar.
     fn item(&mut self, reader: &mut Reader<'_, 'a>, depth: usize) -> Option<Node<'a>> {
-        let column = self.column + self.at;
-        let rest = &self.text[self.at..];
+        let start = self.at;
+        let column = self.column + start;
+        let rest = &self.text[start..];
         match *rest.as_bytes().first()? {
             b'[' | b'{' => self.collection(reader, depth + 1),
             b'\'' | b'"' => {
@@ -302,13 +301,13 @@ impl<'a> Flow<'_, 'a> {
                 self.at += rest.len() - after.len();
                 // The full parser's span of a quoted scalar runs on over the spaces after it.
                 self.skip_spaces();
-                let written = &rest[..self.at - (column - self.column)];
-                reader.scalar(self.line, column, written, Cow::Borrowed(text), Some(()))
+                let written = &self.text[start..self.at];
+                reader.scalar(self.line, column, written, text, true)
             }
             _ => {
                 let text = plain_flow(rest)?;
                 self.at += text.len();
-                reader.scalar(self.line, column, text, Cow::Borrowed(text), None)
+                reader.scalar(self.line, column, text, text, false)
             }
         }
     }
