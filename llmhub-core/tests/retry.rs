@@ -260,6 +260,35 @@ async fn the_yaml_timeout_ms_limits_each_request() {
 }
 
 #[tokio::test]
+async fn the_timeout_covers_reading_the_body_too() {
+    // The head comes at once; the body trickles in, 8 bytes every 60 ms: the whole reply
+    // would take over 500 ms, against a timeout of 300 ms from the request's start.
+    let body = json!({"choices": [{"message": {"content": "a reply that comes in slowly"}}]});
+    let server = Server::script(vec![
+        Reply::json(200, &body)
+            .split(8)
+            .pause(Duration::from_millis(60)),
+    ])
+    .await;
+    let hub = hub_with_openai_settings(&server.url, "    timeout_ms: 300\n    max_retries: 0\n");
+    let started = Instant::now();
+    let err = ask(&hub, "llm.inference").await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Timeout { provider, what: "request", after }
+                if provider == "openai" && *after == Duration::from_millis(300)
+        ),
+        "{err:?}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(900),
+        "timed out after {took:?}"
+    );
+}
+
+#[tokio::test]
 async fn slow_replies_time_out() {
     let server = serve(ok_reply().set_delay(Duration::from_secs(2))).await;
     let hub = builder(&server.uri(), "http://127.0.0.1:9")

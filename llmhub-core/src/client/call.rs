@@ -27,7 +27,9 @@ use crate::client::status::decode_error;
 use crate::client::stream::ChatStream;
 use crate::client::structured::{self, OutputRequest};
 use crate::client::tool::Tool;
-use crate::client::transport::{self, read_capped, reply_too_large, transport_error};
+use crate::client::transport::{
+    self, read_capped, reply_too_large, timeout_error, transport_error,
+};
 use crate::config::{Mode, Params};
 use crate::error::{Error, Result};
 
@@ -244,6 +246,9 @@ pub(crate) fn messages_of(
 /// embeddings.
 struct Sent {
     response: reqwest::Response,
+    /// When the attempt that got the response runs out of time: its whole body must be read
+    /// by then.
+    deadline: tokio::time::Instant,
     /// A stream's first bytes, read to see that it started (routed calls only).
     first: Option<Bytes>,
     state: Arc<HubState>,
@@ -260,6 +265,7 @@ impl Sent {
     ) -> Result<T> {
         let Sent {
             mut response,
+            deadline,
             state,
             provider,
             record,
@@ -267,13 +273,14 @@ impl Sent {
         } = self;
         let provider = &state.providers[provider];
         let result = async {
-            // The request's own timeout (set by the send loop) covers this read too.
+            // The attempt's timeout covers this read too.
             let limit = provider.max_response_bytes;
             if response.content_length().is_some_and(|n| n > limit as u64) {
                 return Err(reply_too_large(provider));
             }
-            let (body, cut) = read_capped(&mut response, limit)
+            let (body, cut) = tokio::time::timeout_at(deadline, read_capped(&mut response, limit))
                 .await
+                .map_err(|_| timeout_error(provider, "request"))?
                 .map_err(|err| transport_error(provider, &err))?;
             if cut {
                 return Err(reply_too_large(provider));
@@ -445,21 +452,22 @@ async fn attempt(
             }
             None => None,
         };
-        let mut response =
-            transport::send(&shared.client, provider, &encoded, auth, !kind.is_stream()).await?;
+        let (mut response, deadline) =
+            transport::send(&shared.client, provider, &encoded, auth).await?;
         let first = match kind.is_stream() {
             true => first_bytes(leg, provider, &mut response).await?,
             false => None,
         };
-        Ok((response, ticket, first))
+        Ok((response, deadline, ticket, first))
     }
     .instrument(this.span().clone())
     .await;
     match sent {
-        Ok((response, ticket, first)) => {
+        Ok((response, deadline, ticket, first)) => {
             this.hold(ticket, busy);
             Ok(Sent {
                 response,
+                deadline,
                 first,
                 provider: target.provider_index,
                 state: state.clone(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
+use tokio::time::Instant;
 
 use crate::client::provider::{Encoded, Provider};
 use crate::client::settings::ERROR_BODY_KEPT;
@@ -67,32 +68,37 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     None
 }
 
+/// The instant `timeout` from now; a timeout too long to add is a deadline decades away.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
 /// Sends `body` to `url`, retrying connect errors and retryable statuses with backoff, up to
-/// the provider's `max_retries`; returns the first successful response (its body unread) or
-/// the last error.
+/// the provider's `max_retries`; returns the first successful response (its body unread) with
+/// the deadline of its attempt, or the last error.
 ///
-/// Each attempt is limited by the provider's timeout: with `whole`, until its body is read
-/// (reqwest's own request timeout, one timer for both phases); without (a stream), until the
-/// response headers arrive, the stream's idle timeout taking over from there.
+/// Each attempt is given the provider's timeout from its start: the response headers must
+/// arrive by the deadline returned, and a whole body must be read by it too (the caller's
+/// part); a stream's idle timeout takes over once its headers are in. A body that is already
+/// buffered when it is read never arms the timer.
 pub(crate) async fn send(
     client: &reqwest::Client,
     provider: &Provider,
     encoded: &Encoded<'_>,
     auth: Option<&HeaderValue>,
-    whole: bool,
-) -> Result<reqwest::Response> {
+) -> Result<(reqwest::Response, Instant)> {
     let mut retry = 0;
     loop {
-        let mut request = provider.request(encoded, auth);
-        let attempt = if whole {
-            *request.timeout_mut() = Some(provider.timeout);
-            Ok(client.execute(request).await)
-        } else {
-            tokio::time::timeout(provider.timeout, client.execute(request)).await
-        };
+        let request = provider.request(encoded, auth);
+        let deadline = deadline_after(provider.timeout);
+        let attempt = tokio::time::timeout_at(deadline, client.execute(request)).await;
         let (err, asked) = match attempt {
             Err(_) => return Err(timeout_error(provider, "request")),
-            Ok(Ok(response)) if response.status().is_success() => return Ok(response),
+            Ok(Ok(response)) if response.status().is_success() => {
+                return Ok((response, deadline));
+            }
             Ok(Ok(response)) if response.status().is_redirection() => {
                 return Err(redirect_error(provider, &encoded.url, &response));
             }
@@ -100,14 +106,12 @@ pub(crate) async fn send(
                 let status = response.status().as_u16();
                 let asked = retry_after(response.headers());
                 // Only the start of an error body is read: enough for its message.
-                let (body, cut) = tokio::time::timeout(
-                    provider.timeout,
-                    read_capped(&mut response, ERROR_BODY_KEPT),
-                )
-                .await
-                .ok()
-                .and_then(|body| body.ok())
-                .unwrap_or_default();
+                let (body, cut) =
+                    tokio::time::timeout_at(deadline, read_capped(&mut response, ERROR_BODY_KEPT))
+                        .await
+                        .ok()
+                        .and_then(|body| body.ok())
+                        .unwrap_or_default();
                 let err = http_error(provider, status, asked, &body, cut);
                 if !should_retry(status, response.headers()) {
                     return Err(err);
