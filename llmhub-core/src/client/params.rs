@@ -44,8 +44,8 @@ impl<'a> MergedParams<'a> {
     /// The value of `key` (the override's if there is one).
     pub fn get(&self, key: &str) -> Option<&'a Value> {
         self.overrides
-            .and_then(|o| o.get(key))
-            .or_else(|| self.base.get(key))
+            .and_then(|o| lookup(o, key))
+            .or_else(|| lookup(self.base, key))
     }
 
     /// Every param, the role's first (unless overridden), then the overrides.
@@ -53,13 +53,26 @@ impl<'a> MergedParams<'a> {
         let overrides = self.overrides;
         self.base
             .iter()
-            .filter(move |(key, _)| overrides.is_none_or(|o| !o.contains_key(key.as_str())))
+            .filter(move |(key, _)| overrides.is_none_or(|o| lookup(o, key).is_none()))
             .chain(overrides.into_iter().flatten())
     }
 
     /// A merged copy (for hooks).
     pub fn to_params(self) -> Params {
         merge_params(self.base, self.overrides)
+    }
+}
+
+/// The params a map holds up to which a lookup compares keys in order rather than hashing
+/// (a role has a handful of params; hashing the key costs more than a few comparisons).
+const SCANNED: usize = 8;
+
+/// `params[key]`, if there.
+fn lookup<'a>(params: &'a Params, key: &str) -> Option<&'a Value> {
+    if params.len() <= SCANNED {
+        params.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    } else {
+        params.get(key)
     }
 }
 
@@ -73,7 +86,7 @@ impl MergedParams<'_> {
     }
 
     fn in_overrides(&self, key: &str) -> bool {
-        self.overrides.is_some_and(|o| o.contains_key(key))
+        self.overrides.is_some_and(|o| lookup(o, key).is_some())
     }
 
     /// Whether an override of another param is sent under `wire` (so that it wins over a

@@ -7,6 +7,7 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use schemars::JsonSchema;
@@ -39,12 +40,36 @@ pub(crate) struct TypeSchema {
     pub description: String,
     pub loose: Value,
     pub loose_json: Box<RawValue>,
-    pub strict_json: Box<RawValue>,
+    /// OpenAI's whole `response_format` for the type, serialized once: with the strict-ready
+    /// schema and `strict: true`, and with the schema as schemars gives it.
+    pub strict_format: Box<RawValue>,
+    pub loose_format: Box<RawValue>,
+}
+
+/// Hashes a [`TypeId`] by the bits it writes: a type id is a hash already.
+#[derive(Default)]
+struct TypeIdHasher(u64);
+
+impl Hasher for TypeIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
 }
 
 /// The cached schema of `T`, built on first use.
 pub(crate) fn schema_of<T: JsonSchema + 'static>() -> Arc<TypeSchema> {
-    static CACHE: OnceLock<RwLock<HashMap<TypeId, Arc<TypeSchema>>>> = OnceLock::new();
+    type Cache = HashMap<TypeId, Arc<TypeSchema>, BuildHasherDefault<TypeIdHasher>>;
+    static CACHE: OnceLock<RwLock<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let id = TypeId::of::<T>();
     if let Some(schema) = cache.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
@@ -75,15 +100,22 @@ fn build<T: JsonSchema>() -> TypeSchema {
         .map_or_else(|| format!("Replies with a `{name}` value."), str::to_owned);
     let mut strict = loose.clone();
     make_strict(&mut strict);
-    let raw = |schema: &Value| {
-        serde_json::value::to_raw_value(schema)
+    let raw = |value: &Value| {
+        serde_json::value::to_raw_value(value)
             .unwrap_or_else(|_| RawValue::from_string("{}".into()).unwrap_or_default())
     };
+    let format = |schema: &Value, strict: bool| {
+        raw(&json!({
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": strict},
+        }))
+    };
     TypeSchema {
+        loose_json: raw(&loose),
+        strict_format: format(&strict, true),
+        loose_format: format(&loose, false),
         name,
         description,
-        loose_json: raw(&loose),
-        strict_json: raw(&strict),
         loose,
     }
 }
@@ -239,17 +271,17 @@ pub(crate) struct OutputRequest<'a> {
 }
 
 impl<'a> OutputRequest<'a> {
-    /// The schema to send and whether to ask for strict mode (the role param `strict_json`,
-    /// default `true`; when off, the schema as schemars gives it).
-    pub fn schema(&self, params: &MergedParams<'_>) -> (&'a RawValue, bool) {
+    /// OpenAI's `response_format` to send: strict unless the role param `strict_json` is
+    /// `false`, then with the schema as schemars gives it.
+    pub fn openai_format(&self, params: &MergedParams<'_>) -> &'a RawValue {
         let strict = params
             .get(STRICT_PARAM)
             .and_then(Value::as_bool)
             .unwrap_or(true);
         if strict {
-            (&self.schema.strict_json, true)
+            &self.schema.strict_format
         } else {
-            (&self.schema.loose_json, false)
+            &self.schema.loose_format
         }
     }
 }
@@ -294,7 +326,13 @@ pub(crate) fn parse_reply<T: DeserializeOwned>(
 
 /// Parses `text` into `T`; an error is its path (`items[2].price`, `.` for the whole value)
 /// and serde's message.
+///
+/// A reply that fits is parsed once, straight into `T`; only one that does not is parsed
+/// again, with the path tracked, to say where it went wrong.
 pub(crate) fn parse_text<T: DeserializeOwned>(text: &str) -> Result<T, (String, String)> {
+    if let Ok(value) = serde_json::from_str(text) {
+        return Ok(value);
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|err| (err.path().to_string(), err.inner().to_string()))?;

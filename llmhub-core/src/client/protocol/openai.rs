@@ -119,26 +119,12 @@ struct ChatRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<ResponseFormat<'a>>,
+    /// `response_format` asking for a reply that fits a JSON Schema, serialized once per type.
+    response_format: Option<&'a serde_json::value::RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<Vec<FunctionTool<'a>>>,
     #[serde(flatten)]
     params: MergedParams<'a>,
-}
-
-/// `response_format` asking for a reply that fits a JSON Schema.
-#[derive(Serialize)]
-struct ResponseFormat<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    json_schema: JsonSchemaFormat<'a>,
-}
-
-#[derive(Serialize)]
-struct JsonSchemaFormat<'a> {
-    name: &'a str,
-    schema: &'a serde_json::value::RawValue,
-    strict: bool,
 }
 
 /// A tool given with the call: `{type: function, function: {name, description, parameters}}`.
@@ -218,17 +204,7 @@ fn chat_body(
     max_completion_tokens: bool,
 ) -> std::result::Result<Body, String> {
     check_parts(chat.messages)?;
-    let response_format = chat.output.map(|output| {
-        let (schema, strict) = output.schema(&chat.params);
-        ResponseFormat {
-            kind: "json_schema",
-            json_schema: JsonSchemaFormat {
-                name: &output.schema.name,
-                schema,
-                strict,
-            },
-        }
-    });
+    let response_format = chat.output.map(|output| output.openai_format(&chat.params));
     let tools = chat.tools.map(|tools| {
         tools
             .iter()
