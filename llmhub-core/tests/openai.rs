@@ -60,6 +60,9 @@ async fn completion_sends_the_exact_request_and_parses_the_reply() {
     );
     assert_eq!(header(&request, "content-type"), Some("application/json"));
     assert_eq!(header(&request, "x-team"), Some("core"));
+    // The `Host` header (built once per provider), once, with the port.
+    let host: Vec<_> = request.headers.get_all("host").iter().collect();
+    assert_eq!(host, [server.uri().trim_start_matches("http://")]);
     assert_eq!(
         body_json(&request),
         json!({
@@ -393,4 +396,22 @@ async fn streamed_tool_calls_parse() {
         .await
         .unwrap();
     assert_weather_call(&reply, "{\"city\":");
+}
+
+#[tokio::test]
+async fn a_host_header_from_the_config_is_sent_as_written() {
+    let server = serve_json(chat_reply()).await;
+    let yaml = yaml(&server.uri(), "http://127.0.0.1:9")
+        .replace("{ X-Team: core }", "{ X-Team: core, Host: llm.internal }");
+    let hub = llmhub_core::Hub::builder()
+        .config(llmhub_core::Config::from_yaml_str(&yaml).unwrap())
+        .api_key("openai", OPENAI_KEY)
+        .build()
+        .unwrap();
+    hub.completion("llm.inference", [Message::user("Hello")], None)
+        .await
+        .unwrap();
+    let request = only_request(&server).await;
+    let host: Vec<_> = request.headers.get_all("host").iter().collect();
+    assert_eq!(host, ["llm.internal"]);
 }

@@ -258,40 +258,40 @@ struct Sent {
 
 impl Sent {
     /// Reads the whole body, then decodes it with `decode`.
-    async fn read<T>(
-        self,
+    ///
+    /// (A plain function returning a future, not an `async fn`: an `async fn` would keep
+    /// `self` twice in its future, as the argument and as the binding it moves to.)
+    fn read<T>(
+        mut self,
         decode: impl FnOnce(&Provider, Bytes) -> serde_json::Result<T>,
         usage: fn(&T) -> Option<Usage>,
-    ) -> Result<T> {
-        let Sent {
-            mut response,
-            deadline,
-            state,
-            provider,
-            record,
-            ..
-        } = self;
-        let provider = &state.providers[provider];
-        let result = async {
-            // The attempt's timeout covers this read too.
-            let limit = provider.max_response_bytes;
-            if response.content_length().is_some_and(|n| n > limit as u64) {
-                return Err(reply_too_large(provider));
+    ) -> impl Future<Output = Result<T>> {
+        async move {
+            let response = &mut self.response;
+            let deadline = self.deadline;
+            let provider = &self.state.providers[self.provider];
+            let result = async move {
+                // The attempt's timeout covers this read too.
+                let limit = provider.max_response_bytes;
+                if response.content_length().is_some_and(|n| n > limit as u64) {
+                    return Err(reply_too_large(provider));
+                }
+                let (body, cut) = tokio::time::timeout_at(deadline, read_capped(response, limit))
+                    .await
+                    .map_err(|_| timeout_error(provider, "request"))?
+                    .map_err(|err| transport_error(provider, &err))?;
+                if cut {
+                    return Err(reply_too_large(provider));
+                }
+                // A decode error may quote the body, and so an echoed secret.
+                decode(provider, body)
+                    .map_err(|err| provider.mask(decode_error(&provider.id, &err)))
             }
-            let (body, cut) = tokio::time::timeout_at(deadline, read_capped(&mut response, limit))
-                .await
-                .map_err(|_| timeout_error(provider, "request"))?
-                .map_err(|err| transport_error(provider, &err))?;
-            if cut {
-                return Err(reply_too_large(provider));
-            }
-            // A decode error may quote the body, and so an echoed secret.
-            decode(provider, body).map_err(|err| provider.mask(decode_error(&provider.id, &err)))
+            .instrument(self.record.span().clone())
+            .await;
+            self.record.finish(result.as_ref().map(usage));
+            result
         }
-        .instrument(record.span().clone())
-        .await;
-        record.finish(result.as_ref().map(usage));
-        result
     }
 
     fn stream(self) -> ChatStream {

@@ -175,16 +175,18 @@ impl ProviderLimits {
     }
 
     /// `wait`, unless `deadline` comes first: then the error that the limits were exceeded.
-    async fn within<F: std::future::Future>(
-        &self,
+    ///
+    /// The wait is boxed: it happens only when a limit is reached, and its future (a rate
+    /// limiter's is several hundred bytes) would otherwise be part of every call's future.
+    fn within<'a, F: std::future::Future + 'a>(
+        &'a self,
         wait: F,
         deadline: tokio::time::Instant,
-        provider: &str,
+        provider: &'a str,
         timeout: Duration,
-    ) -> Result<F::Output> {
-        tokio::time::timeout_at(deadline, wait)
-            .await
-            .map_err(|_| self.exceeded(provider, timeout))
+    ) -> impl std::future::Future<Output = Result<F::Output>> + 'a {
+        let wait = Box::pin(tokio::time::timeout_at(deadline, wait));
+        async move { wait.await.map_err(|_| self.exceeded(provider, timeout)) }
     }
 
     /// The same limits counted for the whole fleet in Redis, after the local ones: a shared

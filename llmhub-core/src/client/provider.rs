@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Method, Url};
 
 use crate::client::kind::Payload;
@@ -124,6 +124,13 @@ impl Provider {
             // `secrets` lists them for masking.
             value.set_sensitive(true);
             headers.insert(name, value);
+        }
+        // The `Host` header, built here once: the HTTP client would otherwise format it for
+        // every request. A `Host` from the config's `headers:` is left as it is.
+        if !headers.contains_key(HOST)
+            && let Some(host) = host_header(routes.base())
+        {
+            headers.insert(HOST, host);
         }
         let timeout = settings
             .timeout
@@ -326,8 +333,15 @@ impl Provider {
 
     /// A POST of `encoded` with this provider's headers and `auth`.
     pub fn request(&self, encoded: &Encoded<'_>, auth: Option<&HeaderValue>) -> reqwest::Request {
-        let mut request = reqwest::Request::new(Method::POST, encoded.url.as_ref().clone());
+        let url = encoded.url.as_ref();
+        let mut request = reqwest::Request::new(Method::POST, url.clone());
         *request.headers_mut() = self.headers.clone();
+        let base = self.routes.base();
+        if url.host_str() != base.host_str() || url.port() != base.port() {
+            // Not the base URL's host (no request goes elsewhere today): the HTTP client
+            // names the host itself.
+            request.headers_mut().remove(HOST);
+        }
         if let Some(content_type) = &encoded.body.content_type {
             request
                 .headers_mut()
@@ -349,6 +363,16 @@ impl Provider {
     }
 }
 
+/// The `Host` header of requests to `url`: its host, with its port unless the scheme's own.
+fn host_header(url: &Url) -> Option<HeaderValue> {
+    let host = url.host_str()?;
+    let value = match url.port() {
+        Some(port) => HeaderValue::from_str(&format!("{host}:{port}")),
+        None => HeaderValue::from_str(host),
+    };
+    value.ok()
+}
+
 /// A request ready to send: where (the provider's own URL, or a raw call's), and what.
 pub(crate) struct Encoded<'p> {
     pub url: Cow<'p, Url>,
@@ -356,4 +380,33 @@ pub(crate) struct Encoded<'p> {
     /// The role, sent in a header to the test kit's mock.
     #[cfg(feature = "testing")]
     pub role: Option<HeaderValue>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_header_names_the_port_unless_it_is_the_schemes_own() {
+        let host = |url: &str| {
+            host_header(&Url::parse(url).unwrap()).map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            host("http://127.0.0.1:8080/v1").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(
+            host("https://api.openai.com/v1").as_deref(),
+            Some("api.openai.com")
+        );
+        assert_eq!(
+            host("https://api.openai.com:443/v1").as_deref(),
+            Some("api.openai.com")
+        );
+        assert_eq!(
+            host("http://example.com:443/").as_deref(),
+            Some("example.com:443")
+        );
+        assert_eq!(host("http://[::1]:9000/").as_deref(), Some("[::1]:9000"));
+    }
 }

@@ -105,13 +105,17 @@ pub(crate) async fn send(
             Ok(Ok(mut response)) => {
                 let status = response.status().as_u16();
                 let asked = retry_after(response.headers());
-                // Only the start of an error body is read: enough for its message.
-                let (body, cut) =
-                    tokio::time::timeout_at(deadline, read_capped(&mut response, ERROR_BODY_KEPT))
-                        .await
-                        .ok()
-                        .and_then(|body| body.ok())
-                        .unwrap_or_default();
+                // Only the start of an error body is read: enough for its message. (Boxed,
+                // as the retry's sleep below: the futures of these rare waits would otherwise
+                // make every call's future larger.)
+                let (body, cut) = Box::pin(tokio::time::timeout_at(
+                    deadline,
+                    read_capped(&mut response, ERROR_BODY_KEPT),
+                ))
+                .await
+                .ok()
+                .and_then(|body| body.ok())
+                .unwrap_or_default();
                 let err = http_error(provider, status, asked, &body, cut);
                 if !should_retry(status, response.headers()) {
                     return Err(err);
@@ -142,7 +146,7 @@ pub(crate) async fn send(
             error = %err,
             "retrying"
         );
-        tokio::time::sleep(delay).await;
+        Box::pin(tokio::time::sleep(delay)).await;
         retry += 1;
     }
 }
