@@ -261,6 +261,7 @@ impl Sent {
     ///
     /// (A plain function returning a future, not an `async fn`: an `async fn` would keep
     /// `self` twice in its future, as the argument and as the binding it moves to.)
+    #[allow(clippy::manual_async_fn)]
     fn read<T>(
         mut self,
         decode: impl FnOnce(&Provider, Bytes) -> serde_json::Result<T>,

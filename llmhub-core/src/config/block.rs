@@ -46,23 +46,28 @@ fn lines(text: &str) -> Option<Vec<Line<'_>>> {
             || (' '..='~').contains(&c)
             || (c >= '\u{a0}' && !matches!(c, '\u{feff}' | '\u{fffe}' | '\u{ffff}'))
     };
-    let plain_ascii = text
-        .bytes()
-        .all(|b| b == b'\n' || (0x20..0x7f).contains(&b));
+    let plain_ascii = all_printable_ascii(text.as_bytes());
     if !plain_ascii && !text.chars().all(printable) {
         return None;
     }
     let mut lines = Vec::new();
-    for (at, line) in text.split('\n').enumerate() {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+    for (at, end) in ends.enumerate() {
+        let line = &text[start..end];
+        start = end + 1;
         let body = line.trim_start_matches(' ');
         if body.is_empty() || body.starts_with('#') {
             continue;
         }
         let indent = line.len() - body.len();
-        // Up to the start of a comment, if any: only printable ASCII.
-        let code = &body[..comment_start(body).unwrap_or(body.len())];
-        if !code.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            return None;
+        // Up to the start of a comment, if any: only printable ASCII (already known when the
+        // whole file is).
+        if !plain_ascii {
+            let code = &body[..comment_start(body).unwrap_or(body.len())];
+            if !code.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                return None;
+            }
         }
         lines.push(Line {
             number: at + 1,
@@ -313,16 +318,36 @@ impl<'a> Flow<'_, 'a> {
     }
 }
 
+/// Whether every byte of `bytes` is printable ASCII or `\n`. (Without an early exit, in
+/// blocks, so that the compiler can check many bytes at once.)
+fn all_printable_ascii(bytes: &[u8]) -> bool {
+    let ok = |b: u8| b == b'\n' || (0x20..0x7f).contains(&b);
+    let mut blocks = bytes.chunks_exact(64);
+    let blocks_ok = blocks
+        .by_ref()
+        .all(|block| block.iter().fold(true, |all, &b| all & ok(b)));
+    blocks_ok && blocks.remainder().iter().all(|&b| ok(b))
+}
+
+/// The bytes of a key's plain name: letters, digits and `_.-/`.
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/');
+        b += 1;
+    }
+    table
+};
+
 /// Splits `key: rest` (or `key:` at the end of the line); the key is a plain name of
 /// letters, digits and `_.-/`, as generated configs write them.
 fn split_key(body: &str) -> Option<(&str, &str)> {
-    let colon = body.bytes().position(|b| b == b':')?;
+    let colon = memchr::memchr(b':', body.as_bytes())?;
     let key = &body[..colon];
-    let is_name = !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/'))
-        && !key.starts_with('-');
+    let is_name =
+        !key.is_empty() && key.bytes().all(|b| NAME_BYTES[usize::from(b)]) && !key.starts_with('-');
     let rest = &body[colon + 1..];
     (is_name && (rest.is_empty() || rest.starts_with(' '))).then_some((key, rest))
 }
@@ -350,10 +375,10 @@ fn plain_block(value: &str) -> Option<&str> {
         return None;
     }
     let text = value[..comment_start(value).unwrap_or(value.len())].trim_end_matches(' ');
-    let colon = text
-        .bytes()
-        .enumerate()
-        .any(|(at, b)| b == b':' && text.as_bytes().get(at + 1).is_none_or(|&next| next == b' '));
+    // A `:` that ends the text or that a space follows.
+    let bytes = text.as_bytes();
+    let colon = memchr::memchr_iter(b':', bytes)
+        .any(|at| bytes.get(at + 1).is_none_or(|&next| next == b' '));
     (!colon).then_some(text)
 }
 
@@ -401,8 +426,8 @@ fn starts_with_indicator(text: &str) -> bool {
 /// Where a comment starts in `line` (a `#` after a space), if it has one.
 fn comment_start(line: &str) -> Option<usize> {
     let bytes = line.as_bytes();
-    (1..bytes.len())
-        .find(|&at| bytes[at] == b'#' && bytes[at - 1] == b' ')
+    memchr::memchr_iter(b'#', bytes)
+        .find(|&at| at > 0 && bytes[at - 1] == b' ')
         .map(|at| at - 1)
 }
 

@@ -14,6 +14,9 @@ const RESERVED: &[&str] = &[
     "new", "builder", "from_hub", "hub", "clone", "fmt",
 ];
 
+/// The length of the longest name in [`RESERVED`]: longer names skip the list.
+const LONGEST_RESERVED: usize = 8;
+
 /// The method name of a role: lower-case it, replace each run of characters other than
 /// `[a-z0-9]` with `_`, trim `_` at both ends, prefix `role_` if it starts with a digit, and
 /// append `_` to a Rust keyword or a name the generated struct already uses.
@@ -56,7 +59,7 @@ pub fn method_name(role: &str) -> String {
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         name.insert_str(0, "role_");
     }
-    if RESERVED.contains(&name.as_str()) {
+    if name.len() <= LONGEST_RESERVED && RESERVED.contains(&name.as_str()) {
         name.push('_');
     }
     name
@@ -64,7 +67,15 @@ pub fn method_name(role: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::method_name;
+    use super::{LONGEST_RESERVED, RESERVED, method_name};
+
+    #[test]
+    fn no_reserved_name_is_longer_than_the_check_allows() {
+        assert_eq!(
+            RESERVED.iter().map(|r| r.len()).max(),
+            Some(LONGEST_RESERVED)
+        );
+    }
 
     #[test]
     fn the_spec_examples() {

@@ -1,12 +1,18 @@
 //! Validation of a parsed `llmhub.yaml`: walks the whole tree, collects every
 //! problem with its position, and builds a [`Config`] only when there are none.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 
 use indexmap::IndexMap;
 use serde_json::Value;
+
+/// The hash maps of validation: keyed by names from the file, looked up once each; a fast
+/// hasher (still seeded per process) where SipHash cost more than the lookups it served.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Each provider id's protocol, in file order (`None` where it cannot be told).
+type ProtocolMap = IndexMap<String, Option<Protocol>, foldhash::fast::RandomState>;
 
 use crate::config::base_url::check_base_url;
 use crate::config::block;
@@ -232,8 +238,12 @@ impl<'a> Validator<'a> {
             Vec::with_capacity(items.len());
         // Small mappings (a role, its params) are checked for duplicates by a scan, which is
         // cheaper than hashing; large ones (`roles:` of a big config) by a set.
-        let mut seen: HashMap<&str, usize> = HashMap::new();
         let small = items.len() <= 16;
+        let mut seen: FastMap<&str, usize> = if small {
+            FastMap::default()
+        } else {
+            FastMap::with_capacity_and_hasher(items.len(), Default::default())
+        };
         for (key, value) in items {
             let NodeKind::Scalar { raw, value: scalar } = &key.kind else {
                 self.problem(key.span, format!("keys of {what} must be strings"), None);
@@ -465,12 +475,10 @@ impl<'a> Validator<'a> {
     fn providers(
         &mut self,
         node: &Node<'_>,
-    ) -> Option<(
-        IndexMap<String, Option<Protocol>>,
-        Option<IndexMap<String, ProviderConfig>>,
-    )> {
+    ) -> Option<(ProtocolMap, Option<IndexMap<String, ProviderConfig>>)> {
         let fields = self.mapping(node, &"`providers`")?;
-        let mut protocols = IndexMap::with_capacity(fields.entries.len());
+        let mut protocols =
+            ProtocolMap::with_capacity_and_hasher(fields.entries.len(), Default::default());
         let mut providers = IndexMap::with_capacity(fields.entries.len());
         let mut ok = true;
         for (id, key, value) in &fields.entries {
@@ -777,9 +785,11 @@ impl<'a> Validator<'a> {
         }
         let fields = self.mapping(node, &"`roles`")?;
         let mut roles = IndexMap::with_capacity(fields.entries.len());
-        let mut methods: HashMap<String, (&str, usize)> =
-            HashMap::with_capacity(fields.entries.len());
+        let mut methods: FastMap<String, (&str, usize)> =
+            FastMap::with_capacity_and_hasher(fields.entries.len(), Default::default());
         let mut ok = true;
+        // The subject of each role's messages, written into one buffer.
+        let mut what = String::new();
         for (name, key, value) in &fields.entries {
             let method = method_name(name);
             if let Some((other, line)) = methods.get(&method) {
@@ -794,7 +804,10 @@ impl<'a> Validator<'a> {
             } else {
                 methods.insert(method, (name, key.span.line));
             }
-            let what = format!("role `{name}`");
+            what.clear();
+            what.push_str("role `");
+            what.push_str(name);
+            what.push('`');
             match self.binding(value, name, key.span, &what, ctx) {
                 Some(role) => {
                     roles.insert((*name).to_owned(), role);
@@ -1253,7 +1266,7 @@ struct BindingContext<'c> {
     provider_ids: &'c [String],
     /// Each provider id's protocol; `None` when `providers:` itself is broken (then undefined
     /// providers are not reported, since the list is unknown).
-    protocols: Option<&'c IndexMap<String, Option<Protocol>>>,
+    protocols: Option<&'c ProtocolMap>,
 }
 
 /// Every role's name and mode as written (the mode `None` when it is not a valid one), read

@@ -94,6 +94,14 @@ fn span_of(span: &ParserSpan) -> Span {
 
 /// Resolves a plain scalar with the YAML 1.2 core schema.
 pub(crate) fn resolve_plain(text: &str) -> Scalar {
+    // A letter other than the first of `null`, `true` or `false` starts a string (a number
+    // starts with a digit, a sign or a `.`; `e5` is not one): most names and models.
+    if let Some(first) = text.bytes().next()
+        && first.is_ascii_alphabetic()
+        && !matches!(first, b'n' | b'N' | b't' | b'T' | b'f' | b'F')
+    {
+        return Scalar::Str;
+    }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
         "true" | "True" | "TRUE" => return Scalar::Bool(true),
@@ -596,4 +604,44 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node<'_>>, YamlError> {
             }
         )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Scalar, resolve_plain};
+
+    #[test]
+    fn plain_scalars_resolve_with_the_core_schema() {
+        let cases = [
+            ("", Scalar::Null),
+            ("~", Scalar::Null),
+            ("null", Scalar::Null),
+            ("Null", Scalar::Null),
+            ("nullable", Scalar::Str),
+            ("true", Scalar::Bool(true)),
+            ("TRUE", Scalar::Bool(true)),
+            ("False", Scalar::Bool(false)),
+            ("falsey", Scalar::Str),
+            ("12", Scalar::Int(12)),
+            ("-3", Scalar::Int(-3)),
+            ("+4", Scalar::Int(4)),
+            ("0x1f", Scalar::Int(31)),
+            ("0o17", Scalar::Int(15)),
+            ("0.7", Scalar::Float(0.7)),
+            ("1e3", Scalar::Float(1000.0)),
+            ("-.5", Scalar::Float(-0.5)),
+            (".inf", Scalar::Float(f64::INFINITY)),
+            ("-.Inf", Scalar::Float(f64::NEG_INFINITY)),
+            ("e5", Scalar::Str),
+            ("E1", Scalar::Str),
+            ("gpt-4.1", Scalar::Str),
+            ("auto", Scalar::Str),
+            ("1.2.3", Scalar::Str),
+            ("0xzz", Scalar::Str),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(resolve_plain(text), expected, "{text:?}");
+        }
+        assert!(matches!(resolve_plain(".nan"), Scalar::Float(f) if f.is_nan()));
+    }
 }
