@@ -67,9 +67,8 @@ pub fn generate_tokens(
         .enumerate()
         .map(|(slot, role)| role_method(role, slot, file, calls_of(role.mode)))
         .collect::<Result<Vec<_>, Error>>()?;
-    let names = config.roles.keys();
-    let compiled = config.roles.values().map(|role| {
-        let name = role.name.as_str();
+    let names: Vec<Literal> = config.roles.keys().map(|name| doc_literal(name)).collect();
+    let compiled = config.roles.values().zip(&names).map(|(role, name)| {
         let mode = mode_tokens(role.mode);
         quote!((#name, #mode))
     });
@@ -350,34 +349,53 @@ fn struct_doc(config: &Config) -> String {
     doc.join("\n")
 }
 
-/// `text` as a string literal. The doc comments are most of the generated text, and this
-/// copies it in runs, escaping only what needs it (`"`, `\\` and ASCII control characters),
-/// where `Literal::string` escapes character by character the way `{:?}` does.
+/// `text` as a string literal token (see [`push_str_literal`]): the doc comments, and the
+/// role names.
 fn doc_literal(text: &str) -> Literal {
     let mut repr = String::with_capacity(text.len() + text.len() / 16 + 2);
-    repr.push('"');
-    let mut run = 0;
-    for (at, byte) in text.bytes().enumerate() {
-        // Bytes of a multi-byte character are all >= 0x80: runs end only on ASCII.
-        let escaped = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            byte if byte < 0x20 || byte == 0x7f => "",
-            _ => continue,
-        };
-        repr.push_str(&text[run..at]);
-        if escaped.is_empty() {
-            repr.extend(char::from(byte).escape_default());
-        } else {
-            repr.push_str(escaped);
-        }
-        run = at + 1;
-    }
-    repr.push_str(&text[run..]);
-    repr.push('"');
+    push_str_literal(&mut repr, text);
     // Always a valid literal; should the lexer disagree, the slow path is still right.
     repr.parse().unwrap_or_else(|_| Literal::string(text))
+}
+
+/// Appends `text` as a Rust string literal to `out`. The doc comments are most of the
+/// generated text, and this copies it in runs, escaping only what needs it (`"`, `\\`, line
+/// ends and ASCII control characters), where `Literal::string` escapes character by character
+/// the way `{:?}` does.
+fn push_str_literal(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
+    out.push('"');
+    let bytes = text.as_bytes();
+    // Control characters other than `\n` are rare: without any, only `"`, `\\` and `\n`
+    // stop a run, and those are found a block at a time.
+    let controls = bytes.iter().fold(false, |any, &b| {
+        any | ((b < 0x20 && b != b'\n') || b == 0x7f)
+    });
+    let mut run = 0;
+    let mut escape = |at: usize, out: &mut String| {
+        out.push_str(&text[run..at]);
+        match bytes[at] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            byte => out.extend(char::from(byte).escape_default()),
+        }
+        run = at + 1;
+    };
+    if controls {
+        for (at, &byte) in bytes.iter().enumerate() {
+            // Bytes of a multi-byte character are all >= 0x80: runs end only on ASCII.
+            if matches!(byte, b'"' | b'\\' | b'\n') || byte < 0x20 || byte == 0x7f {
+                escape(at, out);
+            }
+        }
+    } else {
+        for at in memchr::memchr3_iter(b'"', b'\\', b'\n', bytes) {
+            escape(at, out);
+        }
+    }
+    out.push_str(&text[run..]);
+    out.push('"');
 }
 
 /// `text` as a Markdown code span, whatever backticks or control characters it holds, so that
@@ -433,6 +451,7 @@ mod tests {
             "plain",
             " Role `a`: `.completion(messages)`.\n\n - params: `{\"t\":0.7}`",
             "back\\slash \"quoted\" tab\tcr\rnul\0 bell\u{7} del\u{7f} résumé 日本 😀",
+            "no control: back\\slash \"quoted\"\nrésumé 日本 😀 \\",
             "",
         ] {
             let literal = doc_literal(text);
