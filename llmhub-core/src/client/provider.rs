@@ -126,7 +126,9 @@ impl Provider {
             headers.insert(name, value);
         }
         // The `Host` header, built here once: the HTTP client would otherwise format it for
-        // every request. A `Host` from the config's `headers:` is left as it is.
+        // every request. A `Host` from the config's `headers:` is left as it is. (Should a
+        // connection speak HTTP/2, where `:authority` names the host, the same value travels
+        // as `host` too, which HTTP/2 allows.)
         if !headers.contains_key(HOST)
             && let Some(host) = host_header(routes.base())
         {
