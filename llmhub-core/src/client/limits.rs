@@ -19,6 +19,7 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::client::response::Usage;
+use crate::client::settings::deadline_from;
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 
@@ -124,7 +125,7 @@ impl ProviderLimits {
         tokens: u64,
         timeout: Duration,
     ) -> Result<Ticket> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = deadline_from(tokio::time::Instant::now(), timeout);
         let permit = match &self.slots {
             Some(slots) => match slots.clone().try_acquire_owned() {
                 Ok(permit) => Some(permit),

@@ -97,3 +97,30 @@ impl RetryPolicy {
         }
     }
 }
+
+/// The instant `after` past `from`; a wait too long to add (`Duration::MAX`, say) is a
+/// deadline decades away rather than an overflow.
+pub(crate) fn deadline_from(from: tokio::time::Instant, after: Duration) -> tokio::time::Instant {
+    from.checked_add(after)
+        .unwrap_or_else(|| from + Duration::from_secs(30 * 365 * 86_400))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_too_far_to_add_is_decades_away_not_a_panic() {
+        let now = tokio::time::Instant::now();
+        assert_eq!(
+            deadline_from(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        let far = deadline_from(now, Duration::MAX);
+        assert!(
+            far - now >= Duration::from_secs(29 * 365 * 86_400),
+            "{:?}",
+            far - now
+        );
+    }
+}

@@ -13,6 +13,7 @@ use crate::client::message::ToolCall;
 use crate::client::positions::Positions;
 use crate::client::protocol::{Step, StreamDecoder};
 use crate::client::response::{ChatChunk, ChatResponse, Choice, Delta, ResponseMessage, Usage};
+use crate::client::settings::deadline_from;
 use crate::client::sse::{SseParser, TooLarge};
 use crate::client::state::KeyMasker;
 use crate::client::status::describe_reqwest;
@@ -87,7 +88,7 @@ impl ChatStream {
             decoder,
             provider,
             idle_timeout,
-            idle: Box::pin(tokio::time::sleep_until(idle_deadline(now, idle_timeout))),
+            idle: Box::pin(tokio::time::sleep_until(deadline_from(now, idle_timeout))),
             last_read: now,
             eof: false,
             done: false,
@@ -287,7 +288,7 @@ impl Stream for ChatStream {
                 Poll::Ready(None) => this.eof = true,
                 Poll::Pending => {
                     while this.idle.as_mut().poll(cx).is_ready() {
-                        let deadline = idle_deadline(this.last_read, this.idle_timeout);
+                        let deadline = deadline_from(this.last_read, this.idle_timeout);
                         if deadline > tokio::time::Instant::now() {
                             // Bytes came since the timer was set: wait for the new deadline.
                             this.idle.as_mut().reset(deadline);
@@ -305,13 +306,6 @@ impl Stream for ChatStream {
             }
         }
     }
-}
-
-/// `idle` after `from`, or about thirty years on for a timeout too long to add (a builder may
-/// set `Duration::MAX` to mean "no limit").
-fn idle_deadline(from: tokio::time::Instant, idle: Duration) -> tokio::time::Instant {
-    from.checked_add(idle)
-        .unwrap_or_else(|| from + Duration::from_secs(86_400 * 365 * 30))
 }
 
 #[cfg(test)]

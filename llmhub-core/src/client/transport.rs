@@ -11,7 +11,7 @@ use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
 use tokio::time::Instant;
 
 use crate::client::provider::{Encoded, Provider};
-use crate::client::settings::ERROR_BODY_KEPT;
+use crate::client::settings::{ERROR_BODY_KEPT, deadline_from};
 use crate::client::status::{describe_reqwest, error_message, redacted_url, status_error};
 use crate::error::{Error, Result};
 
@@ -68,13 +68,6 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     None
 }
 
-/// The instant `timeout` from now; a timeout too long to add is a deadline decades away.
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
-}
-
 /// Sends `body` to `url`, retrying connect errors and retryable statuses with backoff, up to
 /// the provider's `max_retries`; returns the first successful response (its body unread) with
 /// the deadline of its attempt, or the last error.
@@ -92,7 +85,7 @@ pub(crate) async fn send(
     let mut retry = 0;
     loop {
         let request = provider.request(encoded, auth);
-        let deadline = deadline_after(provider.timeout);
+        let deadline = deadline_from(Instant::now(), provider.timeout);
         let attempt = tokio::time::timeout_at(deadline, client.execute(request)).await;
         let (err, asked) = match attempt {
             Err(_) => return Err(timeout_error(provider, "request")),

@@ -7,13 +7,6 @@ use std::fmt;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-/// The hash maps of validation: keyed by names from the file, looked up once each; a fast
-/// hasher (still seeded per process) where SipHash cost more than the lookups it served.
-type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-
-/// Each provider id's protocol, in file order (`None` where it cannot be told).
-type ProtocolMap = IndexMap<String, Option<Protocol>, foldhash::fast::RandomState>;
-
 use crate::config::base_url::check_base_url;
 use crate::config::block;
 use crate::config::builtin::{BUILTIN_PROVIDERS, builtin_provider};
@@ -28,6 +21,13 @@ use crate::config::types::{
 use crate::config::yaml::{self, Node, NodeKind, Scalar};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
+
+/// The hash maps of validation: keyed by names from the file, looked up once each; a fast
+/// hasher (still seeded per process) where SipHash cost more than the lookups it served.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Each provider id's protocol, in file order (`None` where it cannot be told).
+type ProtocolMap = IndexMap<String, Option<Protocol>, foldhash::fast::RandomState>;
 
 /// The keys accepted at the top level of the file.
 pub const TOP_KEYS: &[&str] = &["project", "env", "providers", "roles", "defaults", "shared"];
