@@ -69,6 +69,11 @@ impl Tool {
     pub(crate) fn parameters_json(&self) -> &serde_json::value::RawValue {
         &self.schema.loose_json
     }
+
+    /// About how many bytes this tool takes in a request body.
+    pub(crate) fn size_hint(&self) -> usize {
+        64 + self.name().len() + self.description().len() + self.schema.loose_json.get().len()
+    }
 }
 
 impl fmt::Debug for Tool {

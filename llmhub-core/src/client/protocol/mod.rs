@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::client::kind::{CallKind, Payload};
 use crate::client::media::{ImageResponse, Transcription};
-use crate::client::message::Message;
+use crate::client::message::{Content, Message};
 use crate::client::params::MergedParams;
 use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
 use crate::client::sse::SseEvent;
@@ -196,8 +196,18 @@ pub(crate) struct Body {
 impl Body {
     /// A JSON body.
     pub fn json(request: &impl Serialize) -> std::result::Result<Body, String> {
-        serde_json::to_vec(request)
-            .map(|bytes| Body {
+        Body::json_sized(request, 128)
+    }
+
+    /// A JSON body written into a buffer of `capacity` bytes to start with: a body known to
+    /// be larger (a schema, long messages) is then written without growing its buffer.
+    pub fn json_sized(
+        request: &impl Serialize,
+        capacity: usize,
+    ) -> std::result::Result<Body, String> {
+        let mut bytes = Vec::with_capacity(capacity);
+        serde_json::to_writer(&mut bytes, request)
+            .map(|()| Body {
                 bytes: Bytes::from(bytes),
                 content_type: None,
             })
@@ -218,6 +228,24 @@ pub(crate) struct ChatInput<'a> {
 }
 
 impl<'a> ChatInput<'a> {
+    /// A first guess at the size of this request's JSON body, a little over what the schema,
+    /// the tools and the messages' text take: the body's buffer then rarely grows.
+    pub fn body_size_hint(&self) -> usize {
+        let messages: usize = self
+            .messages
+            .iter()
+            .map(|message| match &message.content {
+                Some(Content::Text(text)) => 32 + text.len(),
+                _ => 128,
+            })
+            .sum();
+        let output = self
+            .output
+            .map_or(0, |output| output.schema.strict_format.get().len());
+        let tools: usize = self.tools.into_iter().flatten().map(Tool::size_hint).sum();
+        128 + messages + output + tools
+    }
+
     /// The chat request of `payload`, if it is a chat call.
     pub fn of(model: &'a str, payload: Payload<'a>, params: MergedParams<'a>) -> Option<Self> {
         match payload {

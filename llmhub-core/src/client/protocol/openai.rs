@@ -218,6 +218,7 @@ fn chat_body(
             })
             .collect()
     });
+    let size = chat.body_size_hint();
     let typed = chat.output.is_some() || chat.tools.is_some();
     let translate = match (typed, max_completion_tokens) {
         (false, false) => chat_param,
@@ -225,7 +226,7 @@ fn chat_body(
         (true, false) => typed_chat_param,
         (true, true) => typed_openai_api_chat_param,
     };
-    Body::json(&ChatRequest {
+    let request = ChatRequest {
         model: chat.model,
         messages: chat.messages,
         stream: chat.stream,
@@ -235,7 +236,8 @@ fn chat_body(
         response_format,
         tools,
         params: chat.params.translated(translate),
-    })
+    };
+    Body::json_sized(&request, size)
 }
 
 /// Refuses, before any request, the content parts this protocol cannot carry: Anthropic's own
@@ -558,6 +560,9 @@ fn stream_error(provider: &str, data: &[u8]) -> Option<Error> {
 mod tests {
     use super::*;
     use crate::client::message::Message;
+    use crate::client::protocol::ChatInput;
+    use crate::client::structured::OutputRequest;
+    use crate::client::tool::Tool;
     use crate::config::Params;
     use serde_json::json;
 
@@ -586,6 +591,53 @@ mod tests {
         assert_ne!(boundary, first);
         let text = String::from_utf8_lossy(&body.bytes);
         assert_eq!(text.matches(&format!("--{boundary}")).count(), 4);
+    }
+
+    #[test]
+    fn a_typed_body_fits_the_buffer_it_starts_with() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Invoice {
+            number: String,
+            lines: Vec<Line>,
+            paid: Option<bool>,
+        }
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Line {
+            item: String,
+            price: f64,
+        }
+        let schema = crate::client::structured::schema_of::<Invoice>();
+        let tools = [Tool::new::<Line>("price", "Looks up the price of an item")];
+        let messages = [
+            Message::system("You read invoices."),
+            Message::user("Invoice 7: two pens at 1.50 each, paid in cash on the day."),
+        ];
+        let params: Params = json!({"temperature": 0.2, "max_tokens": 512})
+            .as_object()
+            .unwrap()
+            .clone();
+        for (output, tools) in [
+            (Some(OutputRequest { schema: &schema }), None),
+            (None, Some(&tools[..])),
+        ] {
+            let chat = ChatInput {
+                model: "gpt-4.1",
+                messages: &messages,
+                stream: false,
+                params: MergedParams::new(&params, None),
+                output,
+                tools,
+            };
+            let hint = chat.body_size_hint();
+            let body = chat_body(chat, false).unwrap();
+            assert!(
+                body.bytes.len() <= hint && hint <= 2 * body.bytes.len(),
+                "a body of {} bytes, a first buffer of {hint}",
+                body.bytes.len()
+            );
+        }
     }
 
     #[test]

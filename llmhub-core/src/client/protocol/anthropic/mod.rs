@@ -488,6 +488,7 @@ fn turns(messages: &[Message]) -> std::result::Result<(Option<String>, Vec<Turn<
 }
 
 fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
+    let size = chat.body_size_hint();
     let params = chat.params;
     let (from_messages, messages) = turns(chat.messages)?;
     // A `system` param comes first, then the system messages.
@@ -565,20 +566,23 @@ fn chat_body(chat: ChatInput<'_>) -> std::result::Result<Body, String> {
         (false, true) => cached_param,
         (false, false) => param,
     };
-    Body::json(&MessagesRequest {
-        model: chat.model,
-        system,
-        messages,
-        max_tokens,
-        thinking: budget.map(|budget_tokens| Thinking {
-            kind: "enabled",
-            budget_tokens,
-        }),
-        stream: chat.stream,
-        tools,
-        tool_choice,
-        params: params.translated(translate),
-    })
+    Body::json_sized(
+        &MessagesRequest {
+            model: chat.model,
+            system,
+            messages,
+            max_tokens,
+            thinking: budget.map(|budget_tokens| Thinking {
+                kind: "enabled",
+                budget_tokens,
+            }),
+            stream: chat.stream,
+            tools,
+            tool_choice,
+            params: params.translated(translate),
+        },
+        size,
+    )
 }
 
 #[cfg(test)]
