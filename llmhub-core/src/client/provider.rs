@@ -39,6 +39,9 @@ pub(crate) struct Provider {
     env_key: Option<String>,
     /// The auth header value, once the key is known (marked sensitive: `Debug` hides it).
     auth: OnceLock<HeaderValue>,
+    /// `headers` with the auth header added, built with the first request that sends it:
+    /// each request then clones one finished map instead of growing a copy.
+    authed_headers: OnceLock<HeaderMap>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
@@ -153,6 +156,7 @@ impl Provider {
             bearer,
             env_key: config.env_key.clone(),
             auth: OnceLock::new(),
+            authed_headers: OnceLock::new(),
             timeout,
             connect_timeout: settings.connect_timeout,
             idle_timeout: settings.stream_idle_timeout.unwrap_or(timeout),
@@ -333,11 +337,26 @@ impl Provider {
         Ok(url)
     }
 
+    /// This provider's headers with `auth` in its auth header.
+    fn with_auth(&self, auth: &HeaderValue) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        headers.insert(self.auth_header.clone(), auth.clone());
+        headers
+    }
+
     /// A POST of `encoded` with this provider's headers and `auth`.
     pub fn request(&self, encoded: &Encoded<'_>, auth: Option<&HeaderValue>) -> reqwest::Request {
         let url = encoded.url.as_ref();
         let mut request = reqwest::Request::new(Method::POST, url.clone());
-        *request.headers_mut() = self.headers.clone();
+        *request.headers_mut() = match auth {
+            // The provider's own auth value (the only one there is today): its finished map.
+            Some(auth) if self.auth.get().is_some_and(|own| std::ptr::eq(own, auth)) => self
+                .authed_headers
+                .get_or_init(|| self.with_auth(auth))
+                .clone(),
+            Some(auth) => self.with_auth(auth),
+            None => self.headers.clone(),
+        };
         let base = self.routes.base();
         if url.host_str() != base.host_str() || url.port() != base.port() {
             // Not the base URL's host (no request goes elsewhere today): the HTTP client
@@ -348,11 +367,6 @@ impl Provider {
             request
                 .headers_mut()
                 .insert(CONTENT_TYPE, content_type.clone());
-        }
-        if let Some(auth) = auth {
-            request
-                .headers_mut()
-                .insert(self.auth_header.clone(), auth.clone());
         }
         #[cfg(feature = "testing")]
         if let Some(role) = &encoded.role {
