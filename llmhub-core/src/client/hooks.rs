@@ -132,7 +132,9 @@ struct Called {
 pub(crate) struct CallRecord {
     span: tracing::Span,
     provider: Arc<str>,
-    called: Option<Called>,
+    /// Boxed: a record is moved with its call's result, and most calls have no after-call
+    /// hooks.
+    called: Option<Box<Called>>,
     finished: bool,
     routed: Option<Box<Routed>>,
     /// The answering deployment's place under its provider's limits, held to the call's end.
@@ -148,14 +150,16 @@ impl CallRecord {
         ctx: &CallContext<'_>,
         provider: &Arc<str>,
     ) -> CallRecord {
-        let called = (!hooks.after.is_empty()).then(|| Called {
-            started: Instant::now(),
-            hooks: hooks.clone(),
-            role: ctx.role.into(),
-            model: ctx.model.into(),
-            mode: ctx.mode,
-            call: ctx.call,
-            deployment_role: None,
+        let called = (!hooks.after.is_empty()).then(|| {
+            Box::new(Called {
+                started: Instant::now(),
+                hooks: hooks.clone(),
+                role: ctx.role.into(),
+                model: ctx.model.into(),
+                mode: ctx.mode,
+                call: ctx.call,
+                deployment_role: None,
+            })
         });
         CallRecord {
             span,
