@@ -50,7 +50,9 @@ fn lines(text: &str) -> Option<Vec<Line<'_>>> {
     if !plain_ascii && !text.chars().all(printable) {
         return None;
     }
-    let mut lines = Vec::new();
+    // Sized once: a growing buffer this large would be reallocated a dozen times, and each
+    // large buffer freed makes the allocator sweep its caches of small blocks.
+    let mut lines = Vec::with_capacity(memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1);
     let mut start = 0;
     let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
     for (at, end) in ends.enumerate() {
@@ -408,7 +410,7 @@ fn plain_flow(rest: &str) -> Option<&str> {
         matches!(b, b'-' | b'?')
             && bytes
                 .get(at + 1)
-                .is_none_or(|next| b" ,[]{}".contains(next))
+                .is_none_or(|next| matches!(next, b' ' | b',' | b'[' | b']' | b'{' | b'}'))
     });
     (!text.is_empty() && !odd_dash).then_some(text)
 }
@@ -418,7 +420,28 @@ fn plain_flow(rest: &str) -> Option<&str> {
 fn starts_with_indicator(text: &str) -> bool {
     match text.as_bytes() {
         [b'-', next, ..] => !(next.is_ascii_alphanumeric() || *next == b'.'),
-        [first, ..] => b"-?:,[]{}#&*!|>'\"%@`".contains(first),
+        // (A `match`, not a search of a byte string: the search costs a call per scalar.)
+        [first, ..] => matches!(
+            first,
+            b'-' | b'?'
+                | b':'
+                | b','
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'#'
+                | b'&'
+                | b'*'
+                | b'!'
+                | b'|'
+                | b'>'
+                | b'\''
+                | b'"'
+                | b'%'
+                | b'@'
+                | b'`'
+        ),
         [] => true,
     }
 }
