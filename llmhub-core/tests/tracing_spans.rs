@@ -12,11 +12,13 @@ use support::*;
 use wiremock::ResponseTemplate;
 
 /// What the subscriber saw: each span's name and fields, and each event's fields (values in
-/// `Debug` form).
+/// `Debug` form), with the name of the span it happened in under `in_span`.
 #[derive(Default)]
 struct Seen {
     spans: Vec<(&'static str, BTreeMap<String, String>)>,
     events: Vec<BTreeMap<String, String>>,
+    /// The spans entered and not yet exited, innermost last (one thread runs the calls).
+    entered: Vec<u64>,
 }
 
 /// A `tracing` subscriber that keeps every span's fields and every event.
@@ -50,10 +52,22 @@ impl tracing::Subscriber for Capture {
     fn event(&self, event: &tracing::Event<'_>) {
         let mut fields = BTreeMap::new();
         event.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().events.push(fields);
+        let mut seen = self.0.lock().unwrap();
+        if let Some(&id) = seen.entered.last() {
+            let name = seen.spans[id as usize - 1].0;
+            fields.insert("in_span".to_owned(), name.to_owned());
+        }
+        seen.events.push(fields);
     }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+    fn enter(&self, id: &tracing::span::Id) {
+        self.0.lock().unwrap().entered.push(id.into_u64());
+    }
+    fn exit(&self, id: &tracing::span::Id) {
+        let mut seen = self.0.lock().unwrap();
+        if let Some(at) = seen.entered.iter().rposition(|&e| e == id.into_u64()) {
+            seen.entered.remove(at);
+        }
+    }
 }
 
 /// What the capturing subscriber saw while `calls` ran on a one-thread runtime.
@@ -170,6 +184,11 @@ fn call_spans_carry_every_attribute_and_never_a_key() {
             } else {
                 error
             };
+            // Each retry is told inside its call's span.
+            assert_eq!(
+                e.get("in_span").map(String::as_str),
+                Some("gen_ai.client.call")
+            );
             (cause, e["retry"].as_str(), e["provider"].as_str())
         })
         .collect();

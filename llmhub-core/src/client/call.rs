@@ -33,6 +33,20 @@ use crate::client::transport::{
 use crate::config::{Mode, Params};
 use crate::error::{Error, Result};
 
+/// Awaits `future` inside `span`, or bare when nothing listens (a disabled span): entering
+/// the span on every poll, and moving the future into the wrapper that does, would be wasted.
+macro_rules! in_span {
+    ($span:expr, $future:expr) => {{
+        let span: &tracing::Span = $span;
+        let future = $future;
+        if span.is_disabled() {
+            future.await
+        } else {
+            future.instrument(span.clone()).await
+        }
+    }};
+}
+
 pub(crate) async fn completion(
     shared: &Shared,
     role: RoleRef<'_>,
@@ -271,7 +285,7 @@ impl Sent {
             let response = &mut self.response;
             let deadline = self.deadline;
             let provider = &self.state.providers[self.provider];
-            let result = async move {
+            let result = in_span!(self.record.span(), async move {
                 // The attempt's timeout covers this read too.
                 let limit = provider.max_response_bytes;
                 if response.content_length().is_some_and(|n| n > limit as u64) {
@@ -287,9 +301,7 @@ impl Sent {
                 // A decode error may quote the body, and so an echoed secret.
                 decode(provider, body)
                     .map_err(|err| provider.mask(decode_error(&provider.id, &err)))
-            }
-            .instrument(self.record.span().clone())
-            .await;
+            });
             self.record.finish(result.as_ref().map(usage));
             result
         }
@@ -441,7 +453,7 @@ async fn attempt(
     };
     let kind = payload.kind();
     let busy = leg.begin();
-    let sent = async {
+    let sent = in_span!(this.span(), async {
         let ticket = match limits {
             Some(limits) => {
                 let tokens = estimate_tokens(encoded.body.bytes.len(), max_tokens);
@@ -460,9 +472,7 @@ async fn attempt(
             false => None,
         };
         Ok((response, deadline, ticket, first))
-    }
-    .instrument(this.span().clone())
-    .await;
+    });
     match sent {
         Ok((response, deadline, ticket, first)) => {
             this.hold(ticket, busy);
