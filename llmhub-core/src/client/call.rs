@@ -22,6 +22,7 @@ use crate::client::params::MergedParams;
 use crate::client::provider::Provider;
 use crate::client::response::{ChatResponse, EmbeddingResponse, Usage};
 use crate::client::route::{Leg, Plan, first_bytes};
+use crate::client::settings::rare;
 use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
 use crate::client::status::decode_error;
 use crate::client::stream::ChatStream;
@@ -457,18 +458,16 @@ async fn attempt(
         let ticket = match limits {
             Some(limits) => {
                 let tokens = estimate_tokens(encoded.body.bytes.len(), max_tokens);
-                Some(
-                    limits
-                        .acquire(&provider.id, tokens, provider.timeout)
-                        .await?,
-                )
+                // Out of line: most providers have no limits (see `rare`).
+                Some(rare(limits.acquire(&provider.id, tokens, provider.timeout)).await?)
             }
             None => None,
         };
         let (mut response, deadline) =
             transport::send(&shared.client, provider, &encoded, auth).await?;
-        let first = match kind.is_stream() {
-            true => first_bytes(leg, provider, &mut response).await?,
+        // Only a routed stream waits for its first bytes (out of line: see `rare`).
+        let first = match kind.is_stream() && leg.is_routed() {
+            true => rare(first_bytes(leg, provider, &mut response)).await?,
             false => None,
         };
         Ok((response, deadline, ticket, first))

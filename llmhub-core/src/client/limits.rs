@@ -19,7 +19,7 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::client::response::Usage;
-use crate::client::settings::deadline_from;
+use crate::client::settings::{deadline_from, rare};
 use crate::config::ProviderConfig;
 use crate::error::{Error, Result};
 
@@ -179,14 +179,14 @@ impl ProviderLimits {
     ///
     /// The wait is boxed: it happens only when a limit is reached, and its future (a rate
     /// limiter's is several hundred bytes) would otherwise be part of every call's future.
-    fn within<'a, F: std::future::Future + 'a>(
+    fn within<'a, F: std::future::Future + Send + 'a>(
         &'a self,
         wait: F,
         deadline: tokio::time::Instant,
         provider: &'a str,
         timeout: Duration,
     ) -> impl std::future::Future<Output = Result<F::Output>> + 'a {
-        let wait = Box::pin(tokio::time::timeout_at(deadline, wait));
+        let wait = rare(tokio::time::timeout_at(deadline, wait));
         async move { wait.await.map_err(|_| self.exceeded(provider, timeout)) }
     }
 

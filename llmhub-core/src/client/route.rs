@@ -311,6 +311,11 @@ impl<'s> Leg<'s> {
         }
     }
 
+    /// Whether this leg is a deployment of a routed role (not a plain role's binding).
+    pub fn is_routed(&self) -> bool {
+        self.deployment.is_some()
+    }
+
     /// Counts the call in flight on the deployment, until the guard is dropped: only for a
     /// role routed to the least busy deployment, the one reader of the count (the counter is
     /// shared by every caller, and so costly to write from many threads).

@@ -105,6 +105,20 @@ pub(crate) fn deadline_from(from: tokio::time::Instant, after: Duration) -> toki
         .unwrap_or_else(|| from + Duration::from_secs(30 * 365 * 86_400))
 }
 
+/// A future for a rare wait (a limiter's, a retry's, an error body's), boxed behind `dyn`
+/// when it is taken: its state then takes no room in every call's future, and its code is
+/// not inlined into every call's poll, where it would spread the common path over more of
+/// the instruction cache.
+pub(crate) type RareWait<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// `wait` as a [`RareWait`].
+pub(crate) fn rare<'a, F>(wait: F) -> RareWait<'a, F::Output>
+where
+    F: Future + Send + 'a,
+{
+    Box::pin(wait)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

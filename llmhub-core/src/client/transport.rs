@@ -11,7 +11,7 @@ use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
 use tokio::time::Instant;
 
 use crate::client::provider::{Encoded, Provider};
-use crate::client::settings::{ERROR_BODY_KEPT, deadline_from};
+use crate::client::settings::{ERROR_BODY_KEPT, deadline_from, rare};
 use crate::client::status::{describe_reqwest, error_message, redacted_url, status_error};
 use crate::error::{Error, Result};
 
@@ -98,10 +98,9 @@ pub(crate) async fn send(
             Ok(Ok(mut response)) => {
                 let status = response.status().as_u16();
                 let asked = retry_after(response.headers());
-                // Only the start of an error body is read: enough for its message. (Boxed,
-                // as the retry's sleep below: the futures of these rare waits would otherwise
-                // make every call's future larger.)
-                let (body, cut) = Box::pin(tokio::time::timeout_at(
+                // Only the start of an error body is read: enough for its message. (Out of
+                // line, as the retry's sleep below: see `rare`.)
+                let (body, cut) = rare(tokio::time::timeout_at(
                     deadline,
                     read_capped(&mut response, ERROR_BODY_KEPT),
                 ))
@@ -139,7 +138,7 @@ pub(crate) async fn send(
             error = %err,
             "retrying"
         );
-        Box::pin(tokio::time::sleep(delay)).await;
+        rare(tokio::time::sleep(delay)).await;
         retry += 1;
     }
 }
