@@ -106,3 +106,26 @@ fn overrides_win_untouched_keys_stay_nested_values_are_replaced() {
     // The config itself is untouched.
     assert_eq!(config.roles["llm.inference"].params["temperature"], 0.7);
 }
+
+#[test]
+fn every_role_resolves_by_name_in_small_and_large_configs() {
+    // A few roles are found by comparing names, many by hashing: both find each role, and
+    // neither finds a name that is not there.
+    for count in [1, 2, 8, 9, 40] {
+        let mut yaml = String::from("project: p\nenv: dev\nproviders:\n  openai: {}\nroles:\n");
+        for i in 0..count {
+            yaml.push_str(&format!(
+                "  team.role-{i}: {{ provider: openai, model: m-{i}, mode: chat }}\n"
+            ));
+        }
+        let config = Config::from_yaml_str(&yaml).unwrap();
+        for i in 0..count {
+            let call = config.resolve(&format!("team.role-{i}"), None).unwrap();
+            assert_eq!(call.model, format!("m-{i}"), "{count} roles");
+        }
+        assert!(matches!(
+            config.resolve("team.role", None),
+            Err(Error::UnknownRole { .. })
+        ));
+    }
+}

@@ -42,11 +42,26 @@ pub fn merge_params(base: &Params, overrides: Option<&Params>) -> Params {
     params
 }
 
+/// The roles up to which [`Config::binding`] looks a name up by comparing, not hashing.
+const SCANNED_ROLES: usize = 8;
+
 impl Config {
     /// The entry that serves `role`: the role if the file has it, else `defaults:`, else
     /// [`Error::UnknownRole`] with the closest role name.
     pub(crate) fn binding(&self, role: &str) -> Result<(Binding, &RoleConfig)> {
-        if let Some((index, _, config)) = self.roles.get_full(role) {
+        // A handful of roles are compared in order: hashing the name costs more.
+        let found = if self.roles.len() <= SCANNED_ROLES {
+            self.roles
+                .iter()
+                .enumerate()
+                .find(|(_, (name, _))| *name == role)
+                .map(|(index, (_, config))| (index, config))
+        } else {
+            self.roles
+                .get_full(role)
+                .map(|(index, _, config)| (index, config))
+        };
+        if let Some((index, config)) = found {
             return Ok((Binding::Role(index), config));
         }
         match &self.defaults {
