@@ -428,7 +428,7 @@ async fn attempt(
     let params = MergedParams::new(target.params, overrides);
     check_input(&target, payload, &params)?;
     let provider = &state.providers[target.provider_index];
-    let auth = provider.auth()?;
+    let headers = provider.call_headers()?;
     let limits = state.limits[target.provider_index].as_ref();
     // Only a provider with limits estimates the call's tokens.
     let max_tokens = limits
@@ -464,7 +464,7 @@ async fn attempt(
             None => None,
         };
         let (mut response, deadline) =
-            transport::send(&shared.client, provider, &encoded, auth).await?;
+            transport::send(&shared.client, provider, &encoded, headers).await?;
         // Only a routed stream waits for its first bytes (out of line: see `rare`).
         let first = match kind.is_stream() && leg.is_routed() {
             true => rare(first_bytes(leg, provider, &mut response)).await?,

@@ -39,8 +39,7 @@ pub(crate) struct Provider {
     env_key: Option<String>,
     /// The auth header value, once the key is known (marked sensitive: `Debug` hides it).
     auth: OnceLock<HeaderValue>,
-    /// `headers` with the auth header added, built with the first request that sends it:
-    /// each request then clones one finished map instead of growing a copy.
+    /// `headers` with the auth header added (see [`Provider::call_headers`]).
     authed_headers: OnceLock<HeaderMap>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -216,10 +215,24 @@ impl Provider {
         Ok(value)
     }
 
+    /// The headers of this provider's requests: its own, with the auth header when it sends
+    /// one (see [`Provider::auth`]), built once with the first call that sends it, so that each
+    /// request clones one finished map. A missing key fails here, before any request.
+    pub fn call_headers(&self) -> Result<&HeaderMap> {
+        Ok(match self.auth()? {
+            Some(auth) => self.authed_headers.get_or_init(|| {
+                let mut headers = self.headers.clone();
+                headers.insert(self.auth_header.clone(), auth.clone());
+                headers
+            }),
+            None => &self.headers,
+        })
+    }
+
     /// The auth header value: the key given or found at build time, else read from the
     /// environment now. A provider without `env_key` and key sends no auth header (local
-    /// servers). A missing key fails here, before any request.
-    pub fn auth(&self) -> Result<Option<&HeaderValue>> {
+    /// servers).
+    fn auth(&self) -> Result<Option<&HeaderValue>> {
         if let Some(value) = self.auth.get() {
             return Ok(Some(value));
         }
@@ -337,26 +350,11 @@ impl Provider {
         Ok(url)
     }
 
-    /// This provider's headers with `auth` in its auth header.
-    fn with_auth(&self, auth: &HeaderValue) -> HeaderMap {
-        let mut headers = self.headers.clone();
-        headers.insert(self.auth_header.clone(), auth.clone());
-        headers
-    }
-
-    /// A POST of `encoded` with this provider's headers and `auth`.
-    pub fn request(&self, encoded: &Encoded<'_>, auth: Option<&HeaderValue>) -> reqwest::Request {
+    /// A POST of `encoded` with `headers` (its [`Provider::call_headers`]).
+    pub fn request(&self, encoded: &Encoded<'_>, headers: &HeaderMap) -> reqwest::Request {
         let url = encoded.url.as_ref();
         let mut request = reqwest::Request::new(Method::POST, url.clone());
-        *request.headers_mut() = match auth {
-            // The provider's own auth value (the only one there is today): its finished map.
-            Some(auth) if self.auth.get().is_some_and(|own| std::ptr::eq(own, auth)) => self
-                .authed_headers
-                .get_or_init(|| self.with_auth(auth))
-                .clone(),
-            Some(auth) => self.with_auth(auth),
-            None => self.headers.clone(),
-        };
+        *request.headers_mut() = headers.clone();
         let base = self.routes.base();
         if url.host_str() != base.host_str() || url.port() != base.port() {
             // Not the base URL's host (no request goes elsewhere today): the HTTP client

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::Url;
-use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
+use reqwest::header::{HeaderMap, LOCATION};
 use tokio::time::Instant;
 
 use crate::client::provider::{Encoded, Provider};
@@ -68,9 +68,10 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     None
 }
 
-/// Sends `body` to `url`, retrying connect errors and retryable statuses with backoff, up to
-/// the provider's `max_retries`; returns the first successful response (its body unread) with
-/// the deadline of its attempt, or the last error.
+/// Sends `encoded` with `headers` (the provider's [`Provider::call_headers`]), retrying
+/// connect errors and retryable statuses with backoff, up to the provider's `max_retries`;
+/// returns the first successful response (its body unread) with the deadline of its attempt,
+/// or the last error.
 ///
 /// Each attempt is given the provider's timeout from its start: the response headers must
 /// arrive by the deadline returned, and a whole body must be read by it too (the caller's
@@ -80,11 +81,11 @@ pub(crate) async fn send(
     client: &reqwest::Client,
     provider: &Provider,
     encoded: &Encoded<'_>,
-    auth: Option<&HeaderValue>,
+    headers: &HeaderMap,
 ) -> Result<(reqwest::Response, Instant)> {
     let mut retry = 0;
     loop {
-        let request = provider.request(encoded, auth);
+        let request = provider.request(encoded, headers);
         let deadline = deadline_from(Instant::now(), provider.timeout);
         let attempt = tokio::time::timeout_at(deadline, client.execute(request)).await;
         let (err, asked) = match attempt {
