@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use llmhub_core::__private::method_name;
 use llmhub_core::{Config, Mode, RoleConfig};
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Delimiter, Group, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::quote;
 use syn::Ident;
 
@@ -61,24 +61,28 @@ pub fn generate_tokens(
             .find(|(m, _)| *m == mode)
             .map_or("", |(_, calls)| calls.as_str())
     };
-    let methods = config
-        .roles
-        .values()
-        .enumerate()
-        .map(|(slot, role)| role_method(role, slot, file, calls_of(role.mode)))
-        .collect::<Result<Vec<_>, Error>>()?;
+    let parts = MethodParts::new();
+    let method_names: Vec<String> = config.roles.keys().map(|name| method_name(name)).collect();
+    let mut methods = Vec::with_capacity(config.roles.len() * METHOD_TOKENS);
+    for (slot, (role, name)) in config.roles.values().zip(&method_names).enumerate() {
+        parts.push_method(&mut methods, role, name, slot, file, calls_of(role.mode))?;
+    }
     let names: Vec<Literal> = config.roles.keys().map(|name| doc_literal(name)).collect();
     let compiled = config.roles.values().zip(&names).map(|(role, name)| {
-        let mode = mode_tokens(role.mode);
-        quote!((#name, #mode))
+        let entry = [
+            TokenTree::from(name.clone()),
+            parts.comma.clone(),
+            parts.modes[mode_index(role.mode)].clone(),
+        ];
+        Group::new(Delimiter::Parenthesis, entry.into_iter().collect())
     });
-    let struct_doc = doc_literal(&struct_doc(config));
+    let compiled = separated(compiled);
+    let role_names = separated(names.into_iter());
+    let struct_doc = doc_literal(&struct_doc(config, &method_names));
     let yaml = embed.tokens();
-    // The methods are moved into the impl block, not copied token by token as an
-    // interpolation would.
     let mut impl_body = quote! {
         /// The roles compiled in, in the order of the file.
-        pub const ROLE_NAMES: &'static [&'static str] = &[#(#names),*];
+        pub const ROLE_NAMES: &'static [&'static str] = &[#role_names];
 
         /// Builds the hub from the compiled-in config, with API keys from the environment.
         ///
@@ -111,7 +115,7 @@ pub fn generate_tokens(
         }
     };
     impl_body.extend(methods);
-    let impl_body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, impl_body);
+    let impl_body = Group::new(Delimiter::Brace, impl_body);
 
     Ok(quote! {
         #[doc = #struct_doc]
@@ -127,7 +131,7 @@ pub fn generate_tokens(
         impl ::llmhub::__private::GeneratedRoles for #struct_name {
             const YAML: &'static str = #yaml;
             const FILE: &'static str = #file;
-            const COMPILED: &'static [(&'static str, ::llmhub::Mode)] = &[#(#compiled),*];
+            const COMPILED: &'static [(&'static str, ::llmhub::Mode)] = &[#compiled];
 
             fn from_hub_unchecked(hub: ::llmhub::Hub) -> Self {
                 Self { hub }
@@ -196,48 +200,140 @@ fn split_doc_lines(attrs: &mut Vec<syn::Attribute>) {
     *attrs = split;
 }
 
-fn role_method(
-    role: &RoleConfig,
-    slot: usize,
-    file: &str,
-    calls: &str,
-) -> Result<TokenStream, Error> {
-    let name = method_name(&role.name);
-    // `method_name` only makes `[a-z0-9_]` identifiers that do not start with a digit (a
-    // keyword gets a trailing `_`); checking that here keeps a bug there from becoming a
-    // panic in `Ident::new`, at a fraction of the cost of parsing the name.
-    let is_ident = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        && name != "_";
-    if !is_ident {
-        return Err(Error::Internal(format!(
-            "role `{}` maps to method `{name}`, which is not an identifier",
-            role.name
-        )));
-    }
-    let method = Ident::new(&name, proc_macro2::Span::call_site());
-    let handle = handle_type(role.mode);
-    let slot = Literal::usize_unsuffixed(slot);
-    let doc = doc_literal(&role_doc(role, file, calls));
-    Ok(quote! {
-        #[doc = #doc]
-        #[must_use]
-        pub fn #method(&self) -> #handle<'_> {
-            ::llmhub::__private::handle(&self.hub, #slot)
+/// Tokens in one role method, for sizing the list they are written to.
+const METHOD_TOKENS: usize = 12;
+
+/// The tokens every role method repeats, built once per config. Each method clones them, and
+/// a clone of a group shares its tokens (paths and types sit in invisible groups, which the
+/// compiler reads as if the tokens were written out), so a method costs a dozen tokens rather
+/// than the forty of its text.
+struct MethodParts {
+    pound: TokenTree,
+    doc: TokenTree,
+    eq: TokenTree,
+    must_use: TokenTree,
+    pub_: TokenTree,
+    fn_: TokenTree,
+    self_arg: TokenTree,
+    arrow: [TokenTree; 2],
+    comma: TokenTree,
+    /// `::llmhub::__private::handle`.
+    handle_fn: TokenTree,
+    /// `&self.hub`.
+    hub: TokenTree,
+    /// The handle type of each mode (`::llmhub::ChatRole<'_>`), in [`Mode::ALL`] order.
+    handles: [TokenTree; Mode::ALL.len()],
+    /// Each mode as a path (`::llmhub::Mode::Chat`), in [`Mode::ALL`] order.
+    modes: [TokenTree; Mode::ALL.len()],
+}
+
+impl MethodParts {
+    fn new() -> Self {
+        let invisible = |tokens: TokenStream| TokenTree::from(Group::new(Delimiter::None, tokens));
+        let punct = |c: char, spacing: Spacing| TokenTree::from(Punct::new(c, spacing));
+        let ident = |name: &str| TokenTree::from(Ident::new(name, Span::call_site()));
+        MethodParts {
+            pound: punct('#', Spacing::Alone),
+            doc: ident("doc"),
+            eq: punct('=', Spacing::Alone),
+            must_use: Group::new(Delimiter::Bracket, quote!(must_use)).into(),
+            pub_: ident("pub"),
+            fn_: ident("fn"),
+            self_arg: Group::new(Delimiter::Parenthesis, quote!(&self)).into(),
+            arrow: [punct('-', Spacing::Joint), punct('>', Spacing::Alone)],
+            comma: punct(',', Spacing::Alone),
+            handle_fn: invisible(quote!(::llmhub::__private::handle)),
+            hub: invisible(quote!(&self.hub)),
+            handles: Mode::ALL.map(|mode| invisible(handle_type(mode))),
+            modes: Mode::ALL.map(|mode| invisible(mode_tokens(mode))),
         }
-    })
+    }
+
+    /// Appends the method `name` of `role` (at `slot`) to `out`: `#[doc = ".."] #[must_use] pub fn
+    /// name(&self) -> ::llmhub::ChatRole<'_> { ::llmhub::__private::handle(&self.hub, slot) }`.
+    fn push_method(
+        &self,
+        out: &mut Vec<TokenTree>,
+        role: &RoleConfig,
+        name: &str,
+        slot: usize,
+        file: &str,
+        calls: &str,
+    ) -> Result<(), Error> {
+        // `method_name` only makes `[a-z0-9_]` identifiers that do not start with a digit (a
+        // keyword gets a trailing `_`); checking that here keeps a bug there from becoming a
+        // panic in `Ident::new`, at a fraction of the cost of parsing the name.
+        let is_ident = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && name != "_";
+        if !is_ident {
+            return Err(Error::Internal(format!(
+                "role `{}` maps to method `{name}`, which is not an identifier",
+                role.name
+            )));
+        }
+        let doc = [
+            self.doc.clone(),
+            self.eq.clone(),
+            doc_literal(&role_doc(role, file, calls)).into(),
+        ];
+        let arguments = [
+            self.hub.clone(),
+            self.comma.clone(),
+            Literal::usize_unsuffixed(slot).into(),
+        ];
+        let body = [
+            self.handle_fn.clone(),
+            Group::new(Delimiter::Parenthesis, arguments.into_iter().collect()).into(),
+        ];
+        out.extend([
+            self.pound.clone(),
+            Group::new(Delimiter::Bracket, doc.into_iter().collect()).into(),
+            self.pound.clone(),
+            self.must_use.clone(),
+            self.pub_.clone(),
+            self.fn_.clone(),
+            Ident::new(name, Span::call_site()).into(),
+            self.self_arg.clone(),
+            self.arrow[0].clone(),
+            self.arrow[1].clone(),
+            self.handles[mode_index(role.mode)].clone(),
+            Group::new(Delimiter::Brace, body.into_iter().collect()).into(),
+        ]);
+        Ok(())
+    }
+}
+
+/// The position of `mode` in [`Mode::ALL`].
+fn mode_index(mode: Mode) -> usize {
+    Mode::ALL
+        .iter()
+        .position(|m| *m == mode)
+        .unwrap_or_default()
+}
+
+/// `items` separated by commas.
+fn separated(items: impl Iterator<Item = impl Into<TokenTree>>) -> TokenStream {
+    let mut tokens = Vec::new();
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            tokens.push(TokenTree::from(Punct::new(',', Spacing::Alone)));
+        }
+        tokens.push(item.into());
+    }
+    tokens.into_iter().collect()
 }
 
 fn handle_type(mode: Mode) -> TokenStream {
     match mode {
-        Mode::Chat => quote!(::llmhub::ChatRole),
-        Mode::Tool => quote!(::llmhub::ToolRole),
-        Mode::Embedding => quote!(::llmhub::EmbeddingRole),
-        Mode::Image => quote!(::llmhub::ImageRole),
-        Mode::Audio => quote!(::llmhub::AudioRole),
-        Mode::Other => quote!(::llmhub::OtherRole),
+        Mode::Chat => quote!(::llmhub::ChatRole<'_>),
+        Mode::Tool => quote!(::llmhub::ToolRole<'_>),
+        Mode::Embedding => quote!(::llmhub::EmbeddingRole<'_>),
+        Mode::Image => quote!(::llmhub::ImageRole<'_>),
+        Mode::Audio => quote!(::llmhub::AudioRole<'_>),
+        Mode::Other => quote!(::llmhub::OtherRole<'_>),
     }
 }
 
@@ -279,31 +375,39 @@ fn calls(mode: Mode) -> String {
 fn role_doc(role: &RoleConfig, file: &str, calls: &str) -> String {
     use std::fmt::Write as _;
     let mut doc = String::with_capacity(320);
-    // `write!` to a `String` cannot fail.
-    let _ = write!(doc, " Role {}: {calls}.\n\n", code(&role.name));
+    doc.push_str(" Role ");
+    push_code(&mut doc, &role.name);
+    doc.push_str(": ");
+    doc.push_str(calls);
+    doc.push_str(".\n\n");
     if role.deployments.is_empty() {
-        let _ = write!(
-            doc,
-            " - provider: {}\n - model: {}\n",
-            code(&role.provider),
-            code(&role.model)
-        );
+        doc.push_str(" - provider: ");
+        push_code(&mut doc, &role.provider);
+        doc.push_str("\n - model: ");
+        push_code(&mut doc, &role.model);
+        doc.push('\n');
     } else {
+        // `write!` to a `String` cannot fail.
         let _ = write!(doc, " - deployments ({} routing): ", role.routing);
         for (i, d) in role.deployments.iter().enumerate() {
-            let separator = if i == 0 { "" } else { ", " };
-            let binding = code(&format!("{}/{}", d.provider, d.model));
-            let _ = write!(doc, "{separator}{binding} (weight {})", d.weight);
+            if i > 0 {
+                doc.push_str(", ");
+            }
+            push_code(&mut doc, &format!("{}/{}", d.provider, d.model));
+            let _ = write!(doc, " (weight {})", d.weight);
         }
         doc.push('\n');
     }
-    let _ = write!(doc, " - mode: {}\n - params: ", code(role.mode.as_str()));
+    doc.push_str(" - mode: ");
+    push_code(&mut doc, role.mode.as_str());
+    doc.push_str("\n - params: ");
     if role.params.is_empty() {
         doc.push_str("none");
     } else {
-        doc.push_str(&code(
+        push_code(
+            &mut doc,
             &serde_json::to_string(&role.params).unwrap_or_default(),
-        ));
+        );
     }
     if !role.fallbacks.is_empty() {
         doc.push_str("\n - fallbacks: ");
@@ -311,42 +415,44 @@ fn role_doc(role: &RoleConfig, file: &str, calls: &str) -> String {
             if i > 0 {
                 doc.push_str(", ");
             }
-            doc.push_str(&code(fallback));
+            push_code(&mut doc, fallback);
         }
     }
-    let _ = write!(
-        doc,
-        "\n\n Defined at {}.",
-        code(&format!("{file}:{}", role.span.line))
-    );
+    doc.push_str("\n\n Defined at ");
+    if is_plain(file) {
+        let _ = write!(doc, "`{file}:{}`", role.span.line);
+    } else {
+        push_code(&mut doc, &format!("{file}:{}", role.span.line));
+    }
+    doc.push('.');
     doc
 }
 
-fn struct_doc(config: &Config) -> String {
-    let mut doc = vec![
-        format!(
-            " The roles of {} (project {}, env {}), checked at compile time.",
-            code(&config.source_name),
-            code(&config.project),
-            code(&config.env)
-        ),
-        String::new(),
-        " Build it with `new()` (API keys from the environment) or `builder()`; each method \
-         returns the typed handle of one role."
-            .to_owned(),
-    ];
+fn struct_doc(config: &Config, method_names: &[String]) -> String {
+    let mut doc = String::with_capacity(200 + config.roles.len() * 48);
+    doc.push_str(" The roles of ");
+    push_code(&mut doc, &config.source_name);
+    doc.push_str(" (project ");
+    push_code(&mut doc, &config.project);
+    doc.push_str(", env ");
+    push_code(&mut doc, &config.env);
+    doc.push_str(
+        "), checked at compile time.\n\n Build it with `new()` (API keys from the environment) \
+         or `builder()`; each method returns the typed handle of one role.",
+    );
     if !config.roles.is_empty() {
-        doc.push(String::new());
-        doc.extend(config.roles.values().map(|role| {
-            format!(
-                " - `{}()`: role {} ({})",
-                method_name(&role.name),
-                code(&role.name),
-                role.mode
-            )
-        }));
+        doc.push('\n');
     }
-    doc.join("\n")
+    for (role, method) in config.roles.values().zip(method_names) {
+        doc.push_str("\n - `");
+        doc.push_str(method);
+        doc.push_str("()`: role ");
+        push_code(&mut doc, &role.name);
+        doc.push_str(" (");
+        doc.push_str(role.mode.as_str());
+        doc.push(')');
+    }
+    doc
 }
 
 /// `text` as a string literal token (see [`push_str_literal`]): the doc comments, and the
@@ -398,17 +504,22 @@ fn push_str_literal(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// `text` as a Markdown code span, whatever backticks or control characters it holds, so that
-/// no config value can break the doc comment (or be read as an intra-doc link). The generated
-/// docs hold no intra-doc links at all: rustdoc's lints on them depend on the user's imports.
-fn code(text: &str) -> String {
-    // The common case, printable ASCII without a backtick, goes in a plain span as it is.
-    if text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'`') {
-        let mut span = String::with_capacity(text.len() + 2);
-        span.push('`');
-        span.push_str(text);
-        span.push('`');
-        return span;
+/// Whether `text` is the common case of a code span, printable ASCII without a backtick, which
+/// goes in a plain span as it is.
+fn is_plain(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'`')
+}
+
+/// Appends `text` to `out` as a Markdown code span, whatever backticks or control characters it
+/// holds, so that no config value can break the doc comment (or be read as an intra-doc link).
+/// The generated docs hold no intra-doc links at all: rustdoc's lints on them depend on the
+/// user's imports.
+fn push_code(out: &mut String, text: &str) {
+    if is_plain(text) {
+        out.push('`');
+        out.push_str(text);
+        out.push('`');
+        return;
     }
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
@@ -418,23 +529,74 @@ fn code(text: &str) -> String {
             escaped.push(c);
         }
     }
-    let text = escaped;
     let mut longest = 0;
     let mut run = 0;
-    for c in text.chars() {
+    for c in escaped.chars() {
         run = if c == '`' { run + 1 } else { 0 };
         longest = longest.max(run);
     }
     if longest == 0 {
-        return format!("`{text}`");
+        out.push('`');
+        out.push_str(&escaped);
+        out.push('`');
+        return;
     }
     let fence = "`".repeat(longest + 1);
-    format!("{fence} {text} {fence}")
+    out.push_str(&fence);
+    out.push(' ');
+    out.push_str(&escaped);
+    out.push(' ');
+    out.push_str(&fence);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn code(text: &str) -> String {
+        let mut span = String::new();
+        push_code(&mut span, text);
+        span
+    }
+
+    /// The top-level tokens of the generated `impl` block's body.
+    fn impl_body_tokens(roles: usize) -> usize {
+        let mut yaml =
+            String::from("project: p\nenv: dev\nproviders:\n  openai: { env_key: K }\nroles:\n");
+        for i in 0..roles {
+            yaml.push_str(&format!(
+                "  r{i}: {{ provider: openai, model: m, mode: chat }}\n"
+            ));
+        }
+        let config = Config::from_yaml_str_named(&yaml, "llmhub.yaml").unwrap();
+        let tokens = generate_tokens(
+            &config,
+            &syn::parse_quote!(Roles),
+            &Embed::ManifestRelative("llmhub.yaml".into()),
+        )
+        .unwrap();
+        // `impl Roles { .. }` is the first brace group after an `impl`.
+        let mut after_impl = false;
+        for token in tokens {
+            match token {
+                TokenTree::Ident(ident) if ident == "impl" => after_impl = true,
+                TokenTree::Group(group) if after_impl && group.delimiter() == Delimiter::Brace => {
+                    return group.stream().into_iter().count();
+                }
+                _ => {}
+            }
+        }
+        panic!("no impl block")
+    }
+
+    #[test]
+    fn a_role_method_is_the_tokens_the_list_is_sized_for() {
+        assert_eq!(
+            impl_body_tokens(3) - impl_body_tokens(2),
+            METHOD_TOKENS,
+            "each role method is {METHOD_TOKENS} tokens"
+        );
+    }
 
     #[test]
     fn code_spans_survive_backticks_and_control_characters() {

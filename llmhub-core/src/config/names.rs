@@ -41,13 +41,15 @@ pub fn method_name(role: &str) -> String {
         lowered = role.chars().flat_map(char::to_lowercase).collect();
         &lowered
     };
-    for c in role_lower.chars().map(|c| c.to_ascii_lowercase()) {
-        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+    // Byte by byte: every byte of a character beyond ASCII is >= 0x80, a separator like any
+    // other character outside `[a-z0-9]`.
+    for byte in role_lower.bytes().map(|b| b.to_ascii_lowercase()) {
+        if byte.is_ascii_lowercase() || byte.is_ascii_digit() {
             if pending_sep && !name.is_empty() {
                 name.push('_');
             }
             pending_sep = false;
-            name.push(c);
+            name.push(char::from(byte));
         } else {
             pending_sep = true;
         }
