@@ -33,6 +33,13 @@ const LONGEST_RESERVED: usize = 8;
 /// ```
 pub fn method_name(role: &str) -> String {
     let mut name = String::with_capacity(role.len());
+    push_method_name(&mut name, role);
+    name
+}
+
+/// Appends [`method_name`] of `role` to `out`, so that many names can share one buffer.
+pub(crate) fn push_method_name(out: &mut String, role: &str) {
+    let start = out.len();
     let mut pending_sep = false;
     let lowered: String;
     let role_lower: &str = if role.is_ascii() {
@@ -45,26 +52,31 @@ pub fn method_name(role: &str) -> String {
     // other character outside `[a-z0-9]`.
     for byte in role_lower.bytes().map(|b| b.to_ascii_lowercase()) {
         if byte.is_ascii_lowercase() || byte.is_ascii_digit() {
-            if pending_sep && !name.is_empty() {
-                name.push('_');
+            if pending_sep && out.len() > start {
+                out.push('_');
             }
             pending_sep = false;
-            name.push(char::from(byte));
+            out.push(char::from(byte));
         } else {
             pending_sep = true;
         }
     }
-    if name.is_empty() {
-        let hex: String = role.bytes().map(|b| format!("{b:02x}")).collect();
-        return format!("role_{hex}");
+    if out.len() == start {
+        out.push_str("role_");
+        for byte in role.bytes() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        return;
     }
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert_str(0, "role_");
+    if out[start..].starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(start, "role_");
     }
-    if name.len() <= LONGEST_RESERVED && RESERVED.contains(&name.as_str()) {
-        name.push('_');
+    let name = &out[start..];
+    if name.len() <= LONGEST_RESERVED && RESERVED.contains(&name) {
+        out.push('_');
     }
-    name
 }
 
 #[cfg(test)]

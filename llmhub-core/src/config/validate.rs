@@ -11,7 +11,7 @@ use crate::config::base_url::check_base_url;
 use crate::config::block;
 use crate::config::builtin::{BUILTIN_PROVIDERS, builtin_provider};
 use crate::config::fallbacks::{self, FallbackRefs};
-use crate::config::names::method_name;
+use crate::config::names::push_method_name;
 use crate::config::problem::{ConfigError, ConfigProblem, LineIndex, MAX_PROBLEMS};
 use crate::config::suggest::{closest, did_you_mean};
 use crate::config::types::{
@@ -21,6 +21,7 @@ use crate::config::types::{
 use crate::config::yaml::{self, Node, NodeKind, Scalar};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
+use smallvec::SmallVec;
 
 /// The hash maps of validation: keyed by names from the file, looked up once each; a fast
 /// hasher (still seeded per process) where SipHash cost more than the lookups it served.
@@ -173,10 +174,14 @@ struct Pending {
     secret: bool,
 }
 
-/// The fields of one mapping, checked for unknown and duplicate keys.
+/// The fields of one mapping, checked for unknown and duplicate keys. A role or its params
+/// have a handful of fields, kept inline rather than allocated.
 struct Fields<'n> {
-    entries: Vec<(&'n str, &'n Node<'n>, &'n Node<'n>)>,
+    entries: SmallVec<[Field<'n>; 8]>,
 }
+
+/// A key of a mapping, its node and its value's node.
+type Field<'n> = (&'n str, &'n Node<'n>, &'n Node<'n>);
 
 impl<'n> Fields<'n> {
     fn get(&self, key: &str) -> Option<&'n Node<'n>> {
@@ -234,8 +239,7 @@ impl<'a> Validator<'a> {
             );
             return None;
         };
-        let mut entries: Vec<(&'n str, &'n Node<'n>, &'n Node<'n>)> =
-            Vec::with_capacity(items.len());
+        let mut entries: SmallVec<[Field<'n>; 8]> = SmallVec::with_capacity(items.len());
         // Small mappings (a role, its params) are checked for duplicates by a scan, which is
         // cheaper than hashing; large ones (`roles:` of a big config) by a set.
         let small = items.len() <= 16;
@@ -530,7 +534,7 @@ impl<'a> Validator<'a> {
         let what = format!("provider `{id}`");
         // `openai: {}` and `ollama:` (no value) are both fine for a built-in provider.
         let empty = Fields {
-            entries: Vec::new(),
+            entries: SmallVec::new(),
         };
         let fields = match &node.kind {
             NodeKind::Scalar {
@@ -785,14 +789,23 @@ impl<'a> Validator<'a> {
         }
         let fields = self.mapping(node, &"`roles`")?;
         let mut roles = IndexMap::with_capacity(fields.entries.len());
-        let mut methods: FastMap<String, (&str, usize)> =
+        // Every role's method name, written into one buffer.
+        let mut method_names = String::with_capacity(fields.entries.len() * 16);
+        let mut ends = Vec::with_capacity(fields.entries.len());
+        for (name, _, _) in &fields.entries {
+            push_method_name(&mut method_names, name);
+            ends.push(method_names.len());
+        }
+        let mut methods: FastMap<&str, (&str, usize)> =
             FastMap::with_capacity_and_hasher(fields.entries.len(), Default::default());
         let mut ok = true;
         // The subject of each role's messages, written into one buffer.
         let mut what = String::new();
-        for (name, key, value) in &fields.entries {
-            let method = method_name(name);
-            if let Some((other, line)) = methods.get(&method) {
+        let mut start = 0;
+        for ((name, key, value), end) in fields.entries.iter().zip(ends) {
+            let method = &method_names[start..end];
+            start = end;
+            if let Some((other, line)) = methods.get(method) {
                 self.problem(
                     key.span,
                     format!(
