@@ -4,11 +4,13 @@
 //! * `per_call`: one chat completion through `Hub` and the same request through bare
 //!   `reqwest` and `serde_json` (body built with `json!`, reply parsed into a
 //!   `serde_json::Value`; strictest, with a pre-parsed URL and typed structs that hold only
-//!   the reply's text; and the same decoding into llmhub's own `ChatResponse`), one caller,
-//!   client and server on one thread.
+//!   the reply's text; the same decoding into llmhub's own `ChatResponse`; and the strictest
+//!   given llmhub's default timeout, a deadline over request and body), one caller, client and
+//!   server on one thread.
 //! * `sse_throughput`: a long OpenAI stream (5.4 MB, 30,000 chunks) read through
 //!   `hub.stream_completion`, in bytes per second.
-//! * `concurrent_64`: 64 callers at once, `Hub` against bare `reqwest`.
+//! * `concurrent_64`: 64 callers at once, `Hub` against bare `reqwest` (with and without the
+//!   timeout).
 //! * `structured`: `completion_json::<T>` against `completion` of the same reply (whose text is
 //!   a JSON object), one caller. Target: within 5%.
 //! * `stream_50`: a stream of 50 SSE chunks read to typed chunks through the hub, against bare
@@ -184,21 +186,57 @@ async fn bare_post(
     url: impl reqwest::IntoUrl,
     body: &impl serde::Serialize,
 ) -> bytes::Bytes {
-    let response = client
+    bare_post_within(client, url, body, None).await
+}
+
+/// [`bare_post`], the request and the reply's body given `timeout` (as llmhub gives every
+/// attempt its provider's timeout), or no timeout at all.
+async fn bare_post_within(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    body: &impl serde::Serialize,
+    timeout: Option<Duration>,
+) -> bytes::Bytes {
+    let send = client
         .post(url)
         .bearer_auth(KEY)
         .header("content-type", "application/json")
         .body(serde_json::to_vec(body).unwrap())
-        .send()
+        .send();
+    let Some(timeout) = timeout else {
+        let response = send.await.unwrap();
+        assert!(response.status().is_success());
+        return response.bytes().await.unwrap();
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    let response = tokio::time::timeout_at(deadline, send)
         .await
+        .unwrap()
         .unwrap();
     assert!(response.status().is_success());
-    response.bytes().await.unwrap()
+    tokio::time::timeout_at(deadline, response.bytes())
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// The same call written as tightly as bare reqwest allows: URL parsed once, typed request
 /// and reply structs that hold only the reply's text (the strictest baseline).
 async fn bare_typed_call(client: &reqwest::Client, url: &reqwest::Url) -> String {
+    bare_typed_call_within(client, url, None).await
+}
+
+/// [`bare_typed_call`] with the timeout llmhub gives a call by default (600 s): a deadline
+/// over the request and the reply's body, so a timer armed per call.
+async fn bare_typed_call_timed(client: &reqwest::Client, url: &reqwest::Url) -> String {
+    bare_typed_call_within(client, url, Some(Duration::from_secs(600))).await
+}
+
+async fn bare_typed_call_within(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    timeout: Option<Duration>,
+) -> String {
     #[derive(serde::Deserialize)]
     struct Reply {
         choices: Vec<Choice>,
@@ -211,7 +249,7 @@ async fn bare_typed_call(client: &reqwest::Client, url: &reqwest::Url) -> String
     struct Text {
         content: Option<String>,
     }
-    let bytes = bare_typed_post(client, url).await;
+    let bytes = bare_typed_post(client, url, timeout).await;
     let reply: Reply = serde_json::from_slice(&bytes).unwrap();
     reply
         .choices
@@ -225,13 +263,17 @@ async fn bare_typed_call(client: &reqwest::Client, url: &reqwest::Url) -> String
 /// model, every choice with its role and finish reason, usage): what is left of llmhub's cost
 /// once both read the same reply type.
 async fn bare_typed_call_full_reply(client: &reqwest::Client, url: &reqwest::Url) -> String {
-    let bytes = bare_typed_post(client, url).await;
+    let bytes = bare_typed_post(client, url, None).await;
     let reply: llmhub::ChatResponse = serde_json::from_slice(&bytes).unwrap();
     reply.text().unwrap_or_default().to_owned()
 }
 
 /// The request of [`bare_typed_call`], sent with a typed body.
-async fn bare_typed_post(client: &reqwest::Client, url: &reqwest::Url) -> bytes::Bytes {
+async fn bare_typed_post(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    timeout: Option<Duration>,
+) -> bytes::Bytes {
     #[derive(serde::Serialize)]
     struct Request<'a> {
         model: &'a str,
@@ -253,7 +295,7 @@ async fn bare_typed_post(client: &reqwest::Client, url: &reqwest::Url) -> bytes:
         temperature: 0.7,
         max_tokens: 2048,
     };
-    bare_post(client, url.clone(), &body).await
+    bare_post_within(client, url.clone(), &body, timeout).await
 }
 
 async fn hub_call(hub: &Hub) -> String {
@@ -313,8 +355,22 @@ fn per_call(c: &mut Criterion) {
             || bare_call(&client, &endpoint),
         )
         .await;
+        let timed = interleaved(
+            30,
+            300,
+            || hub_call(&hub),
+            || bare_typed_call_timed(&client, &parsed),
+        )
+        .await;
+        let timer = interleaved(
+            30,
+            300,
+            || bare_typed_call_timed(&client, &parsed),
+            || bare_typed_call(&client, &parsed),
+        )
+        .await;
         println!(
-            "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {typed:.3}, llmhub / bare typed into llmhub's ChatResponse = {full:.3}, llmhub / bare json! + Value = {value:.3}"
+            "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {typed:.3}, llmhub / bare typed into llmhub's ChatResponse = {full:.3}, llmhub / bare json! + Value = {value:.3}, llmhub / bare typed with the same timeout = {timed:.3}, bare typed with / without the timeout = {timer:.3}"
         );
     });
 }
@@ -477,8 +533,16 @@ fn concurrent_64(c: &mut Criterion) {
         // A throughput ratio is the inverse of the time ratio.
         let typed = 1.0 / interleaved(30, 10, llmhub, bare_typed).await;
         let value = 1.0 / interleaved(30, 10, llmhub, bare).await;
+        let bare_timed = || {
+            all_at_once(CALLERS, || {
+                let (client, url) = (client.clone(), parsed.clone());
+                async move { bare_typed_call_timed(&client, &url).await }
+            })
+        };
+        let timed = 1.0 / interleaved(30, 10, llmhub, bare_timed).await;
+        let timer = 1.0 / interleaved(30, 10, bare_timed, bare_typed).await;
         println!(
-            "concurrent_64 interleaved, median of 30 rounds of 10 batches: throughput llmhub / bare typed = {typed:.3}, llmhub / bare json! + Value = {value:.3}"
+            "concurrent_64 interleaved, median of 30 rounds of 10 batches: throughput llmhub / bare typed = {typed:.3}, llmhub / bare json! + Value = {value:.3}, llmhub / bare typed with the same timeout = {timed:.3}, bare typed with / without the timeout = {timer:.3}"
         );
     });
 }
