@@ -17,7 +17,7 @@
 //!   reqwest reading the same stream with a plain SSE splitter and typed chunk structs (that
 //!   hold only the text delta, or llmhub's own `ChatChunk`).
 //! * `embedding`: one embedding call (1,536 floats) through the hub against bare reqwest with
-//!   typed structs.
+//!   typed structs (with and without llmhub's default timeout).
 //! * `limits_and_fallbacks_64`: 64 callers on a role with provider limits that are never
 //!   reached and an unused fallback, against a plain role.
 //! * `client_cpu`: the client thread's CPU time per chat call, the server on a thread of its
@@ -743,6 +743,19 @@ async fn hub_stream(hub: &Hub) -> usize {
 
 /// An embedding call with bare reqwest and typed structs.
 async fn bare_embedding(client: &reqwest::Client, url: &reqwest::Url) -> usize {
+    bare_embedding_within(client, url, None).await
+}
+
+/// [`bare_embedding`] with llmhub's default timeout (see [`bare_typed_call_timed`]).
+async fn bare_embedding_timed(client: &reqwest::Client, url: &reqwest::Url) -> usize {
+    bare_embedding_within(client, url, Some(Duration::from_secs(600))).await
+}
+
+async fn bare_embedding_within(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    timeout: Option<Duration>,
+) -> usize {
     #[derive(serde::Deserialize)]
     struct Reply {
         data: Vec<Item>,
@@ -752,7 +765,7 @@ async fn bare_embedding(client: &reqwest::Client, url: &reqwest::Url) -> usize {
         embedding: Vec<f32>,
     }
     let body = json!({"model": "text-embedding-3-small", "input": "Hello world"});
-    let bytes = bare_post(client, url.clone(), &body).await;
+    let bytes = bare_post_within(client, url.clone(), &body, timeout).await;
     let reply: Reply = serde_json::from_slice(&bytes).unwrap();
     reply.data.first().map_or(0, |item| item.embedding.len())
 }
@@ -868,8 +881,15 @@ fn stream_and_embedding(c: &mut Criterion) {
             || bare_embedding(&client, &embeddings_url),
         )
         .await;
+        let embedding_timed = interleaved(
+            30,
+            200,
+            || hub_embedding(&hub),
+            || bare_embedding_timed(&client, &embeddings_url),
+        )
+        .await;
         println!(
-            "interleaved, median of 30 rounds: stream of 50 chunks llmhub / bare typed = {stream:.3}, llmhub / bare typed into llmhub's ChatChunk = {stream_full:.3}, embedding (1,536 floats) llmhub / bare typed = {embedding:.3}"
+            "interleaved, median of 30 rounds: stream of 50 chunks llmhub / bare typed = {stream:.3}, llmhub / bare typed into llmhub's ChatChunk = {stream_full:.3}, embedding (1,536 floats) llmhub / bare typed = {embedding:.3}, llmhub / bare typed with the same timeout = {embedding_timed:.3}"
         );
         let parsed = chat_url.clone();
         let chat_hub = allocations_per_call(200, || hub_call(&hub)).await;
