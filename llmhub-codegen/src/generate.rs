@@ -455,9 +455,17 @@ fn struct_doc(config: &Config, method_names: &[String]) -> String {
     doc
 }
 
-/// `text` as a string literal token (see [`push_str_literal`]): the doc comments, and the
-/// role names.
+/// `text` as a string literal token: the doc comments, and the role names.
+///
+/// Inside the compiler (the `roles!` macro), `Literal::string` hands the text over as it is;
+/// a literal parsed from source there would be lexed twice, by proc-macro2's checks and then
+/// by the compiler. Elsewhere (a build script), proc-macro2 builds the literal itself, and
+/// `Literal::string` would escape it character by character: the text is escaped in runs (see
+/// [`push_str_literal`]) and lexed once instead.
 fn doc_literal(text: &str) -> Literal {
+    if proc_macro::is_available() {
+        return Literal::string(text);
+    }
     let mut repr = String::with_capacity(text.len() + text.len() / 16 + 2);
     push_str_literal(&mut repr, text);
     // Always a valid literal; should the lexer disagree, the slow path is still right.

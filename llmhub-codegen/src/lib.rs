@@ -21,6 +21,9 @@
 //! problem is reported at once, located in the file.
 #![deny(missing_docs)]
 
+// Only to ask whether the code runs inside the compiler (`proc_macro::is_available`).
+extern crate proc_macro;
+
 mod builder;
 mod error;
 mod generate;
