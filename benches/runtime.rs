@@ -226,12 +226,11 @@ async fn bare_typed_call(client: &reqwest::Client, url: &reqwest::Url) -> String
     bare_typed_call_within(client, url, None).await
 }
 
-/// [`bare_typed_call`] with the timeout llmhub gives a call by default (600 s): a deadline
-/// over the request and the reply's body, so a timer armed per call.
-async fn bare_typed_call_timed(client: &reqwest::Client, url: &reqwest::Url) -> String {
-    bare_typed_call_within(client, url, Some(Duration::from_secs(600))).await
-}
+/// The timeout llmhub gives a call by default, for the bare clients that are given one: a
+/// deadline over the request and the reply's body, so a timer armed per call.
+const LLMHUB_TIMEOUT: Option<Duration> = Some(Duration::from_secs(600));
 
+/// [`bare_typed_call`] with `timeout` (see [`bare_post_within`]).
 async fn bare_typed_call_within(
     client: &reqwest::Client,
     url: &reqwest::Url,
@@ -359,13 +358,13 @@ fn per_call(c: &mut Criterion) {
             30,
             300,
             || hub_call(&hub),
-            || bare_typed_call_timed(&client, &parsed),
+            || bare_typed_call_within(&client, &parsed, LLMHUB_TIMEOUT),
         )
         .await;
         let timer = interleaved(
             30,
             300,
-            || bare_typed_call_timed(&client, &parsed),
+            || bare_typed_call_within(&client, &parsed, LLMHUB_TIMEOUT),
             || bare_typed_call(&client, &parsed),
         )
         .await;
@@ -536,7 +535,7 @@ fn concurrent_64(c: &mut Criterion) {
         let bare_timed = || {
             all_at_once(CALLERS, || {
                 let (client, url) = (client.clone(), parsed.clone());
-                async move { bare_typed_call_timed(&client, &url).await }
+                async move { bare_typed_call_within(&client, &url, LLMHUB_TIMEOUT).await }
             })
         };
         let timed = 1.0 / interleaved(30, 10, llmhub, bare_timed).await;
@@ -746,11 +745,7 @@ async fn bare_embedding(client: &reqwest::Client, url: &reqwest::Url) -> usize {
     bare_embedding_within(client, url, None).await
 }
 
-/// [`bare_embedding`] with llmhub's default timeout (see [`bare_typed_call_timed`]).
-async fn bare_embedding_timed(client: &reqwest::Client, url: &reqwest::Url) -> usize {
-    bare_embedding_within(client, url, Some(Duration::from_secs(600))).await
-}
-
+/// [`bare_embedding`] with `timeout` (see [`bare_post_within`]).
 async fn bare_embedding_within(
     client: &reqwest::Client,
     url: &reqwest::Url,
@@ -885,7 +880,7 @@ fn stream_and_embedding(c: &mut Criterion) {
             30,
             200,
             || hub_embedding(&hub),
-            || bare_embedding_timed(&client, &embeddings_url),
+            || bare_embedding_within(&client, &embeddings_url, LLMHUB_TIMEOUT),
         )
         .await;
         println!(
