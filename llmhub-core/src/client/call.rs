@@ -21,7 +21,7 @@ use crate::client::message::{IntoEmbeddingInput, IntoMessages, Message};
 use crate::client::params::MergedParams;
 use crate::client::provider::Provider;
 use crate::client::response::{ChatResponse, EmbeddingResponse, Usage};
-use crate::client::route::{Leg, Plan, first_bytes};
+use crate::client::route::{Leg, Plan, Route, first_bytes};
 use crate::client::settings::rare;
 use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
 use crate::client::status::decode_error;
@@ -48,20 +48,26 @@ macro_rules! in_span {
     }};
 }
 
-pub(crate) async fn completion(
+/// A chat completion. (A plain function returning a future, not an `async fn`: the messages
+/// are converted before the future is made, so that it holds their `Vec`, not the value they
+/// came from as well.)
+pub(crate) fn completion(
     shared: &Shared,
     role: RoleRef<'_>,
     messages: impl IntoMessages,
     overrides: Option<&Params>,
-) -> Result<ChatResponse> {
-    let messages = messages_of(shared, role, messages)?;
-    let payload = Payload::Chat {
-        messages: &messages,
-        stream: false,
-        output: None,
-        tools: None,
-    };
-    chat(shared, role, payload, overrides).await
+) -> impl Future<Output = Result<ChatResponse>> {
+    let messages = messages_of(shared, role, messages);
+    async move {
+        let messages = messages?;
+        let payload = Payload::Chat {
+            messages: &messages,
+            stream: false,
+            output: None,
+            tools: None,
+        };
+        chat(shared, role, payload, overrides).await
+    }
 }
 
 /// A chat completion parsed into `T`, with repair rounds (see `structured`).
@@ -153,20 +159,24 @@ fn repair_rounds(shared: &Shared, role: RoleRef<'_>, overrides: Option<&Params>)
     )))
 }
 
-pub(crate) async fn stream(
+/// A streamed chat completion (a plain function returning a future, as [`completion`]).
+pub(crate) fn stream(
     shared: &Shared,
     role: RoleRef<'_>,
     messages: impl IntoMessages,
     overrides: Option<&Params>,
-) -> Result<ChatStream> {
-    let messages = messages_of(shared, role, messages)?;
-    let payload = Payload::Chat {
-        messages: &messages,
-        stream: true,
-        output: None,
-        tools: None,
-    };
-    Ok(send(shared, role, payload, overrides).await?.stream())
+) -> impl Future<Output = Result<ChatStream>> {
+    let messages = messages_of(shared, role, messages);
+    async move {
+        let messages = messages?;
+        let payload = Payload::Chat {
+            messages: &messages,
+            stream: true,
+            output: None,
+            tools: None,
+        };
+        Ok(send(shared, role, payload, overrides).await?.stream())
+    }
 }
 
 pub(crate) async fn embedding(
@@ -359,13 +369,46 @@ async fn send(
     if !kind.serves(target.mode) {
         return Err(mode_mismatch(target.role, target.mode, kind));
     }
-    let plain = Leg::plain(
-        target.role,
-        target.provider_index,
-        target.model,
-        target.params,
-    );
-    let mut plan = Plan::new(plain, target.route);
+    let Some(route) = target.route else {
+        // A plain role: its one binding, with no route to walk.
+        let plain = Leg::plain(
+            target.role,
+            target.provider_index,
+            target.model,
+            target.params,
+        );
+        let mut record = None;
+        let outcome = attempt(
+            shared,
+            &state,
+            &target,
+            &plain,
+            payload,
+            overrides,
+            &mut record,
+        )
+        .await;
+        if let (Err(err), Some(record)) = (&outcome, record) {
+            record.finish(Err(err));
+        }
+        return outcome;
+    };
+    // Out of line (see `rare`): a plain role's calls neither hold the walk's state in their
+    // future nor run its code.
+    rare(walk(shared, &state, &target, route, payload, overrides)).await
+}
+
+/// The walk of a call on a role with deployments or fallbacks: each binding its route
+/// yields, until one answers.
+async fn walk(
+    shared: &Shared,
+    state: &Arc<HubState>,
+    target: &Target<'_>,
+    route: &Route,
+    payload: Payload<'_>,
+    overrides: Option<&Params>,
+) -> Result<Sent> {
+    let mut plan = Plan::new(route);
     plan.share().await;
     let mut record = None;
     let mut failed = None;
@@ -374,16 +417,7 @@ async fn send(
             let next = (leg.role, &state.providers[leg.provider].id, leg.model);
             CallRecord::move_on(record, err, next, plan.fallbacks());
         }
-        let outcome = attempt(
-            shared,
-            &state,
-            &target,
-            &leg,
-            payload,
-            overrides,
-            &mut record,
-        )
-        .await;
+        let outcome = attempt(shared, state, target, &leg, payload, overrides, &mut record).await;
         let moves_on = plan.settle(&leg, &outcome);
         match outcome {
             Ok(sent) => return Ok(sent),

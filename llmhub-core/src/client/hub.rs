@@ -111,19 +111,24 @@ impl Hub {
     /// `tool`, [`Error::EnvVarMissing`](crate::Error::EnvVarMissing) before any request if the
     /// key is missing, and the provider errors (`Http`, `RateLimited`, `Auth`, `Timeout`,
     /// `Transport`, `Decode`).
-    pub async fn completion(
+    pub fn completion(
         &self,
         role: &str,
         messages: impl IntoMessages,
         overrides: Option<Params>,
-    ) -> Result<ChatResponse> {
-        call::completion(
-            &self.shared,
-            RoleRef::Name(role),
-            messages,
-            overrides.as_ref(),
-        )
-        .await
+    ) -> impl Future<Output = Result<ChatResponse>> {
+        // Converted now, so that the future holds the messages once (as an `async fn` would
+        // keep `messages` too).
+        let messages = call::messages_of(&self.shared, RoleRef::Name(role), messages);
+        async move {
+            call::completion(
+                &self.shared,
+                RoleRef::Name(role),
+                messages?,
+                overrides.as_ref(),
+            )
+            .await
+        }
     }
 
     /// Like [`Hub::completion`], with the reply parsed into a `T` (the typed handle's
@@ -188,19 +193,23 @@ impl Hub {
 
     /// Like [`Hub::completion`], but streams the reply as [`ChatChunk`](crate::ChatChunk)s
     /// (the typed handle's `stream`). Retries happen only before the stream starts.
-    pub async fn stream_completion(
+    pub fn stream_completion(
         &self,
         role: &str,
         messages: impl IntoMessages,
         overrides: Option<Params>,
-    ) -> Result<ChatStream> {
-        call::stream(
-            &self.shared,
-            RoleRef::Name(role),
-            messages,
-            overrides.as_ref(),
-        )
-        .await
+    ) -> impl Future<Output = Result<ChatStream>> {
+        // Converted now, as in `completion`.
+        let messages = call::messages_of(&self.shared, RoleRef::Name(role), messages);
+        async move {
+            call::stream(
+                &self.shared,
+                RoleRef::Name(role),
+                messages?,
+                overrides.as_ref(),
+            )
+            .await
+        }
     }
 
     /// Embeds one text or a batch with `role`, which must have mode `embedding`.

@@ -352,8 +352,7 @@ pub(crate) async fn first_bytes(
 
 /// The walk of one call through its route.
 pub(crate) struct Plan<'s> {
-    route: Option<&'s Route>,
-    plain: Option<Leg<'s>>,
+    route: &'s Route,
     /// The role of the route being tried.
     role: usize,
     /// The deployments of that role already tried (bit i: deployment i).
@@ -365,11 +364,10 @@ pub(crate) struct Plan<'s> {
 }
 
 impl<'s> Plan<'s> {
-    /// The plan of a call on `plain` (a plain role's binding), or on `route` when it has one.
-    pub fn new(plain: Leg<'s>, route: Option<&'s Route>) -> Plan<'s> {
+    /// The plan of a call on a role with `route`.
+    pub fn new(route: &'s Route) -> Plan<'s> {
         Plan {
             route,
-            plain: Some(plain),
             role: 0,
             tried: 0,
             legs: 0,
@@ -379,9 +377,7 @@ impl<'s> Plan<'s> {
 
     /// The next binding to try, `None` when every one was tried (or is cooling down).
     pub fn next(&mut self) -> Option<Leg<'s>> {
-        let Some(route) = self.route else {
-            return self.plain.take();
-        };
+        let route = self.route;
         let now = now_ms();
         while let Some(role) = route.roles.get(self.role) {
             if let Some(i) = self.pick(role, now) {
@@ -460,12 +456,11 @@ impl<'s> Plan<'s> {
     }
 
     /// Learns the cooldowns other replicas set, when the hub shares them (one Redis round
-    /// trip per routed call; nothing for a plain role or without a fleet).
+    /// trip per routed call; nothing without a fleet).
     pub async fn share(&mut self) {
         #[cfg(feature = "redis")]
-        if let Some(route) = self.route
-            && let Some(fleet) = &route.fleet
-        {
+        if let Some(fleet) = &self.route.fleet {
+            let route = self.route;
             let deployments = || route.roles.iter().flat_map(|r| &r.deployments);
             let keys: Vec<&str> = deployments().map(|d| d.shared_key.as_str()).collect();
             if let Some(left) = fleet.cooldowns(&keys).await {
@@ -500,7 +495,7 @@ impl<'s> Plan<'s> {
             Err(err) if is_transient(err) => {
                 d.stats.cool_down(d.cooldown);
                 #[cfg(feature = "redis")]
-                if let Some(fleet) = self.route.and_then(|r| r.fleet.as_ref()) {
+                if let Some(fleet) = &self.route.fleet {
                     fleet.cool_down(&d.shared_key, d.cooldown);
                 }
                 tracing::warn!(
@@ -552,7 +547,6 @@ mod tests {
         )
         .unwrap();
         let registry = Registry::default();
-        let params = Params::new();
         // (role, counts calls in flight, times replies)
         for (name, counts, times) in [
             ("busy", true, false),
@@ -562,7 +556,7 @@ mod tests {
         ] {
             let route =
                 Route::build(&config, &config.roles[name], &|_| Some(0), &registry).unwrap();
-            let mut plan = Plan::new(Leg::plain(name, 0, "x", &params), Some(&route));
+            let mut plan = Plan::new(&route);
             let leg = plan.next().unwrap();
             assert_eq!(leg.role, name);
             let stats = &leg.deployment.unwrap().stats;

@@ -87,43 +87,32 @@ pub(crate) async fn send(
     loop {
         let request = provider.request(encoded, headers);
         let deadline = deadline_from(Instant::now(), provider.timeout);
-        let attempt = tokio::time::timeout_at(deadline, client.execute(request)).await;
-        let (err, asked) = match attempt {
-            Err(_) => return Err(timeout_error(provider, "request")),
-            Ok(Ok(response)) if response.status().is_success() => {
-                return Ok((response, deadline));
-            }
-            Ok(Ok(response)) if response.status().is_redirection() => {
-                return Err(redirect_error(provider, &encoded.url, &response));
-            }
-            Ok(Ok(mut response)) => {
-                let status = response.status().as_u16();
-                let asked = retry_after(response.headers());
-                // Only the start of an error body is read: enough for its message. (Out of
-                // line, as the retry's sleep below: see `rare`.)
-                let (body, cut) = rare(tokio::time::timeout_at(
-                    deadline,
-                    read_capped(&mut response, ERROR_BODY_KEPT),
-                ))
-                .await
-                .ok()
-                .and_then(|body| body.ok())
-                .unwrap_or_default();
-                let err = http_error(provider, status, asked, &body, cut);
-                if !should_retry(status, response.headers()) {
-                    return Err(err);
+        // A failure is read out of line, as the retry's sleep below (see `rare`). The
+        // response moves into the boxed read of its error, and the attempt's outcome ends
+        // with this block, so that neither takes room in the call's future.
+        let failed = {
+            let attempt = tokio::time::timeout_at(deadline, client.execute(request)).await;
+            match attempt {
+                Err(_) => return Err(timeout_error(provider, "request")),
+                Ok(Ok(response)) if response.status().is_success() => {
+                    return Ok((response, deadline));
                 }
-                (err, asked)
-            }
-            Ok(Err(err)) => {
-                let connect = err.is_connect();
-                let err = transport_error(provider, &err);
-                if !connect {
-                    return Err(err);
+                Ok(Ok(response)) if response.status().is_redirection() => {
+                    return Err(redirect_error(provider, &encoded.url, &response));
                 }
-                (err, None)
+                Ok(Ok(response)) => rare(failure(provider, response, deadline)),
+                Ok(Err(err)) if err.is_connect() => rare(std::future::ready((
+                    transport_error(provider, &err),
+                    None,
+                    true,
+                ))),
+                Ok(Err(err)) => return Err(transport_error(provider, &err)),
             }
         };
+        let (err, asked, retryable) = failed.await;
+        if !retryable {
+            return Err(err);
+        }
         if retry >= provider.retry.max_retries {
             return Err(err);
         }
@@ -142,6 +131,27 @@ pub(crate) async fn send(
         rare(tokio::time::sleep(delay)).await;
         retry += 1;
     }
+}
+
+/// What an unsuccessful `response` means: its error (with the provider's message, from the
+/// start of its body, read by `deadline`), the delay it asks for, and whether it is worth
+/// retrying.
+async fn failure(
+    provider: &Provider,
+    mut response: reqwest::Response,
+    deadline: Instant,
+) -> (Error, Option<Duration>, bool) {
+    let status = response.status().as_u16();
+    let asked = retry_after(response.headers());
+    // Only the start of an error body is read: enough for its message.
+    let (body, cut) =
+        tokio::time::timeout_at(deadline, read_capped(&mut response, ERROR_BODY_KEPT))
+            .await
+            .ok()
+            .and_then(|body| body.ok())
+            .unwrap_or_default();
+    let err = http_error(provider, status, asked, &body, cut);
+    (err, asked, should_retry(status, response.headers()))
 }
 
 /// Reads a body chunk by chunk, stopping once it passes `limit` bytes: the body (at most
