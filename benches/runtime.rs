@@ -1,7 +1,9 @@
 //! The runtime against the tests' loopback HTTP server (`llmhub-core/tests/support/server.rs`,
 //! on tokio, serving canned replies with keep-alive, so the server is not the bottleneck):
 //!
-//! * `per_call`: one chat completion through `Hub` and the same request through bare
+//! * `per_call`: one chat completion through `Hub` (by role name, and through the role's
+//!   typed method that `llmhub::roles!` generates from `benches/runtime.yaml`) and the same
+//!   request through bare
 //!   `reqwest` and `serde_json` (body built with `json!`, reply parsed into a
 //!   `serde_json::Value`; strictest, with a pre-parsed URL and typed structs that hold only
 //!   the reply's text; the same decoding into llmhub's own `ChatResponse`; and the strictest
@@ -9,8 +11,8 @@
 //!   server on one thread.
 //! * `sse_throughput`: a long OpenAI stream (5.4 MB, 30,000 chunks) read through
 //!   `hub.stream_completion`, in bytes per second.
-//! * `concurrent_64`: 64 callers at once, `Hub` against bare `reqwest` (with and without the
-//!   timeout).
+//! * `concurrent_64`: 64 callers at once, `Hub` (by name and through the typed method) against
+//!   bare `reqwest` (with and without the timeout).
 //! * `structured`: `completion_json::<T>` against `completion` of the same reply (whose text is
 //!   a JSON object), one caller. Target: within 5%.
 //! * `stream_50`: a stream of 50 SSE chunks read to typed chunks through the hub, against bare
@@ -150,12 +152,26 @@ fn start_server(stream_chunks: usize) -> String {
     server.url
 }
 
+llmhub::roles!("benches/runtime.yaml");
+
+/// The bench's config (`benches/runtime.yaml`), its provider pointed at the server at `url`.
+fn bench_config(url: &str) -> Config {
+    let yaml = include_str!("runtime.yaml").replace("http://127.0.0.1:9", url);
+    Config::from_yaml_str(&yaml).unwrap()
+}
+
 fn hub(url: &str) -> Hub {
-    let yaml = format!(
-        "project: bench\nenv: dev\nproviders:\n  openai:\n    base_url: {url}/v1\nroles:\n  llm.inference:\n    provider: openai\n    model: gpt-4.1\n    mode: chat\n    params: {{ temperature: 0.7, max_tokens: 2048 }}\n  llm.embedding:\n    provider: openai\n    model: text-embedding-3-small\n    mode: embedding\n"
-    );
     Hub::builder()
-        .config(Config::from_yaml_str(&yaml).unwrap())
+        .config(bench_config(url))
+        .api_key("openai", KEY)
+        .build()
+        .unwrap()
+}
+
+/// The same hub's roles as typed methods (what `llmhub::roles!` generates).
+fn typed_roles(url: &str) -> Roles {
+    Roles::builder()
+        .config(bench_config(url))
         .api_key("openai", KEY)
         .build()
         .unwrap()
@@ -305,6 +321,16 @@ async fn hub_call(hub: &Hub) -> String {
     reply.text().unwrap_or_default().to_owned()
 }
 
+/// [`hub_call`] through the role's typed method.
+async fn typed_call(roles: &Roles) -> String {
+    let reply = roles
+        .llm_inference()
+        .completion([Message::user("Hello")])
+        .await
+        .unwrap();
+    reply.text().unwrap_or_default().to_owned()
+}
+
 fn per_call(c: &mut Criterion) {
     if !selected("per_call") {
         return;
@@ -316,6 +342,7 @@ fn per_call(c: &mut Criterion) {
     server.forget_requests();
     let url = server.url;
     let hub = hub(&url);
+    let roles = typed_roles(&url);
     let client = bare_client();
     let endpoint = format!("{url}/v1/chat/completions");
     let mut group = c.benchmark_group("per_call");
@@ -328,6 +355,9 @@ fn per_call(c: &mut Criterion) {
             .iter(|| bare_typed_call(&client, &parsed))
     });
     group.bench_function("llmhub", |b| b.to_async(&runtime).iter(|| hub_call(&hub)));
+    group.bench_function("llmhub_typed", |b| {
+        b.to_async(&runtime).iter(|| typed_call(&roles))
+    });
     group.finish();
 
     // The machine is shared and its speed drifts between criterion's runs of the variants, so
@@ -368,8 +398,15 @@ fn per_call(c: &mut Criterion) {
             || bare_typed_call(&client, &parsed),
         )
         .await;
+        let method = interleaved(
+            30,
+            300,
+            || typed_call(&roles),
+            || bare_typed_call(&client, &parsed),
+        )
+        .await;
         println!(
-            "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {typed:.3}, llmhub / bare typed into llmhub's ChatResponse = {full:.3}, llmhub / bare json! + Value = {value:.3}, llmhub / bare typed with the same timeout = {timed:.3}, bare typed with / without the timeout = {timer:.3}"
+            "per_call interleaved, median of 30 rounds of 300 calls: llmhub / bare typed = {typed:.3}, llmhub / bare typed into llmhub's ChatResponse = {full:.3}, llmhub / bare json! + Value = {value:.3}, llmhub / bare typed with the same timeout = {timed:.3}, bare typed with / without the timeout = {timer:.3}, llmhub's typed method / bare typed = {method:.3}"
         );
     });
 }
@@ -501,6 +538,7 @@ fn concurrent_64(c: &mut Criterion) {
     let url = start_server(10);
     let runtime = two_workers();
     let hub = hub(&url);
+    let roles = Arc::new(typed_roles(&url));
     let client = bare_client();
     let endpoint: Arc<str> = format!("{url}/v1/chat/completions").into();
     let mut group = c.benchmark_group("concurrent_64");
@@ -540,8 +578,15 @@ fn concurrent_64(c: &mut Criterion) {
         };
         let timed = 1.0 / interleaved(30, 10, llmhub, bare_timed).await;
         let timer = 1.0 / interleaved(30, 10, bare_timed, bare_typed).await;
+        let methods = || {
+            all_at_once(CALLERS, || {
+                let roles = roles.clone();
+                async move { typed_call(&roles).await }
+            })
+        };
+        let method = 1.0 / interleaved(30, 10, methods, bare_typed).await;
         println!(
-            "concurrent_64 interleaved, median of 30 rounds of 10 batches: throughput llmhub / bare typed = {typed:.3}, llmhub / bare json! + Value = {value:.3}, llmhub / bare typed with the same timeout = {timed:.3}, bare typed with / without the timeout = {timer:.3}"
+            "concurrent_64 interleaved, median of 30 rounds of 10 batches: throughput llmhub / bare typed = {typed:.3}, llmhub / bare json! + Value = {value:.3}, llmhub / bare typed with the same timeout = {timed:.3}, bare typed with / without the timeout = {timer:.3}, llmhub's typed method / bare typed = {method:.3}"
         );
     });
 }
@@ -833,6 +878,7 @@ fn stream_and_embedding(c: &mut Criterion) {
     let server = runtime.block_on(Server::start(respond(50)));
     server.forget_requests();
     let hub = hub(&server.url);
+    let roles = typed_roles(&server.url);
     let client = bare_client();
     let chat_url = reqwest::Url::parse(&format!("{}/v1/chat/completions", server.url)).unwrap();
     let embeddings_url = reqwest::Url::parse(&format!("{}/v1/embeddings", server.url)).unwrap();
@@ -888,13 +934,14 @@ fn stream_and_embedding(c: &mut Criterion) {
         );
         let parsed = chat_url.clone();
         let chat_hub = allocations_per_call(200, || hub_call(&hub)).await;
+        let chat_typed = allocations_per_call(200, || typed_call(&roles)).await;
         let chat_bare = allocations_per_call(200, || bare_typed_call(&client, &parsed)).await;
         let stream_hub = allocations_per_call(50, || hub_stream(&hub)).await;
         let stream_bare = allocations_per_call(50, || bare_stream(&client, &chat_url, minimal_chunk_choices)).await;
         let emb_hub = allocations_per_call(200, || hub_embedding(&hub)).await;
         let emb_bare = allocations_per_call(200, || bare_embedding(&client, &embeddings_url)).await;
         println!(
-            "allocations per call (client and server): chat llmhub {chat_hub:.0} / bare typed {chat_bare:.0}; stream of 50 chunks llmhub {stream_hub:.0} / bare typed {stream_bare:.0}; embedding llmhub {emb_hub:.0} / bare typed {emb_bare:.0}"
+            "allocations per call (client and server): chat llmhub {chat_hub:.0} (typed method {chat_typed:.0}) / bare typed {chat_bare:.0}; stream of 50 chunks llmhub {stream_hub:.0} / bare typed {stream_bare:.0}; embedding llmhub {emb_hub:.0} / bare typed {emb_bare:.0}"
         );
     });
 }
