@@ -66,7 +66,7 @@ pub(crate) fn completion(
             output: None,
             tools: None,
         };
-        chat(shared, role, payload, overrides).await
+        chat(shared, role, &payload, overrides).await
     }
 }
 
@@ -90,7 +90,7 @@ where
             output: Some(OutputRequest { schema: &schema }),
             tools: None,
         };
-        let reply = chat(shared, role, payload, overrides).await?;
+        let reply = chat(shared, role, &payload, overrides).await?;
         let mismatch = match structured::parse_reply::<T>(&reply, &schema.name) {
             Ok(value) => return Ok(value),
             Err(mismatch) => mismatch,
@@ -134,14 +134,14 @@ pub(crate) async fn chat_with_tools(
         output: None,
         tools: Some(tools),
     };
-    chat(shared, role, payload, overrides).await
+    chat(shared, role, &payload, overrides).await
 }
 
 /// Sends a whole (not streamed) chat call and decodes the reply.
 async fn chat(
     shared: &Shared,
     role: RoleRef<'_>,
-    payload: Payload<'_>,
+    payload: &Payload<'_>,
     overrides: Option<&Params>,
 ) -> Result<ChatResponse> {
     let sent = send(shared, role, payload, overrides).await?;
@@ -175,7 +175,7 @@ pub(crate) fn stream(
             output: None,
             tools: None,
         };
-        Ok(send(shared, role, payload, overrides).await?.stream())
+        Ok(send(shared, role, &payload, overrides).await?.stream())
     }
 }
 
@@ -186,7 +186,7 @@ pub(crate) async fn embedding(
     overrides: Option<&Params>,
 ) -> Result<EmbeddingResponse> {
     let input = input.into_embedding_input();
-    let sent = send(shared, role, Payload::Embedding(&input), overrides).await?;
+    let sent = send(shared, role, &Payload::Embedding(&input), overrides).await?;
     sent.read(|p, body| p.wire.decode_embedding(body), |r| r.usage)
         .await
 }
@@ -197,7 +197,7 @@ pub(crate) async fn generate(
     prompt: &str,
     overrides: Option<&Params>,
 ) -> Result<ImageResponse> {
-    let sent = send(shared, role, Payload::Image { prompt }, overrides).await?;
+    let sent = send(shared, role, &Payload::Image { prompt }, overrides).await?;
     sent.read(
         |p, body| p.wire.decode_image(body).map(|r| r.answered_by(&p.id)),
         |_| None,
@@ -211,7 +211,7 @@ pub(crate) async fn transcribe(
     audio: &AudioFile,
     overrides: Option<&Params>,
 ) -> Result<Transcription> {
-    let sent = send(shared, role, Payload::Transcription { audio }, overrides).await?;
+    let sent = send(shared, role, &Payload::Transcription { audio }, overrides).await?;
     sent.read(|p, body| p.wire.decode_transcription(body), |_| None)
         .await
 }
@@ -222,7 +222,7 @@ pub(crate) async fn speech(
     text: &str,
     overrides: Option<&Params>,
 ) -> Result<Speech> {
-    let sent = send(shared, role, Payload::Speech { text }, overrides).await?;
+    let sent = send(shared, role, &Payload::Speech { text }, overrides).await?;
     // Only speech needs the response's Content-Type; other calls do not copy it.
     let content_type = sent
         .response
@@ -249,7 +249,7 @@ pub(crate) async fn raw(
     body: &serde_json::Value,
     overrides: Option<&Params>,
 ) -> Result<serde_json::Value> {
-    let sent = send(shared, role, Payload::Raw { path, body }, overrides).await?;
+    let sent = send(shared, role, &Payload::Raw { path, body }, overrides).await?;
     sent.read(|_, body| serde_json::from_slice(&body), |_| None)
         .await
 }
@@ -360,7 +360,7 @@ fn mode_mismatch(role: &str, mode: Mode, kind: CallKind) -> Error {
 async fn send(
     shared: &Shared,
     role: RoleRef<'_>,
-    payload: Payload<'_>,
+    payload: &Payload<'_>,
     overrides: Option<&Params>,
 ) -> Result<Sent> {
     let state = shared.state.load_full();
@@ -371,27 +371,16 @@ async fn send(
     }
     let Some(route) = target.route else {
         // A plain role: its one binding, with no route to walk.
-        let plain = Leg::plain(
-            target.role,
-            target.provider_index,
-            target.model,
-            target.params,
-        );
-        let mut record = None;
-        let outcome = attempt(
+        return attempt(
             shared,
             &state,
             &target,
-            &plain,
+            None,
             payload,
             overrides,
-            &mut record,
+            Failed::Finish,
         )
         .await;
-        if let (Err(err), Some(record)) = (&outcome, record) {
-            record.finish(Err(err));
-        }
-        return outcome;
     };
     // Out of line (see `rare`): a plain role's calls neither hold the walk's state in their
     // future nor run its code.
@@ -405,7 +394,7 @@ async fn walk(
     state: &Arc<HubState>,
     target: &Target<'_>,
     route: &Route,
-    payload: Payload<'_>,
+    payload: &Payload<'_>,
     overrides: Option<&Params>,
 ) -> Result<Sent> {
     let mut plan = Plan::new(route);
@@ -417,7 +406,8 @@ async fn walk(
             let next = (leg.role, &state.providers[leg.provider].id, leg.model);
             CallRecord::move_on(record, err, next, plan.fallbacks());
         }
-        let outcome = attempt(shared, state, target, &leg, payload, overrides, &mut record).await;
+        let keep = Failed::KeepIn(&mut record);
+        let outcome = attempt(shared, state, target, Some(&leg), payload, overrides, keep).await;
         let moves_on = plan.settle(&leg, &outcome);
         match outcome {
             Ok(sent) => return Ok(sent),
@@ -441,67 +431,94 @@ async fn walk(
     Err(err)
 }
 
-/// One binding of a call (`target` with `leg`'s provider, model and params): encode, open the
-/// call's record on the first binding, wait for the provider's limits, send with retries. On
-/// failure the record is left in `record` for the next binding.
+/// What a binding that fails does with the call's record.
+enum Failed<'r> {
+    /// Finishes it with the error: the call has no other binding to try.
+    Finish,
+    /// Leaves it in the slot, for the next binding of a route.
+    KeepIn(&'r mut Option<CallRecord>),
+}
+
+/// One binding of a call: `target` with `leg`'s provider, model and params (a route's), or
+/// the role's own binding (`None`). Encodes, opens the call's record on the first binding (or
+/// takes it from `failed`'s slot), waits for the provider's limits, sends with retries. On
+/// failure the record goes where `failed` says.
 async fn attempt(
     shared: &Shared,
     state: &Arc<HubState>,
     target: &Target<'_>,
-    leg: &Leg<'_>,
-    payload: Payload<'_>,
+    leg: Option<&Leg<'_>>,
+    payload: &Payload<'_>,
     overrides: Option<&Params>,
-    record: &mut Option<CallRecord>,
+    mut failed: Failed<'_>,
 ) -> Result<Sent> {
-    let target = Target {
-        provider_index: leg.provider,
-        model: leg.model,
-        params: leg.params,
-        ..*target
-    };
-    let params = MergedParams::new(target.params, overrides);
-    check_input(&target, payload, &params)?;
-    let provider = &state.providers[target.provider_index];
-    let headers = provider.call_headers()?;
-    let limits = state.limits[target.provider_index].as_ref();
-    // Only a provider with limits estimates the call's tokens.
-    let max_tokens = limits
-        .is_some()
-        .then(|| params.get("max_tokens").and_then(serde_json::Value::as_u64))
-        .flatten();
-    #[cfg_attr(not(feature = "testing"), allow(unused_mut))]
-    let mut encoded = provider
-        .encode(target.model, payload, params)
-        .map_err(|message| Error::InvalidInput {
-            role: target.role.to_owned(),
-            message,
-        })?;
-    #[cfg(feature = "testing")]
-    if shared.tag_roles {
-        // A role name outside ASCII is sent as its UTF-8 bytes (obs-text), which the mock
-        // reads back whole.
-        encoded.role = reqwest::header::HeaderValue::from_bytes(target.role.as_bytes()).ok();
-    }
-    let mut this = match record.take() {
-        Some(record) => record,
-        None => open_record(shared, &target, provider, payload, &params),
+    let provider_index = leg.map_or(target.provider_index, |leg| leg.provider);
+    let provider = &state.providers[provider_index];
+    let limits = state.limits[provider_index].as_ref();
+    // Only a routed stream waits for its first bytes.
+    let routed = leg.is_some();
+    // The binding's target and params end with this block, before the first wait, so that
+    // the call's future does not hold them.
+    let (headers, encoded, max_tokens, mut this) = {
+        let target = match leg {
+            Some(leg) => Target {
+                provider_index,
+                model: leg.model,
+                params: leg.params,
+                ..*target
+            },
+            None => *target,
+        };
+        let params = MergedParams::new(target.params, overrides);
+        check_input(&target, *payload, &params)?;
+        let headers = provider.call_headers()?;
+        // Only a provider with limits estimates the call's tokens.
+        let max_tokens = limits
+            .is_some()
+            .then(|| params.get("max_tokens").and_then(serde_json::Value::as_u64))
+            .flatten();
+        #[cfg_attr(not(feature = "testing"), allow(unused_mut))]
+        let mut encoded = provider
+            .encode(target.model, *payload, params)
+            .map_err(|message| Error::InvalidInput {
+                role: target.role.to_owned(),
+                message,
+            })?;
+        #[cfg(feature = "testing")]
+        if shared.tag_roles {
+            // A role name outside ASCII is sent as its UTF-8 bytes (obs-text), which the mock
+            // reads back whole.
+            let role = reqwest::header::HeaderValue::from_bytes(target.role.as_bytes());
+            encoded.role = role.ok().map(Box::new);
+        }
+        let kept = match &mut failed {
+            Failed::KeepIn(slot) => slot.take(),
+            Failed::Finish => None,
+        };
+        let this = match kept {
+            Some(record) => record,
+            None => open_record(shared, &target, provider, *payload, &params),
+        };
+        (headers, encoded, max_tokens, this)
     };
     let kind = payload.kind();
-    let busy = leg.begin();
+    let busy = leg.and_then(Leg::begin);
     let sent = in_span!(this.span(), async {
         let ticket = match limits {
             Some(limits) => {
                 let tokens = estimate_tokens(encoded.body.bytes.len(), max_tokens);
-                // Out of line: most providers have no limits (see `rare`).
-                Some(rare(limits.acquire(&provider.id, tokens, provider.timeout)).await?)
+                // Out of line: most providers have no limits (see `rare`); boxed, as it is in
+                // the call's record.
+                let ticket = rare(limits.acquire(&provider.id, tokens, provider.timeout)).await?;
+                Some(Box::new(ticket))
             }
             None => None,
         };
         let (mut response, deadline) =
             transport::send(&shared.client, provider, &encoded, headers).await?;
-        // Only a routed stream waits for its first bytes (out of line: see `rare`).
-        let first = match kind.is_stream() && leg.is_routed() {
-            true => rare(first_bytes(leg, provider, &mut response)).await?,
+        // Out of line: see `rare`.
+        let first = match kind.is_stream() && routed {
+            true => rare(first_bytes(provider, &mut response)).await?,
             false => None,
         };
         Ok((response, deadline, ticket, first))
@@ -513,13 +530,16 @@ async fn attempt(
                 response,
                 deadline,
                 first,
-                provider: target.provider_index,
+                provider: provider_index,
                 state: state.clone(),
                 record: this,
             })
         }
         Err(err) => {
-            *record = Some(this);
+            match failed {
+                Failed::KeepIn(slot) => *slot = Some(this),
+                Failed::Finish => this.finish(Err(&err)),
+            }
             Err(err)
         }
     }

@@ -2,7 +2,6 @@
 //! between calls is computed once when the hub is built: the URLs, the headers, the auth
 //! value, the timeouts and the retry policy.
 
-use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -290,13 +289,13 @@ impl Provider {
             )
         };
         let url = match (payload, &self.routes) {
-            (Payload::Raw { path, .. }, _) => Cow::Owned(self.raw_url(path)?),
+            (Payload::Raw { path, .. }, _) => RequestUrl::Made(Box::new(self.raw_url(path)?)),
             (_, Routes::Fixed(endpoints)) => {
-                Cow::Borrowed(endpoints.url(kind).ok_or_else(unserved)?)
+                RequestUrl::Provider(endpoints.url(kind).ok_or_else(unserved)?)
             }
             (_, Routes::PerModel(per_model)) => {
                 let endpoints = per_model.endpoints(model)?;
-                Cow::Owned(endpoints.url(kind).ok_or_else(unserved)?.clone())
+                RequestUrl::Made(Box::new(endpoints.url(kind).ok_or_else(unserved)?.clone()))
             }
         };
         let body = self.wire.encode(model, payload, params)?;
@@ -352,7 +351,7 @@ impl Provider {
 
     /// A POST of `encoded` with `headers` (its [`Provider::call_headers`]).
     pub fn request(&self, encoded: &Encoded<'_>, headers: &HeaderMap) -> reqwest::Request {
-        let url = encoded.url.as_ref();
+        let url = &*encoded.url;
         let mut request = reqwest::Request::new(Method::POST, url.clone());
         *request.headers_mut() = headers.clone();
         let base = self.routes.base();
@@ -364,13 +363,14 @@ impl Provider {
         if let Some(content_type) = &encoded.body.content_type {
             request
                 .headers_mut()
-                .insert(CONTENT_TYPE, content_type.clone());
+                .insert(CONTENT_TYPE, HeaderValue::clone(content_type));
         }
         #[cfg(feature = "testing")]
         if let Some(role) = &encoded.role {
-            request
-                .headers_mut()
-                .insert(HeaderName::from_static(ROLE_HEADER), role.clone());
+            request.headers_mut().insert(
+                HeaderName::from_static(ROLE_HEADER),
+                HeaderValue::clone(role),
+            );
         }
         *request.body_mut() = Some(encoded.body.bytes.clone().into());
         request
@@ -389,11 +389,30 @@ fn host_header(url: &Url) -> Option<HeaderValue> {
 
 /// A request ready to send: where (the provider's own URL, or a raw call's), and what.
 pub(crate) struct Encoded<'p> {
-    pub url: Cow<'p, Url>,
+    pub url: RequestUrl<'p>,
     pub body: Body,
-    /// The role, sent in a header to the test kit's mock.
+    /// The role, sent in a header to the test kit's mock (boxed, as `Body`'s content type).
     #[cfg(feature = "testing")]
-    pub role: Option<HeaderValue>,
+    pub role: Option<Box<HeaderValue>>,
+}
+
+/// Where a request goes: one of the provider's own URLs, or one made for the call (a raw
+/// call's path, a route chosen by model). A made URL is boxed, so that an [`Encoded`], which
+/// every call's future holds while the request is under way, stays small.
+pub(crate) enum RequestUrl<'p> {
+    Provider(&'p Url),
+    Made(Box<Url>),
+}
+
+impl std::ops::Deref for RequestUrl<'_> {
+    type Target = Url;
+
+    fn deref(&self) -> &Url {
+        match self {
+            RequestUrl::Provider(url) => url,
+            RequestUrl::Made(url) => url,
+        }
+    }
 }
 
 #[cfg(test)]

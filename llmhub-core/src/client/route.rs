@@ -286,59 +286,40 @@ impl Route {
     }
 }
 
-/// One binding to try: a role's provider, model and params.
+/// One binding of a route to try: a deployment of the role asked for or of a fallback role,
+/// with its provider, model and params.
 pub(crate) struct Leg<'s> {
     /// The role whose binding this is (the one asked for, or a fallback).
     pub role: &'s str,
     pub provider: usize,
     pub model: &'s str,
     pub params: &'s Params,
-    deployment: Option<&'s Deployment>,
+    deployment: &'s Deployment,
     /// How the leg's role picks its deployments: what the leg's counters must feed.
     routing: Routing,
 }
 
 impl<'s> Leg<'s> {
-    /// A plain role's one binding.
-    pub fn plain(role: &'s str, provider: usize, model: &'s str, params: &'s Params) -> Leg<'s> {
-        Leg {
-            role,
-            provider,
-            model,
-            params,
-            deployment: None,
-            routing: Routing::Weighted,
-        }
-    }
-
-    /// Whether this leg is a deployment of a routed role (not a plain role's binding).
-    pub fn is_routed(&self) -> bool {
-        self.deployment.is_some()
-    }
-
     /// Counts the call in flight on the deployment, until the guard is dropped: only for a
     /// role routed to the least busy deployment, the one reader of the count (the counter is
     /// shared by every caller, and so costly to write from many threads).
     pub fn begin(&self) -> Option<InFlight> {
-        let d = self
-            .deployment
-            .filter(|_| self.routing == Routing::LeastBusy)?;
-        d.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        Some(InFlight(d.stats.clone()))
+        if self.routing != Routing::LeastBusy {
+            return None;
+        }
+        let stats = &self.deployment.stats;
+        stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        Some(InFlight(stats.clone()))
     }
 }
 
 /// For a stream on a routed call: waits for the reply's first bytes, so that a stream that
 /// fails before them moves on like any other failure (once bytes arrived, a failure is the
-/// caller's: the reply was under way). `None` for a plain role, which does not wait.
+/// caller's: the reply was under way). A plain role's stream does not wait.
 pub(crate) async fn first_bytes(
-    leg: &Leg<'_>,
     provider: &Provider,
     response: &mut reqwest::Response,
 ) -> Result<Option<Bytes>, Error> {
-    if leg.deployment.is_none() {
-        return Ok(None);
-    }
     match tokio::time::timeout(provider.timeout, response.chunk()).await {
         Err(_) => Err(timeout_error(provider, "the stream's first byte")),
         Ok(Err(err)) => Err(transport_error(provider, &err)),
@@ -410,7 +391,7 @@ impl<'s> Plan<'s> {
             provider: d.provider,
             model: &d.model,
             params: &d.params,
-            deployment: Some(d),
+            deployment: d,
             routing: role.routing,
         }
     }
@@ -482,9 +463,7 @@ impl<'s> Plan<'s> {
     /// routed by latency, the one reader of it); a transient
     /// failure cools the deployment down. Whether the call may move on to another leg.
     pub fn settle<T>(&self, leg: &Leg<'_>, outcome: &Result<T, Error>) -> bool {
-        let Some(d) = leg.deployment else {
-            return false;
-        };
+        let d = leg.deployment;
         match outcome {
             Ok(_) => {
                 if let Some(started) = self.started {
@@ -559,7 +538,7 @@ mod tests {
             let mut plan = Plan::new(&route);
             let leg = plan.next().unwrap();
             assert_eq!(leg.role, name);
-            let stats = &leg.deployment.unwrap().stats;
+            let stats = &leg.deployment.stats;
             let busy = leg.begin();
             assert_eq!(busy.is_some(), counts, "{name}");
             assert_eq!(stats.in_flight.load(Ordering::Relaxed), counts as u32);

@@ -190,7 +190,9 @@ impl PerModel {
 /// A request body, and its content type when it is not JSON.
 pub(crate) struct Body {
     pub bytes: Bytes,
-    pub content_type: Option<HeaderValue>,
+    /// The body's own `Content-Type`, for one that is not JSON (which the provider's headers
+    /// name); boxed, as such bodies are rare and every call's future holds a body.
+    pub content_type: Option<Box<HeaderValue>>,
 }
 
 impl Body {

@@ -429,7 +429,7 @@ fn transcription_body(
     .map_err(|err| err.to_string())?;
     Ok(Body {
         bytes: Bytes::from(body),
-        content_type: Some(content_type),
+        content_type: Some(Box::new(content_type)),
     })
 }
 
