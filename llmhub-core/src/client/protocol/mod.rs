@@ -6,6 +6,7 @@
 
 pub(crate) mod anthropic;
 pub(crate) mod azure;
+mod embedding;
 pub(crate) mod openai;
 
 use std::collections::HashMap;
@@ -84,7 +85,7 @@ pub(crate) trait WireProtocol: Sync {
 
     /// An embedding reply (OpenAI-shaped unless a protocol says otherwise).
     fn decode_embedding(&self, body: Bytes) -> serde_json::Result<EmbeddingResponse> {
-        openai::parse_embedding(body)
+        embedding::parse_embedding(body)
     }
 
     /// An image generation reply (OpenAI-shaped unless a protocol says otherwise).

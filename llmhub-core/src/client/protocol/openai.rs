@@ -21,7 +21,7 @@ use crate::client::params::{MergedParams, Wire};
 use crate::client::protocol::{
     Body, ChatInput, Endpoints, Step, StreamDecode, StreamDecoder, WireProtocol,
 };
-use crate::client::response::{ChatChunk, ChatResponse, EmbeddingResponse};
+use crate::client::response::{ChatChunk, ChatResponse};
 use crate::client::sse::SseEvent;
 use crate::client::status::{decode_error, error_message, status_error};
 use crate::client::structured::{REPAIRS_PARAM, STRICT_PARAM};
@@ -474,12 +474,6 @@ fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
             message.reasoning = message.reasoning_content.take();
         }
     }
-    reply.raw = body;
-    Ok(reply)
-}
-
-pub(crate) fn parse_embedding(body: Bytes) -> serde_json::Result<EmbeddingResponse> {
-    let mut reply: EmbeddingResponse = serde_json::from_slice(&body)?;
     reply.raw = body;
     Ok(reply)
 }
