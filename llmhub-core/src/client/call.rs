@@ -382,9 +382,9 @@ async fn send(
         )
         .await;
     };
-    // Out of line (see `rare`): a plain role's calls neither hold the walk's state in their
-    // future nor run its code.
-    rare(walk(shared, &state, &target, route, payload, overrides)).await
+    // Not boxed (as `rare` would): a routed call would then allocate for every call, which
+    // costs more than the walk's state takes in every call's future.
+    walk(shared, &state, &target, route, payload, overrides).await
 }
 
 /// The walk of a call on a role with deployments or fallbacks: each binding its route
@@ -507,10 +507,8 @@ async fn attempt(
         let ticket = match limits {
             Some(limits) => {
                 let tokens = estimate_tokens(encoded.body.bytes.len(), max_tokens);
-                // Out of line: most providers have no limits (see `rare`); boxed, as it is in
-                // the call's record.
-                let ticket = rare(limits.acquire(&provider.id, tokens, provider.timeout)).await?;
-                Some(Box::new(ticket))
+                // Out of line: most providers have no limits (see `rare`).
+                Some(rare(limits.acquire(&provider.id, tokens, provider.timeout)).await?)
             }
             None => None,
         };

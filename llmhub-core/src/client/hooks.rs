@@ -137,9 +137,8 @@ pub(crate) struct CallRecord {
     called: Option<Box<Called>>,
     finished: bool,
     routed: Option<Box<Routed>>,
-    /// The answering deployment's place under its provider's limits, held to the call's end
-    /// (boxed: most providers have no limits, and the record is moved with every result).
-    ticket: Option<Box<Ticket>>,
+    /// The answering deployment's place under its provider's limits, held to the call's end.
+    ticket: Option<Ticket>,
     /// The answering deployment's in-flight count, held to the call's end.
     busy: Option<InFlight>,
 }
@@ -179,7 +178,7 @@ impl CallRecord {
 
     /// Holds what the call keeps until its end: its place under the provider's limits and its
     /// deployment's in-flight count.
-    pub fn hold(&mut self, ticket: Option<Box<Ticket>>, busy: Option<InFlight>) {
+    pub fn hold(&mut self, ticket: Option<Ticket>, busy: Option<InFlight>) {
         self.ticket = ticket;
         self.busy = busy;
     }
