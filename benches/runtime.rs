@@ -359,6 +359,13 @@ fn per_call(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| typed_call(&roles))
     });
     group.finish();
+    let by_name =
+        std::mem::size_of_val(&hub.completion("llm.inference", [Message::user("Hello")], None));
+    let handle = roles.llm_inference();
+    let typed = std::mem::size_of_val(&*handle.completion([Message::user("Hello")]));
+    println!(
+        "per_call: the future of a chat call is {by_name} bytes by name, {typed} bytes through the typed method (which boxes it)"
+    );
 
     // The machine is shared and its speed drifts between criterion's runs of the variants, so
     // also time them interleaved, in short alternating rounds, and print the median ratios.
