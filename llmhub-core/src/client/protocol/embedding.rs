@@ -3,9 +3,9 @@
 //! An embedding reply is almost all numbers (1,536 or more per vector), and the JSON
 //! deserializer, which parses floats exactly, spends some 600 instructions on each one it
 //! reads into a `Vec<f32>`. Here the reply is read with every `embedding` kept as its raw
-//! JSON text (which the deserializer only checks, a cheap scan), then each is split at its
-//! commas and the numbers parsed by the standard library, which rounds each to the nearest
-//! `f32` as the deserializer does (see [`number`]).
+//! JSON text (which the deserializer only checks, a cheaper scan), then its numbers are read
+//! one after another with `fast-float2`, which rounds each to the nearest `f32` as the
+//! deserializer does (see [`number`]), into a vector sized for them.
 //!
 //! Anything other than a plain array of finite numbers (a base64 string, a `null` or a string
 //! among the numbers, a reply that does not parse) is read again the usual way, so that the
