@@ -79,13 +79,18 @@ fn read_fast(body: &[u8]) -> Option<EmbeddingResponse> {
 /// an element is not a number, or is one too large for an `f32` (the deserializer's error).
 ///
 /// In a checked array, what starts like a number (`-` or a digit) is a JSON number, followed
-/// by blanks and then a comma or the array's end.
+/// by blanks and then a comma or the array's end. The vector is sized by the commas, once the
+/// array is known to hold no string (whose commas would size it for nothing: a reply could
+/// make it four times its own size).
 fn numbers(text: &str) -> Option<Vec<f32>> {
     let inner = text.as_bytes().strip_prefix(b"[")?.strip_suffix(b"]")?;
     let mut rest = inner.trim_ascii_start();
     let mut numbers = Vec::new();
     if rest.is_empty() {
         return Some(numbers);
+    }
+    if memchr::memchr(b'"', rest).is_some() {
+        return None;
     }
     numbers.reserve_exact(memchr::memchr_iter(b',', rest).count() + 1);
     loop {
@@ -169,6 +174,7 @@ mod tests {
             r#"{"data":[{"embedding":[1,null,2]}]}"#,
             r#"{"data":[{"embedding":["1,2",3]}]}"#,
             r#"{"data":[{"embedding":[1,"2,3"]}]}"#,
+            r#"{"data":[{"embedding":[1,2,",,,,,,,,,,,,,,,,"]}]}"#,
             r#"{"data":[{"embedding":[[1,2],3]}]}"#,
             // Too large for an f32: the deserializer refuses it.
             r#"{"data":[{"embedding":[1e300]}]}"#,
