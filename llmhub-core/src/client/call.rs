@@ -371,16 +371,7 @@ async fn send(
     }
     let Some(route) = target.route else {
         // A plain role: its one binding, with no route to walk.
-        return attempt(
-            shared,
-            &state,
-            &target,
-            None,
-            payload,
-            overrides,
-            Failed::Finish,
-        )
-        .await;
+        return attempt(shared, &state, &target, Binding::Own, payload, overrides).await;
     };
     // Not boxed (as `rare` would): a routed call would then allocate for every call, which
     // costs more than the walk's state takes in every call's future.
@@ -406,8 +397,11 @@ async fn walk(
             let next = (leg.role, &state.providers[leg.provider].id, leg.model);
             CallRecord::move_on(record, err, next, plan.fallbacks());
         }
-        let keep = Failed::KeepIn(&mut record);
-        let outcome = attempt(shared, state, target, Some(&leg), payload, overrides, keep).await;
+        let binding = Binding::Leg {
+            leg: &leg,
+            record: &mut record,
+        };
+        let outcome = attempt(shared, state, target, binding, payload, overrides).await;
         let moves_on = plan.settle(&leg, &outcome);
         match outcome {
             Ok(sent) => return Ok(sent),
@@ -431,36 +425,50 @@ async fn walk(
     Err(err)
 }
 
-/// What a binding that fails does with the call's record.
-enum Failed<'r> {
-    /// Finishes it with the error: the call has no other binding to try.
-    Finish,
-    /// Leaves it in the slot, for the next binding of a route.
-    KeepIn(&'r mut Option<CallRecord>),
+/// The binding an attempt tries, and where the call's record is kept.
+enum Binding<'a, 's> {
+    /// A plain role's own binding, its one: a failure finishes the call's record.
+    Own,
+    /// A leg of a route: the call's record is taken from `record` (when an earlier leg opened
+    /// it) and left there on failure, for the next leg.
+    Leg {
+        leg: &'a Leg<'s>,
+        record: &'a mut Option<CallRecord>,
+    },
 }
 
-/// One binding of a call: `target` with `leg`'s provider, model and params (a route's), or
-/// the role's own binding (`None`). Encodes, opens the call's record on the first binding (or
-/// takes it from `failed`'s slot), waits for the provider's limits, sends with retries. On
-/// failure the record goes where `failed` says.
+impl<'s> Binding<'_, 's> {
+    /// The route's leg, if the binding is one.
+    fn leg(&self) -> Option<&Leg<'s>> {
+        match self {
+            Binding::Leg { leg, .. } => Some(leg),
+            Binding::Own => None,
+        }
+    }
+}
+
+/// One binding of a call: `target` with the leg's provider, model and params, or the role's
+/// own. Encodes, opens the call's record on the first binding, waits for the provider's
+/// limits, sends with retries; on failure the record goes where `binding` says.
 async fn attempt(
     shared: &Shared,
     state: &Arc<HubState>,
     target: &Target<'_>,
-    leg: Option<&Leg<'_>>,
+    mut binding: Binding<'_, '_>,
     payload: &Payload<'_>,
     overrides: Option<&Params>,
-    mut failed: Failed<'_>,
 ) -> Result<Sent> {
-    let provider_index = leg.map_or(target.provider_index, |leg| leg.provider);
+    let provider_index = binding
+        .leg()
+        .map_or(target.provider_index, |leg| leg.provider);
     let provider = &state.providers[provider_index];
     let limits = state.limits[provider_index].as_ref();
     // Only a routed stream waits for its first bytes.
-    let routed = leg.is_some();
+    let routed = binding.leg().is_some();
     // The binding's target and params end with this block, before the first wait, so that
     // the call's future does not hold them.
     let (headers, encoded, max_tokens, mut this) = {
-        let target = match leg {
+        let target = match binding.leg() {
             Some(leg) => Target {
                 provider_index,
                 model: leg.model,
@@ -491,9 +499,9 @@ async fn attempt(
             let role = reqwest::header::HeaderValue::from_bytes(target.role.as_bytes());
             encoded.role = role.ok().map(Box::new);
         }
-        let kept = match &mut failed {
-            Failed::KeepIn(slot) => slot.take(),
-            Failed::Finish => None,
+        let kept = match &mut binding {
+            Binding::Leg { record, .. } => record.take(),
+            Binding::Own => None,
         };
         let this = match kept {
             Some(record) => record,
@@ -502,7 +510,7 @@ async fn attempt(
         (headers, encoded, max_tokens, this)
     };
     let kind = payload.kind();
-    let busy = leg.and_then(Leg::begin);
+    let busy = binding.leg().and_then(Leg::begin);
     let sent = in_span!(this.span(), async {
         let ticket = match limits {
             Some(limits) => {
@@ -534,9 +542,9 @@ async fn attempt(
             })
         }
         Err(err) => {
-            match failed {
-                Failed::KeepIn(slot) => *slot = Some(this),
-                Failed::Finish => this.finish(Err(&err)),
+            match binding {
+                Binding::Leg { record, .. } => *record = Some(this),
+                Binding::Own => this.finish(Err(&err)),
             }
             Err(err)
         }
