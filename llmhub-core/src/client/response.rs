@@ -45,35 +45,37 @@ pub struct Usage {
 }
 
 /// [`Usage`] as OpenAI-compatible servers send it.
-#[derive(Serialize, Deserialize)]
-struct WireUsage {
+#[derive(Default, Serialize, Deserialize)]
+pub(crate) struct WireUsage {
     #[serde(default, deserialize_with = "null_as_default")]
-    prompt_tokens: u64,
+    pub(crate) prompt_tokens: u64,
     #[serde(default, deserialize_with = "null_as_default")]
-    completion_tokens: u64,
+    pub(crate) completion_tokens: u64,
     #[serde(default, deserialize_with = "null_as_default")]
-    total_tokens: u64,
+    pub(crate) total_tokens: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    prompt_tokens_details: Option<PromptDetails>,
+    pub(crate) prompt_tokens_details: Option<PromptDetails>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    completion_tokens_details: Option<CompletionDetails>,
+    pub(crate) completion_tokens_details: Option<CompletionDetails>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    cache_creation_input_tokens: Option<u64>,
+    pub(crate) cache_creation_input_tokens: Option<u64>,
     /// DeepSeek's name for cache reads.
     #[serde(default, skip_serializing)]
-    prompt_cache_hit_tokens: Option<u64>,
+    pub(crate) prompt_cache_hit_tokens: Option<u64>,
 }
 
+/// `prompt_tokens_details`.
 #[derive(Serialize, Deserialize)]
-struct PromptDetails {
+pub(crate) struct PromptDetails {
     #[serde(default, deserialize_with = "null_as_default")]
-    cached_tokens: u64,
+    pub(crate) cached_tokens: u64,
 }
 
+/// `completion_tokens_details`.
 #[derive(Serialize, Deserialize)]
-struct CompletionDetails {
+pub(crate) struct CompletionDetails {
     #[serde(default, deserialize_with = "null_as_default")]
-    reasoning_tokens: u64,
+    pub(crate) reasoning_tokens: u64,
 }
 
 impl From<WireUsage> for Usage {

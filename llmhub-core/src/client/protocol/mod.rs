@@ -6,6 +6,7 @@
 
 pub(crate) mod anthropic;
 pub(crate) mod azure;
+mod chat_reader;
 mod embedding;
 pub(crate) mod openai;
 

@@ -19,7 +19,7 @@ use crate::client::media::{AudioFile, ImageResponse, PROMPT_LIMIT_PARAM, Transcr
 use crate::client::message::{Content, EmbeddingInput, Message, Role};
 use crate::client::params::{MergedParams, Wire};
 use crate::client::protocol::{
-    Body, ChatInput, Endpoints, Step, StreamDecode, StreamDecoder, WireProtocol,
+    Body, ChatInput, Endpoints, Step, StreamDecode, StreamDecoder, WireProtocol, chat_reader,
 };
 use crate::client::response::{ChatChunk, ChatResponse};
 use crate::client::sse::SseEvent;
@@ -467,7 +467,10 @@ pub(crate) fn parse_transcription(body: Bytes) -> serde_json::Result<Transcripti
 }
 
 fn parse_chat(body: Bytes) -> serde_json::Result<ChatResponse> {
-    let mut reply: ChatResponse = serde_json::from_slice(&body)?;
+    let mut reply = match chat_reader::read_reply(&body) {
+        Some(reply) => reply,
+        None => serde_json::from_slice(&body)?,
+    };
     for choice in &mut reply.choices {
         let message = &mut choice.message;
         if message.reasoning.is_none() {
@@ -494,16 +497,10 @@ impl StreamDecode for StreamState {
         if data.is_empty() {
             return Ok(Step::Skip);
         }
-        // An error can come alone or inside an otherwise normal chunk (OpenRouter sends
-        // `{"id": .., "error": {..}, "choices": [{"finish_reason": "error", ..}]}`); either way
-        // the reply is not complete. The cheap byte test keeps the parse off normal chunks.
-        if ERROR_KEY.find(data).is_some()
-            && let Some(err) = stream_error(provider, data)
-        {
-            return Err(err);
-        }
-        let mut chunk: ChatChunk =
-            serde_json::from_slice(data).map_err(|err| decode_error(provider, &err))?;
+        let mut chunk = match chat_reader::read_chunk(data) {
+            Some(chunk) => chunk,
+            None => read_chunk_fully(provider, data)?,
+        };
         if chunk.choices.is_empty() && chunk.usage.is_none() && chunk.id.is_empty() {
             return Ok(Step::Skip);
         }
@@ -527,6 +524,21 @@ impl StreamDecode for StreamState {
             Err("no finish_reason and no [DONE]")
         }
     }
+}
+
+/// A chunk the plain reader left (an error, a tool call, anything unusual), read with the
+/// deserializer.
+#[cold]
+fn read_chunk_fully(provider: &str, data: &[u8]) -> Result<ChatChunk> {
+    // An error can come alone or inside an otherwise normal chunk (OpenRouter sends
+    // `{"id": .., "error": {..}, "choices": [{"finish_reason": "error", ..}]}`); either way
+    // the reply is not complete. The cheap byte test keeps the parse off other chunks.
+    if ERROR_KEY.find(data).is_some()
+        && let Some(err) = stream_error(provider, data)
+    {
+        return Err(err);
+    }
+    serde_json::from_slice(data).map_err(|err| decode_error(provider, &err))
 }
 
 /// The searcher for an `"error"` key in a stream event, built once.

@@ -1,0 +1,667 @@
+//! OpenAI-shaped chat replies and stream chunks in their plain shape, read by a small reader
+//! of their own before the general deserializer is asked.
+//!
+//! A stream of a chat reply is mostly chunks of a few hundred bytes, each decoded into a
+//! [`ChatChunk`]; the derived deserializer's code for that type (every field matched through
+//! its visitor, every optional field through its own wrapper) is large enough that a chunk's
+//! decoding, between two reads of the socket, runs mostly from cold caches. The reader here
+//! knows the few fields of a chunk and of a reply and reads them in one pass: keys compared as
+//! bytes, strings borrowed until they are kept, integers read digit by digit. Anything it does
+//! not read exactly as the deserializer would (a tool call, a list of content parts, an
+//! `"error"` key, a number where a string belongs, a value nested too deep, JSON that does not
+//! parse) makes it give up, and the body is read again the usual way, so that the result, or
+//! the error, is the deserializer's own. Tests hold the two readings to the same value.
+
+use std::borrow::Cow;
+
+use crate::client::response::{
+    ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, CompletionDetails, Delta,
+    FinishReason, PromptDetails, ResponseMessage, Usage, WireUsage,
+};
+
+/// How deeply nested a value of a field the types do not keep may be (`logprobs`,
+/// `annotations`) before the reader gives up on it.
+const MAX_SKIP_DEPTH: u8 = 16;
+
+/// A stream chunk, if it has the plain shape (see the module's docs).
+pub(crate) fn read_chunk(data: &[u8]) -> Option<ChatChunk> {
+    let mut reader = Reader { bytes: data, at: 0 };
+    let chunk = reader.completion(Reader::chunk_choice)?;
+    reader.end()?;
+    Some(chunk)
+}
+
+/// A chat reply, if it has the plain shape (see the module's docs).
+pub(crate) fn read_reply(body: &[u8]) -> Option<ChatResponse> {
+    let mut reader = Reader { bytes: body, at: 0 };
+    let reply = reader.completion(Reader::choice)?;
+    reader.end()?;
+    Some(reply)
+}
+
+/// A position in a JSON text. Every method returns `None` when the text there is not what it
+/// reads (or not in the plain shape), leaving the position anywhere.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// The next byte that is not JSON whitespace, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        while let Some(&byte) = self.bytes.get(self.at) {
+            if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+                return Some(byte);
+            }
+            self.at += 1;
+        }
+        None
+    }
+
+    /// Consumes `byte`, after whitespace.
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// Nothing but whitespace is left.
+    fn end(&mut self) -> Option<()> {
+        self.peek().is_none().then_some(())
+    }
+
+    /// Consumes a `null`, if that is what comes next.
+    fn null(&mut self) -> bool {
+        self.peek() == Some(b'n') && self.literal(b"null").is_some()
+    }
+
+    /// Consumes `word` (`null`, `true`, `false`) at the current position.
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.at + word.len();
+        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+    }
+
+    /// `read`'s value, or `None` for a `null`.
+    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.null() {
+            Some(None)
+        } else {
+            read(self).map(Some)
+        }
+    }
+
+    /// An object whose fields named in `known` are read by `field` (each at most once: the
+    /// deserializer rejects a repeated field) and whose other fields are skipped.
+    fn object(
+        &mut self,
+        known: &[&[u8]],
+        field: impl FnMut(&mut Self, &[u8]) -> Option<()>,
+    ) -> Option<()> {
+        self.object_within(MAX_SKIP_DEPTH, known, field)
+    }
+
+    /// [`Reader::object`], skipping values of other fields nested at most `depth` deep.
+    fn object_within(
+        &mut self,
+        depth: u8,
+        known: &[&[u8]],
+        mut field: impl FnMut(&mut Self, &[u8]) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        let mut seen = 0u32;
+        loop {
+            let key = self.key()?;
+            self.eat(b':')?;
+            match known.iter().position(|name| *name == key) {
+                Some(index) => {
+                    if seen & (1 << index) != 0 {
+                        return None;
+                    }
+                    seen |= 1 << index;
+                    field(self, key)?;
+                }
+                None => self.skip(depth)?,
+            }
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array, each element read by `element`.
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An object's key: printable ASCII without escapes (any other key is left to the
+    /// deserializer).
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let length = self.bytes[start..]
+            .iter()
+            .position(|&byte| !(0x20..0x7f).contains(&byte) || byte == b'"' || byte == b'\\')?;
+        self.at = start + length;
+        self.eat_here(b'"')?;
+        Some(&self.bytes[start..start + length])
+    }
+
+    /// Consumes `byte` at the current position (no whitespace before it).
+    fn eat_here(&mut self, byte: u8) -> Option<()> {
+        (*self.bytes.get(self.at)? == byte).then(|| self.at += 1)
+    }
+
+    /// A string, borrowed unless it has escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let start = self.at;
+        loop {
+            match *self.bytes.get(self.at)? {
+                b'"' => {
+                    let text = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
+                    self.at += 1;
+                    return Some(Cow::Borrowed(text));
+                }
+                b'\\' => break,
+                0..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+        let mut text = self.bytes[start..self.at].to_vec();
+        loop {
+            let byte = *self.bytes.get(self.at)?;
+            self.at += 1;
+            match byte {
+                b'"' => return String::from_utf8(text).ok().map(Cow::Owned),
+                b'\\' => self.escape(&mut text)?,
+                0..=0x1f => return None,
+                _ => text.push(byte),
+            }
+        }
+    }
+
+    /// The escape after a `\`, appended to `text` as UTF-8. A surrogate that is not half of
+    /// a pair is left to the deserializer.
+    fn escape(&mut self, text: &mut Vec<u8>) -> Option<()> {
+        let byte = *self.bytes.get(self.at)?;
+        self.at += 1;
+        let unescaped = match byte {
+            b'"' | b'\\' | b'/' => byte,
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let mut code = self.hex4()?;
+                if (0xd800..0xdc00).contains(&code) {
+                    self.eat_here(b'\\')?;
+                    self.eat_here(b'u')?;
+                    let low = self.hex4()?;
+                    if !(0xdc00..0xe000).contains(&low) {
+                        return None;
+                    }
+                    code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+                }
+                let ch = char::from_u32(code)?;
+                text.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+                return Some(());
+            }
+            _ => return None,
+        };
+        text.push(unescaped);
+        Some(())
+    }
+
+    /// Four hex digits.
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.bytes.get(self.at..self.at + 4)?;
+        let text = std::str::from_utf8(digits).ok()?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        self.at += 4;
+        u32::from_str_radix(text, 16).ok()
+    }
+
+    /// A string, owned.
+    fn owned_string(&mut self) -> Option<String> {
+        self.string().map(Cow::into_owned)
+    }
+
+    /// An unsigned integer: digits only (a sign, a fraction or an exponent is left to the
+    /// deserializer), at most 19 of them, no leading zero.
+    fn integer(&mut self) -> Option<u64> {
+        self.peek()?;
+        let digits = self.bytes[self.at..]
+            .iter()
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > 19 || (digits > 1 && self.bytes[self.at] == b'0') {
+            return None;
+        }
+        let value = self.bytes[self.at..self.at + digits]
+            .iter()
+            .fold(0u64, |value, digit| value * 10 + u64::from(digit - b'0'));
+        self.at += digits;
+        if matches!(self.bytes.get(self.at), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        Some(value)
+    }
+
+    /// An integer that a missing or `null` value makes 0.
+    fn count(&mut self) -> Option<u64> {
+        Some(self.nullable(Self::integer)?.unwrap_or_default())
+    }
+
+    /// An empty array or `null` (a list the reader does not read, such as tool calls, when
+    /// it holds nothing).
+    fn nothing(&mut self) -> Option<()> {
+        if !self.null() {
+            self.eat(b'[')?;
+            self.eat(b']')?;
+        }
+        Some(())
+    }
+
+    /// Any JSON value, checked as the deserializer checks a value it ignores, and dropped;
+    /// `None` if it nests more than `depth` objects or arrays.
+    fn skip(&mut self, depth: u8) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object_within(depth.checked_sub(1)?, &[], |_, _| None),
+            b'[' => {
+                let inner = depth.checked_sub(1)?;
+                self.array(|reader| reader.skip(inner))
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number(),
+        }
+    }
+
+    /// A JSON number of any kind, checked and dropped.
+    fn number(&mut self) -> Option<()> {
+        let _ = self.eat_here(b'-');
+        match *self.bytes.get(self.at)? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.eat_here(b'.').is_some() {
+            self.bytes.get(self.at)?.is_ascii_digit().then_some(())?;
+            self.digits();
+        }
+        if matches!(self.bytes.get(self.at), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.bytes.get(self.at), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            self.bytes.get(self.at)?.is_ascii_digit().then_some(())?;
+            self.digits();
+        }
+        Some(())
+    }
+
+    /// Consumes a run of digits.
+    fn digits(&mut self) {
+        while self.bytes.get(self.at).is_some_and(u8::is_ascii_digit) {
+            self.at += 1;
+        }
+    }
+
+    /// A reply or a chunk, its choices read by `choice`.
+    fn completion<C>(&mut self, choice: fn(&mut Self) -> Option<C>) -> Option<Completion<C>> {
+        let mut completion = Completion {
+            id: String::new(),
+            model: String::new(),
+            created: None,
+            choices: Vec::new(),
+            usage: None,
+            raw: bytes::Bytes::new(),
+        };
+        // An `"error"` key is an error event or an error reply, which the usual reading
+        // reports.
+        const KNOWN: &[&[u8]] = &[b"id", b"model", b"created", b"choices", b"usage", b"error"];
+        self.object(KNOWN, |reader, key| {
+            match key {
+                b"id" => completion.id = reader.nullable(Self::owned_string)?.unwrap_or_default(),
+                b"model" => {
+                    completion.model = reader.nullable(Self::owned_string)?.unwrap_or_default()
+                }
+                b"created" => completion.created = reader.nullable(Self::integer)?,
+                b"choices" => {
+                    if !reader.null() {
+                        reader.array(|reader| {
+                            completion.choices.push(choice(reader)?);
+                            Some(())
+                        })?;
+                    }
+                }
+                b"usage" => completion.usage = reader.nullable(Self::usage)?,
+                _ => return None,
+            }
+            Some(())
+        })?;
+        Some(completion)
+    }
+
+    /// One choice of a reply.
+    fn choice(&mut self) -> Option<Choice> {
+        let mut choice = Choice::default();
+        const KNOWN: &[&[u8]] = &[b"index", b"message", b"finish_reason"];
+        self.object(KNOWN, |reader, key| {
+            match key {
+                b"index" => choice.index = reader.index()?,
+                b"message" => choice.message = reader.nullable(Self::message)?.unwrap_or_default(),
+                _ => choice.finish_reason = reader.nullable(Self::finish_reason)?,
+            }
+            Some(())
+        })?;
+        Some(choice)
+    }
+
+    /// One choice of a stream chunk.
+    fn chunk_choice(&mut self) -> Option<ChunkChoice> {
+        let mut choice = ChunkChoice::default();
+        const KNOWN: &[&[u8]] = &[b"index", b"delta", b"finish_reason"];
+        self.object(KNOWN, |reader, key| {
+            match key {
+                b"index" => choice.index = reader.index()?,
+                b"delta" => choice.delta = reader.nullable(Self::delta)?.unwrap_or_default(),
+                _ => choice.finish_reason = reader.nullable(Self::finish_reason)?,
+            }
+            Some(())
+        })?;
+        Some(choice)
+    }
+
+    /// A choice's `index` (0 when `null`).
+    fn index(&mut self) -> Option<u32> {
+        u32::try_from(self.count()?).ok()
+    }
+
+    /// A finish reason.
+    fn finish_reason(&mut self) -> Option<FinishReason> {
+        Some(FinishReason::parse(&self.string()?))
+    }
+
+    /// A reply's message, when it calls no tools and its content is a string or `null`.
+    fn message(&mut self) -> Option<ResponseMessage> {
+        let mut message = ResponseMessage::default();
+        const KNOWN: &[&[u8]] = &[
+            b"role",
+            b"content",
+            b"tool_calls",
+            b"refusal",
+            b"reasoning",
+            b"reasoning_content",
+        ];
+        self.object(KNOWN, |reader, key| {
+            let text = match key {
+                b"tool_calls" => return reader.nothing(),
+                b"role" => &mut message.role,
+                b"content" => &mut message.content,
+                b"refusal" => &mut message.refusal,
+                b"reasoning" => &mut message.reasoning,
+                _ => &mut message.reasoning_content,
+            };
+            *text = reader.nullable(Self::owned_string)?;
+            Some(())
+        })?;
+        Some(message)
+    }
+
+    /// A chunk's delta, when it has no tool-call pieces.
+    fn delta(&mut self) -> Option<Delta> {
+        let mut delta = Delta::default();
+        const KNOWN: &[&[u8]] = &[
+            b"role",
+            b"content",
+            b"tool_calls",
+            b"reasoning",
+            b"reasoning_content",
+        ];
+        self.object(KNOWN, |reader, key| {
+            let text = match key {
+                b"tool_calls" => return reader.nothing(),
+                b"role" => &mut delta.role,
+                b"content" => &mut delta.content,
+                b"reasoning" => &mut delta.reasoning,
+                _ => &mut delta.reasoning_content,
+            };
+            *text = reader.nullable(Self::owned_string)?;
+            Some(())
+        })?;
+        Some(delta)
+    }
+
+    /// Token counts.
+    fn usage(&mut self) -> Option<Usage> {
+        let mut wire = WireUsage::default();
+        const KNOWN: &[&[u8]] = &[
+            b"prompt_tokens",
+            b"completion_tokens",
+            b"total_tokens",
+            b"prompt_tokens_details",
+            b"completion_tokens_details",
+            b"cache_creation_input_tokens",
+            b"prompt_cache_hit_tokens",
+        ];
+        self.object(KNOWN, |reader, key| {
+            match key {
+                b"prompt_tokens" => wire.prompt_tokens = reader.count()?,
+                b"completion_tokens" => wire.completion_tokens = reader.count()?,
+                b"total_tokens" => wire.total_tokens = reader.count()?,
+                b"prompt_tokens_details" => {
+                    wire.prompt_tokens_details = reader
+                        .nullable(|reader| reader.detail(b"cached_tokens"))?
+                        .map(|cached_tokens| PromptDetails { cached_tokens })
+                }
+                b"completion_tokens_details" => {
+                    wire.completion_tokens_details = reader
+                        .nullable(|reader| reader.detail(b"reasoning_tokens"))?
+                        .map(|reasoning_tokens| CompletionDetails { reasoning_tokens })
+                }
+                b"cache_creation_input_tokens" => {
+                    wire.cache_creation_input_tokens = reader.nullable(Self::integer)?
+                }
+                _ => wire.prompt_cache_hit_tokens = reader.nullable(Self::integer)?,
+            }
+            Some(())
+        })?;
+        Some(Usage::from(wire))
+    }
+
+    /// The count named `name` in an object of counts (0 when missing or `null`).
+    fn detail(&mut self, name: &[u8]) -> Option<u64> {
+        let mut value = 0;
+        self.object(&[name], |reader, _| {
+            value = reader.count()?;
+            Some(())
+        })?;
+        Some(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chunks in the shapes providers send, each of which the reader must read.
+    const CHUNKS: &[&str] = &[
+        r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4.1","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]}"#,
+        r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4.1","choices":[{"index":0,"delta":{"content":"token7 "},"finish_reason":null}]}"#,
+        r#"{"id":"chatcmpl-1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        r#"{"id":"chatcmpl-1","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21,"prompt_tokens_details":{"cached_tokens":4,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":3,"audio_tokens":0,"accepted_prediction_tokens":0}}}"#,
+        r#"{"id":"x","model":"deepseek-reasoner","choices":[{"index":0,"delta":{"content":null,"reasoning_content":"Think\n\"twice\""},"finish_reason":null}],"usage":null}"#,
+        r#"{"id":"x","choices":[{"index":0,"delta":{"content":"caf\u00e9 \ud83d\ude00 \/ \\ \b\f\r\t"},"finish_reason":"length"}]}"#,
+        r#" { "id" : "x" , "created" : null , "choices" : [ { "index" : 1 , "delta" : null , "finish_reason" : "content_filter" } ] , "extra" : [ 1 , -2.5e+3 , true , false , null , { "a" : [ ] } ] } "#,
+        r#"{"id":null,"model":null,"choices":null,"x_groq":{"id":"req_1","usage":{"queue_time":0.001}}}"#,
+        r#"{"id":"x","choices":[{"index":0,"delta":{"reasoning":"hmm","tool_calls":[]},"finish_reason":"something_new"}],"usage":{"prompt_tokens":1,"prompt_cache_hit_tokens":7,"cache_creation_input_tokens":null}}"#,
+        r#"{}"#,
+    ];
+
+    /// Replies in the shapes providers send, each of which the reader must read.
+    const REPLIES: &[&str] = &[
+        r#"{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4.1-2025-04-14","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help?","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":9,"total_tokens":18,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_1"}"#,
+        r#"{"id":"x","model":"deepseek-reasoner","choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning_content":"2 + 2 = 4\n"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8,"prompt_cache_hit_tokens":2}}"#,
+        r#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":null,"refusal":"I can't."},"finish_reason":"content_filter"}]}"#,
+        r#"{"id":"x","choices":[{"index":0,"message":null,"finish_reason":null},{"index":1,"message":{"content":"b","reasoning":"r"}}],"usage":{}}"#,
+    ];
+
+    fn assert_same_chunk(text: &str) {
+        let fast = read_chunk(text.as_bytes());
+        let slow: ChatChunk = serde_json::from_str(text).unwrap();
+        assert_eq!(fast.as_ref(), Some(&slow), "{text}");
+    }
+
+    fn assert_same_reply(text: &str) {
+        let fast = read_reply(text.as_bytes());
+        let slow: ChatResponse = serde_json::from_str(text).unwrap();
+        assert_eq!(fast.as_ref(), Some(&slow), "{text}");
+    }
+
+    #[test]
+    fn reads_the_usual_chunks_as_the_deserializer_does() {
+        for chunk in CHUNKS {
+            assert_same_chunk(chunk);
+        }
+        let chunk = read_chunk(CHUNKS[5].as_bytes()).unwrap();
+        assert_eq!(chunk.text(), Some("café 😀 / \\ \u{8}\u{c}\r\t"));
+        let usage = read_chunk(CHUNKS[3].as_bytes()).unwrap().usage.unwrap();
+        assert_eq!((usage.cache_read_tokens, usage.reasoning_tokens), (4, 3));
+    }
+
+    #[test]
+    fn reads_the_usual_replies_as_the_deserializer_does() {
+        for reply in REPLIES {
+            assert_same_reply(reply);
+        }
+        let reply = read_reply(REPLIES[0].as_bytes()).unwrap();
+        assert_eq!(reply.text(), Some("Hello! How can I help?"));
+        assert_eq!(reply.usage.unwrap().total_tokens, 18);
+    }
+
+    #[test]
+    fn leaves_what_it_does_not_read_exactly_to_the_deserializer() {
+        let chunks = [
+            // Tool calls, an error, content parts: read by the deserializer.
+            r#"{"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1"}]}}]}"#,
+            r#"{"id":"x","error":{"message":"overloaded"},"choices":[]}"#,
+            // What the deserializer rejects.
+            r#"{"id":"x","id":"y"}"#,
+            r#"{"id":"x",}"#,
+            r#"{"id":"x"} {}"#,
+            r#"{"id":"\ud83d"}"#,
+            r#"{"id":7}"#,
+            r#"{"id":"x","created":-1}"#,
+            r#"{"id":"x","created":1.0}"#,
+            r#"{"id":"x","created":01}"#,
+            r#"{"id":"x","choices":[{"index":4294967296}]}"#,
+            r#"{"id":"x","choices":[null]}"#,
+            r#"{"id":"x","other":01}"#,
+            r#"{"id":"x","other":1.}"#,
+            r#"{"id":"x","other":tru}"#,
+            r#"{"id":"a	b"}"#,
+            r#"{"id":"x""#,
+            r#"[]"#,
+        ];
+        for chunk in chunks {
+            assert!(read_chunk(chunk.as_bytes()).is_none(), "{chunk}");
+        }
+        assert!(read_chunk(b"{\"id\":\"\xff\"}").is_none());
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(17), "]".repeat(17));
+        assert!(read_chunk(deep.as_bytes()).is_none());
+        let shallow = format!("{{\"a\":{}{}}}", "[".repeat(16), "]".repeat(16));
+        assert_same_chunk(&shallow);
+        let parts = r#"{"id":"x","choices":[{"index":0,"message":{"content":[{"type":"text","text":"a"}]}}]}"#;
+        assert!(read_reply(parts.as_bytes()).is_none());
+    }
+
+    /// Runs of bytes that JSON gives meaning to.
+    const RUNS: &[&[u8]] = &[
+        b"null",
+        b"\"id\"",
+        b"\"x\":1,",
+        b"\\u00e9",
+        b"\\ud83d",
+        b"[]",
+        b"{}",
+    ];
+
+    /// A byte, or a short run of bytes, that JSON gives meaning to.
+    fn edit() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::sample::select(&b"{}[]\",:\\ 0123456789-+.eEnultrfsa\x01\xc3\xa9\xff"[..])
+                .prop_map(|byte| vec![byte]),
+            proptest::sample::select(RUNS).prop_map(<[u8]>::to_vec),
+        ]
+    }
+
+    /// `text` with `edits` applied: each replaces, or is inserted at, a position.
+    fn mutate(text: &str, edits: &[(usize, bool, Vec<u8>)]) -> Vec<u8> {
+        let mut bytes = text.as_bytes().to_vec();
+        for (at, replace, edit) in edits {
+            let at = at % (bytes.len() + 1);
+            if *replace && at < bytes.len() {
+                bytes.remove(at);
+            }
+            bytes.splice(at..at, edit.iter().copied());
+        }
+        bytes
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn a_read_chunk_is_what_the_deserializer_reads(
+            which in 0..CHUNKS.len(),
+            edits in proptest::collection::vec((0usize..400, proptest::bool::ANY, edit()), 1..4),
+        ) {
+            let text = mutate(CHUNKS[which], &edits);
+            if let Some(fast) = read_chunk(&text) {
+                let slow = serde_json::from_slice::<ChatChunk>(&text);
+                proptest::prop_assert_eq!(Some(fast), slow.ok(), "{}", String::from_utf8_lossy(&text));
+            }
+        }
+
+        #[test]
+        fn a_read_reply_is_what_the_deserializer_reads(
+            which in 0..REPLIES.len(),
+            edits in proptest::collection::vec((0usize..400, proptest::bool::ANY, edit()), 1..4),
+        ) {
+            let text = mutate(REPLIES[which], &edits);
+            if let Some(fast) = read_reply(&text) {
+                let slow = serde_json::from_slice::<ChatResponse>(&text);
+                proptest::prop_assert_eq!(Some(fast), slow.ok(), "{}", String::from_utf8_lossy(&text));
+            }
+        }
+    }
+}
