@@ -39,6 +39,40 @@ pub(crate) fn read_reply(body: &[u8]) -> Option<ChatResponse> {
     Some(reply)
 }
 
+/// The length of the plain text at the start of `bytes`: up to the first `"`, `\\` or control
+/// character (or, with `ascii_only`, the first byte that is not ASCII), or all of it. Reads
+/// eight bytes at a time.
+fn plain_run(bytes: &[u8], ascii_only: bool) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let is_stop =
+        |byte: u8| byte == b'"' || byte == b'\\' || byte < 0x20 || (ascii_only && byte >= 0x80);
+    let (words, tail) = bytes.as_chunks::<8>();
+    for (index, word) in words.iter().enumerate() {
+        let word = u64::from_le_bytes(*word);
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        // A byte's high bit is set in `stops` if the byte is a quote or a backslash (equal
+        // to it: the XOR is zero), or below 0x20. A borrow can only flag a byte above one
+        // rightly flagged, so the lowest flag is exact.
+        let mut stops = (quote.wrapping_sub(ONES) & !quote
+            | backslash.wrapping_sub(ONES) & !backslash
+            | word.wrapping_sub(ONES * 0x20) & !word)
+            & HIGH;
+        if ascii_only {
+            stops |= word & HIGH;
+        }
+        if stops != 0 {
+            return index * 8 + (stops.trailing_zeros() / 8) as usize;
+        }
+    }
+    let done = words.len() * 8;
+    done + tail
+        .iter()
+        .position(|&byte| is_stop(byte))
+        .unwrap_or(tail.len())
+}
+
 /// A position in a JSON text. Every method returns `None` when the text there is not what it
 /// reads (or not in the plain shape), leaving the position anywhere.
 struct Reader<'a> {
@@ -155,17 +189,15 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An object's key: printable ASCII without escapes (any other key is left to the
-    /// deserializer).
+    /// An object's key: ASCII without escapes or control characters (any other key is left
+    /// to the deserializer).
     fn key(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.at;
-        let length = self.bytes[start..]
-            .iter()
-            .position(|&byte| !(0x20..0x7f).contains(&byte) || byte == b'"' || byte == b'\\')?;
-        self.at = start + length;
+        self.at += plain_run(&self.bytes[start..], true);
+        let key = &self.bytes[start..self.at];
         self.eat_here(b'"')?;
-        Some(&self.bytes[start..start + length])
+        Some(key)
     }
 
     /// Consumes `byte` at the current position (no whitespace before it).
@@ -177,28 +209,28 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let start = self.at;
-        loop {
-            match *self.bytes.get(self.at)? {
-                b'"' => {
-                    let text = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
-                    self.at += 1;
-                    return Some(Cow::Borrowed(text));
-                }
-                b'\\' => break,
-                0..=0x1f => return None,
-                _ => self.at += 1,
-            }
+        self.at += plain_run(&self.bytes[start..], false);
+        if self.eat_here(b'"').is_some() {
+            let text = &self.bytes[start..self.at - 1];
+            return std::str::from_utf8(text).ok().map(Cow::Borrowed);
         }
         let mut text = self.bytes[start..self.at].to_vec();
         loop {
-            let byte = *self.bytes.get(self.at)?;
-            self.at += 1;
-            match byte {
-                b'"' => return String::from_utf8(text).ok().map(Cow::Owned),
-                b'\\' => self.escape(&mut text)?,
-                0..=0x1f => return None,
-                _ => text.push(byte),
+            match *self.bytes.get(self.at)? {
+                b'"' => {
+                    self.at += 1;
+                    return String::from_utf8(text).ok().map(Cow::Owned);
+                }
+                b'\\' => {
+                    self.at += 1;
+                    self.escape(&mut text)?;
+                }
+                // A control character, which the deserializer rejects.
+                _ => return None,
             }
+            let run = plain_run(&self.bytes[self.at..], false);
+            text.extend_from_slice(&self.bytes[self.at..self.at + run]);
+            self.at += run;
         }
     }
 
@@ -639,6 +671,19 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn a_plain_run_ends_where_a_scan_byte_by_byte_ends(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![20 => 0x20u8..0x7f, 1 => proptest::num::u8::ANY],
+                0..60,
+            ),
+            ascii_only in proptest::bool::ANY,
+        ) {
+            let stop = |byte: &u8| matches!(byte, b'"' | b'\\' | 0..=0x1f) || (ascii_only && *byte >= 0x80);
+            let expected = bytes.iter().position(stop).unwrap_or(bytes.len());
+            proptest::prop_assert_eq!(plain_run(&bytes, ascii_only), expected);
+        }
 
         #[test]
         fn a_read_chunk_is_what_the_deserializer_reads(
