@@ -6,11 +6,12 @@
 //! its visitor, every optional field through its own wrapper) is large enough that a chunk's
 //! decoding, between two reads of the socket, runs mostly from cold caches. The reader here
 //! knows the few fields of a chunk and of a reply and reads them in one pass: keys compared as
-//! bytes, strings borrowed until they are kept, integers read digit by digit. Anything it does
-//! not read exactly as the deserializer would (a tool call, a list of content parts, an
-//! `"error"` key, a number where a string belongs, a value nested too deep, JSON that does not
-//! parse) makes it give up, and the body is read again the usual way, so that the result, or
-//! the error, is the deserializer's own. Tests hold the two readings to the same value.
+//! bytes, strings found eight bytes at a time and borrowed until they are kept, integers read
+//! digit by digit, other fields checked as JSON and skipped. Anything it does not read exactly
+//! as the deserializer would (a tool call, a list of content parts, an `"error"` key, a number
+//! where a string belongs, a value nested too deep, JSON that does not parse) makes it give up,
+//! and the body is read again the usual way, so that the result, or the error, is the
+//! deserializer's own. Tests hold the two readings to the same value.
 
 use std::borrow::Cow;
 
@@ -39,7 +40,7 @@ pub(crate) fn read_reply(body: &[u8]) -> Option<ChatResponse> {
     Some(reply)
 }
 
-/// The length of the plain text at the start of `bytes`: up to the first `"`, `\\` or control
+/// The length of the plain text at the start of `bytes`: up to the first `"`, `\` or control
 /// character (or, with `ascii_only`, the first byte that is not ASCII), or all of it. Reads
 /// eight bytes at a time.
 fn plain_run(bytes: &[u8], ascii_only: bool) -> usize {
