@@ -8,16 +8,17 @@
 //! knows the few fields of a chunk and of a reply and reads them in one pass: keys compared as
 //! bytes, strings found eight bytes at a time and borrowed until they are kept, integers read
 //! digit by digit, other fields checked as JSON and skipped. Anything it does not read exactly
-//! as the deserializer would (a tool call, a list of content parts, an `"error"` key, a number
-//! where a string belongs, a value nested too deep, JSON that does not parse) makes it give up,
-//! and the body is read again the usual way, so that the result, or the error, is the
-//! deserializer's own. Tests hold the two readings to the same value.
+//! as the deserializer would (a tool call's provider metadata, a list of content parts, an
+//! `"error"` key, a number where a string belongs, a value nested too deep, JSON that does not
+//! parse) makes it give up, and the body is read again the usual way, so that the result, or
+//! the error, is the deserializer's own. Tests hold the two readings to the same value.
 
 use std::borrow::Cow;
 
+use crate::client::message::{FunctionCall, ToolCall};
 use crate::client::response::{
     ChatChunk, ChatResponse, Choice, ChunkChoice, Completion, CompletionDetails, Delta,
-    FinishReason, PromptDetails, ResponseMessage, Usage, WireUsage,
+    FinishReason, FunctionDelta, PromptDetails, ResponseMessage, ToolCallDelta, Usage, WireUsage,
 };
 
 /// How deeply nested a value of a field the types do not keep may be (`logprobs`,
@@ -310,14 +311,27 @@ impl<'a> Reader<'a> {
         Some(self.nullable(Self::integer)?.unwrap_or_default())
     }
 
-    /// An empty array or `null` (a list the reader does not read, such as tool calls, when
-    /// it holds nothing).
-    fn nothing(&mut self) -> Option<()> {
+    /// A list read by `element`, which a missing or `null` list makes empty.
+    fn list<T>(&mut self, element: fn(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        let mut list = Vec::new();
         if !self.null() {
-            self.eat(b'[')?;
-            self.eat(b']')?;
+            self.array(|reader| {
+                list.push(element(reader)?);
+                Some(())
+            })?;
         }
-        Some(())
+        Some(list)
+    }
+
+    /// A string that a missing or `null` value makes empty.
+    fn text(&mut self) -> Option<String> {
+        Some(self.nullable(Self::owned_string)?.unwrap_or_default())
+    }
+
+    /// A `null` where the types keep a JSON value (a tool call's `extra_content`): any other
+    /// value is the deserializer's to read.
+    fn no_value(&mut self) -> Option<()> {
+        self.null().then_some(())
     }
 
     /// Any JSON value, checked as the deserializer checks a value it ignores, and dropped;
@@ -382,19 +396,10 @@ impl<'a> Reader<'a> {
         const KNOWN: &[&[u8]] = &[b"id", b"model", b"created", b"choices", b"usage", b"error"];
         self.object(KNOWN, |reader, key| {
             match key {
-                b"id" => completion.id = reader.nullable(Self::owned_string)?.unwrap_or_default(),
-                b"model" => {
-                    completion.model = reader.nullable(Self::owned_string)?.unwrap_or_default()
-                }
+                b"id" => completion.id = reader.text()?,
+                b"model" => completion.model = reader.text()?,
                 b"created" => completion.created = reader.nullable(Self::integer)?,
-                b"choices" => {
-                    if !reader.null() {
-                        reader.array(|reader| {
-                            completion.choices.push(choice(reader)?);
-                            Some(())
-                        })?;
-                    }
-                }
+                b"choices" => completion.choices = reader.list(choice)?,
                 b"usage" => completion.usage = reader.nullable(Self::usage)?,
                 _ => return None,
             }
@@ -443,7 +448,7 @@ impl<'a> Reader<'a> {
         Some(FinishReason::parse(&self.string()?))
     }
 
-    /// A reply's message, when it calls no tools and its content is a string or `null`.
+    /// A reply's message, when its content is a string or `null`.
     fn message(&mut self) -> Option<ResponseMessage> {
         let mut message = ResponseMessage::default();
         const KNOWN: &[&[u8]] = &[
@@ -456,7 +461,10 @@ impl<'a> Reader<'a> {
         ];
         self.object(KNOWN, |reader, key| {
             let text = match key {
-                b"tool_calls" => return reader.nothing(),
+                b"tool_calls" => {
+                    message.tool_calls = reader.list(Self::tool_call)?;
+                    return Some(());
+                }
                 b"role" => &mut message.role,
                 b"content" => &mut message.content,
                 b"refusal" => &mut message.refusal,
@@ -469,7 +477,7 @@ impl<'a> Reader<'a> {
         Some(message)
     }
 
-    /// A chunk's delta, when it has no tool-call pieces.
+    /// A chunk's delta.
     fn delta(&mut self) -> Option<Delta> {
         let mut delta = Delta::default();
         const KNOWN: &[&[u8]] = &[
@@ -481,7 +489,10 @@ impl<'a> Reader<'a> {
         ];
         self.object(KNOWN, |reader, key| {
             let text = match key {
-                b"tool_calls" => return reader.nothing(),
+                b"tool_calls" => {
+                    delta.tool_calls = reader.list(Self::tool_call_delta)?;
+                    return Some(());
+                }
                 b"role" => &mut delta.role,
                 b"content" => &mut delta.content,
                 b"reasoning" => &mut delta.reasoning,
@@ -491,6 +502,68 @@ impl<'a> Reader<'a> {
             Some(())
         })?;
         Some(delta)
+    }
+
+    /// A tool call of a reply, without provider metadata.
+    fn tool_call(&mut self) -> Option<ToolCall> {
+        let mut call = ToolCall {
+            kind: "function".to_owned(),
+            ..ToolCall::default()
+        };
+        const KNOWN: &[&[u8]] = &[b"id", b"type", b"function", b"extra_content"];
+        self.object(KNOWN, |reader, key| {
+            match key {
+                b"id" => call.id = reader.text()?,
+                b"type" => call.kind = reader.owned_string()?,
+                b"function" => {
+                    let mut function = FunctionCall::default();
+                    reader.object(&[b"name", b"arguments"], |reader, key| {
+                        let text = if key == b"name" {
+                            &mut function.name
+                        } else {
+                            &mut function.arguments
+                        };
+                        *text = reader.text()?;
+                        Some(())
+                    })?;
+                    call.function = function;
+                }
+                _ => reader.no_value()?,
+            }
+            Some(())
+        })?;
+        Some(call)
+    }
+
+    /// A piece of a streamed tool call, without provider metadata.
+    fn tool_call_delta(&mut self) -> Option<ToolCallDelta> {
+        let mut piece = ToolCallDelta::default();
+        const KNOWN: &[&[u8]] = &[b"index", b"id", b"type", b"function", b"extra_content"];
+        self.object(KNOWN, |reader, key| {
+            match key {
+                b"index" => piece.index = reader.index()?,
+                b"id" => piece.id = reader.nullable(Self::owned_string)?,
+                b"type" => piece.kind = reader.nullable(Self::owned_string)?,
+                b"function" => {
+                    piece.function = reader.nullable(|reader| {
+                        let mut function = FunctionDelta::default();
+                        reader.object(&[b"name", b"arguments"], |reader, key| {
+                            let text = if key == b"name" {
+                                &mut function.name
+                            } else {
+                                &mut function.arguments
+                            };
+                            *text = reader.nullable(Self::owned_string)?;
+                            Some(())
+                        })?;
+                        Some(function)
+                    })?
+                }
+                _ => reader.no_value()?,
+            }
+            Some(())
+        })?;
+        Some(piece)
     }
 
     /// Token counts.
@@ -557,6 +630,8 @@ mod tests {
         r#"{"id":null,"model":null,"choices":null,"x_groq":{"id":"req_1","usage":{"queue_time":0.001}}}"#,
         r#"{"id":"x","choices":[{"index":0,"delta":{"reasoning":"hmm","tool_calls":[]},"finish_reason":"something_new"}],"usage":{"prompt_tokens":1,"prompt_cache_hit_tokens":7,"cache_creation_input_tokens":null}}"#,
         r#"{}"#,
+        r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]}"#,
+        r#"{"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\": \"Par"}},{"index":1,"id":null,"type":null,"function":null,"extra_content":null}]},"finish_reason":null}]}"#,
     ];
 
     /// Replies in the shapes providers send, each of which the reader must read.
@@ -565,6 +640,7 @@ mod tests {
         r#"{"id":"x","model":"deepseek-reasoner","choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning_content":"2 + 2 = 4\n"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8,"prompt_cache_hit_tokens":2}}"#,
         r#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":null,"refusal":"I can't."},"finish_reason":"content_filter"}]}"#,
         r#"{"id":"x","choices":[{"index":0,"message":null,"finish_reason":null},{"index":1,"message":{"content":"b","reasoning":"r"}}],"usage":{}}"#,
+        r#"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},{"id":null,"function":{"name":"now","arguments":null},"extra_content":null},{}]},"finish_reason":"tool_calls"}]}"#,
     ];
 
     fn assert_same_chunk(text: &str) {
@@ -588,6 +664,9 @@ mod tests {
         assert_eq!(chunk.text(), Some("café 😀 / \\ \u{8}\u{c}\r\t"));
         let usage = read_chunk(CHUNKS[3].as_bytes()).unwrap().usage.unwrap();
         assert_eq!((usage.cache_read_tokens, usage.reasoning_tokens), (4, 3));
+        let chunk = read_chunk(CHUNKS[11].as_bytes()).unwrap();
+        let function = chunk.tool_calls()[0].function.as_ref().unwrap();
+        assert_eq!(function.arguments.as_deref(), Some("{\"city\": \"Par"));
     }
 
     #[test]
@@ -598,13 +677,23 @@ mod tests {
         let reply = read_reply(REPLIES[0].as_bytes()).unwrap();
         assert_eq!(reply.text(), Some("Hello! How can I help?"));
         assert_eq!(reply.usage.unwrap().total_tokens, 18);
+        let calls = read_reply(REPLIES[4].as_bytes())
+            .unwrap()
+            .tool_calls()
+            .to_vec();
+        assert_eq!(calls[0].function.arguments, "{\"city\":\"Paris\"}");
+        // A missing `type` is a function call, as the deserializer's default has it.
+        assert_eq!(
+            (calls[1].kind.as_str(), calls[2].kind.as_str()),
+            ("function", "function")
+        );
     }
 
     #[test]
     fn leaves_what_it_does_not_read_exactly_to_the_deserializer() {
         let chunks = [
-            // Tool calls, an error, content parts: read by the deserializer.
-            r#"{"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1"}]}}]}"#,
+            // Provider metadata, an error, content parts: read by the deserializer.
+            r#"{"id":"x","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"extra_content":{"google":{}}}]}}]}"#,
             r#"{"id":"x","error":{"message":"overloaded"},"choices":[]}"#,
             // What the deserializer rejects.
             r#"{"id":"x","id":"y"}"#,
@@ -632,8 +721,15 @@ mod tests {
         assert!(read_chunk(deep.as_bytes()).is_none());
         let shallow = format!("{{\"a\":{}{}}}", "[".repeat(16), "]".repeat(16));
         assert_same_chunk(&shallow);
-        let parts = r#"{"id":"x","choices":[{"index":0,"message":{"content":[{"type":"text","text":"a"}]}}]}"#;
-        assert!(read_reply(parts.as_bytes()).is_none());
+        let replies = [
+            r#"{"id":"x","choices":[{"index":0,"message":{"content":[{"type":"text","text":"a"}]}}]}"#,
+            r#"{"id":"x","choices":[{"index":0,"message":{"tool_calls":[{"id":"c","extra_content":{"google":{}}}]}}]}"#,
+            r#"{"id":"x","choices":[{"index":0,"message":{"tool_calls":[{"id":"c","type":null}]}}]}"#,
+            r#"{"id":"x","choices":[{"index":0,"message":{"tool_calls":[{"id":"c","function":null}]}}]}"#,
+        ];
+        for reply in replies {
+            assert!(read_reply(reply.as_bytes()).is_none(), "{reply}");
+        }
     }
 
     /// Runs of bytes that JSON gives meaning to.
