@@ -216,12 +216,20 @@ impl<'a> Reader<'a> {
             let text = &self.bytes[start..self.at - 1];
             return std::str::from_utf8(text).ok().map(Cow::Borrowed);
         }
+        self.escaped_string(start).map(Cow::Owned)
+    }
+
+    /// The string that began at `start` and whose plain text ends at an escape (or a control
+    /// character), unescaped. Out of line, as escapes are rare in what most fields hold.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize) -> Option<String> {
         let mut text = self.bytes[start..self.at].to_vec();
         loop {
             match *self.bytes.get(self.at)? {
                 b'"' => {
                     self.at += 1;
-                    return String::from_utf8(text).ok().map(Cow::Owned);
+                    return String::from_utf8(text).ok();
                 }
                 b'\\' => {
                     self.at += 1;
