@@ -166,12 +166,9 @@ mod bare {
         content: Option<String>,
     }
 
-    async fn post(
-        client: &reqwest::Client,
-        url: &reqwest::Url,
-        stream: bool,
-    ) -> Result<reqwest::Response> {
-        let body = Request {
+    /// The chat request, asking for a stream or not.
+    fn chat_request(stream: bool) -> Request<'static> {
+        Request {
             model: "gpt-4.1",
             messages: [Turn {
                 role: "user",
@@ -180,12 +177,20 @@ mod bare {
             temperature: 0.7,
             max_tokens: 2048,
             stream,
-        };
+        }
+    }
+
+    /// A POST of `body` as JSON with the key; the response, if its status is a success.
+    async fn post(
+        client: &reqwest::Client,
+        url: &reqwest::Url,
+        body: &impl Serialize,
+    ) -> Result<reqwest::Response> {
         Ok(client
             .post(url.clone())
             .bearer_auth(KEY)
             .header("content-type", "application/json")
-            .body(serde_json::to_vec(&body)?)
+            .body(serde_json::to_vec(body)?)
             .send()
             .await?
             .error_for_status()?)
@@ -201,7 +206,10 @@ mod bare {
         struct Choice {
             message: Text,
         }
-        let bytes = post(client, url, false).await?.bytes().await?;
+        let bytes = post(client, url, &chat_request(false))
+            .await?
+            .bytes()
+            .await?;
         let reply: Reply = serde_json::from_slice(&bytes)?;
         Ok(reply
             .choices
@@ -222,7 +230,7 @@ mod bare {
             #[allow(dead_code)]
             delta: Text,
         }
-        let mut body = post(client, url, true).await?.bytes_stream();
+        let mut body = post(client, url, &chat_request(true)).await?.bytes_stream();
         let mut buffer: Vec<u8> = Vec::new();
         let mut choices = 0;
         while let Some(bytes) = body.next().await {
@@ -253,16 +261,7 @@ mod bare {
             embedding: Vec<f32>,
         }
         let body = serde_json::json!({"model": "text-embedding-3-small", "input": "Hello world"});
-        let bytes = client
-            .post(url.clone())
-            .bearer_auth(KEY)
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(&body)?)
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
+        let bytes = post(client, url, &body).await?.bytes().await?;
         let reply: Reply = serde_json::from_slice(&bytes)?;
         Ok(reply.data.first().map_or(0, |item| item.embedding.len()))
     }

@@ -524,17 +524,8 @@ impl<'a> Reader<'a> {
                 b"id" => call.id = reader.text()?,
                 b"type" => call.kind = reader.owned_string()?,
                 b"function" => {
-                    let mut function = FunctionCall::default();
-                    reader.object(&[b"name", b"arguments"], |reader, key| {
-                        let text = if key == b"name" {
-                            &mut function.name
-                        } else {
-                            &mut function.arguments
-                        };
-                        *text = reader.text()?;
-                        Some(())
-                    })?;
-                    call.function = function;
+                    let (name, arguments) = reader.function(Self::text)?;
+                    call.function = FunctionCall { name, arguments };
                 }
                 _ => reader.no_value()?,
             }
@@ -554,17 +545,9 @@ impl<'a> Reader<'a> {
                 b"type" => piece.kind = reader.nullable(Self::owned_string)?,
                 b"function" => {
                     piece.function = reader.nullable(|reader| {
-                        let mut function = FunctionDelta::default();
-                        reader.object(&[b"name", b"arguments"], |reader, key| {
-                            let text = if key == b"name" {
-                                &mut function.name
-                            } else {
-                                &mut function.arguments
-                            };
-                            *text = reader.nullable(Self::owned_string)?;
-                            Some(())
-                        })?;
-                        Some(function)
+                        let (name, arguments) =
+                            reader.function(|reader| reader.nullable(Self::owned_string))?;
+                        Some(FunctionDelta { name, arguments })
                     })?
                 }
                 _ => reader.no_value()?,
@@ -572,6 +555,22 @@ impl<'a> Reader<'a> {
             Some(())
         })?;
         Some(piece)
+    }
+
+    /// A tool call's `function`: its `name` and `arguments`, each read by `text` (and the
+    /// type's default when missing).
+    fn function<T: Default>(&mut self, text: impl Fn(&mut Self) -> Option<T>) -> Option<(T, T)> {
+        let (mut name, mut arguments) = (T::default(), T::default());
+        self.object(&[b"name", b"arguments"], |reader, key| {
+            let value = text(reader)?;
+            if key == b"name" {
+                name = value;
+            } else {
+                arguments = value;
+            }
+            Some(())
+        })?;
+        Some((name, arguments))
     }
 
     /// Token counts.
