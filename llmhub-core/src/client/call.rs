@@ -225,6 +225,7 @@ pub(crate) async fn speech(
     let sent = send(shared, role, &Payload::Speech { text }, overrides).await?;
     // Only speech needs the response's Content-Type; other calls do not copy it.
     let content_type = sent
+        .answer
         .response
         .headers()
         .get(reqwest::header::CONTENT_TYPE)
@@ -270,13 +271,21 @@ pub(crate) fn messages_of(
 /// A request that got a successful status; the caller reads it as a reply, a stream or
 /// embeddings.
 struct Sent {
+    /// The hub state the call was sent with: the one `Arc` of it the call holds.
+    state: Arc<HubState>,
+    /// What came back, and from which provider of `state`.
+    answer: Answer,
+}
+
+/// What came back for a request that got a successful status, with the index of the
+/// provider that sent it (in the state the call was made with, kept by [`Sent`]).
+struct Answer {
     response: reqwest::Response,
     /// When the attempt that got the response runs out of time: its whole body must be read
     /// by then.
     deadline: tokio::time::Instant,
     /// A stream's first bytes, read to see that it started (routed calls only).
     first: Option<Bytes>,
-    state: Arc<HubState>,
     provider: usize,
     record: CallRecord,
 }
@@ -293,10 +302,10 @@ impl Sent {
         usage: fn(&T) -> Option<Usage>,
     ) -> impl Future<Output = Result<T>> {
         async move {
-            let response = &mut self.response;
-            let deadline = self.deadline;
-            let provider = &self.state.providers[self.provider];
-            let result = in_span!(self.record.span(), async move {
+            let response = &mut self.answer.response;
+            let deadline = self.answer.deadline;
+            let provider = &self.state.providers[self.answer.provider];
+            let result = in_span!(self.answer.record.span(), async move {
                 // The attempt's timeout covers this read too.
                 let limit = provider.max_response_bytes;
                 if response.content_length().is_some_and(|n| n > limit as u64) {
@@ -313,31 +322,32 @@ impl Sent {
                 decode(provider, body)
                     .map_err(|err| provider.mask(decode_error(&provider.id, &err)))
             });
-            self.record.finish(result.as_ref().map(usage));
+            self.answer.record.finish(result.as_ref().map(usage));
             result
         }
     }
 
     fn stream(self) -> ChatStream {
-        let provider = &self.state.providers[self.provider];
+        let Sent { state, answer } = self;
+        let provider = &state.providers[answer.provider];
         let decoder = provider.wire.stream_decoder();
         let id = provider.id.clone();
         let idle = provider.idle_timeout;
         let max_event_bytes = provider.max_event_bytes;
         let masker = KeyMasker {
-            state: self.state.clone(),
-            provider: self.provider,
+            state,
+            provider: answer.provider,
         };
         let mut stream = ChatStream::new(
-            self.response,
+            answer.response,
             decoder,
             id,
             idle,
             max_event_bytes,
-            self.record,
+            answer.record,
             masker,
         );
-        if let Some(first) = self.first {
+        if let Some(first) = answer.first {
             stream.unread(first);
         }
         stream
@@ -369,25 +379,27 @@ async fn send(
     if !kind.serves(target.mode) {
         return Err(mode_mismatch(target.role, target.mode, kind));
     }
-    let Some(route) = target.route else {
+    let answer = match target.route {
         // A plain role: its one binding, with no route to walk.
-        return attempt(shared, &state, &target, Binding::Own, payload, overrides).await;
-    };
-    // Not boxed (as `rare` would): a routed call would then allocate for every call, which
-    // costs more than the walk's state takes in every call's future.
-    walk(shared, &state, &target, route, payload, overrides).await
+        None => attempt(shared, &state, &target, Binding::Own, payload, overrides).await,
+        // Not boxed (as `rare` would): a routed call would then allocate for every call,
+        // which costs more than the walk's state takes in every call's future.
+        Some(route) => walk(shared, &state, &target, route, payload, overrides).await,
+    }?;
+    // The state moves into what the call keeps, rather than being shared once more.
+    Ok(Sent { state, answer })
 }
 
 /// The walk of a call on a role with deployments or fallbacks: each binding its route
 /// yields, until one answers.
 async fn walk(
     shared: &Shared,
-    state: &Arc<HubState>,
+    state: &HubState,
     target: &Target<'_>,
     route: &Route,
     payload: &Payload<'_>,
     overrides: Option<&Params>,
-) -> Result<Sent> {
+) -> Result<Answer> {
     let mut plan = Plan::new(route);
     plan.share().await;
     let mut record = None;
@@ -404,7 +416,7 @@ async fn walk(
         let outcome = attempt(shared, state, target, binding, payload, overrides).await;
         let moves_on = plan.settle(&leg, &outcome);
         match outcome {
-            Ok(sent) => return Ok(sent),
+            Ok(answer) => return Ok(answer),
             Err(err) if moves_on => failed = Some(err),
             Err(err) => {
                 if let Some(record) = record {
@@ -452,12 +464,12 @@ impl<'s> Binding<'_, 's> {
 /// limits, sends with retries; on failure the record goes where `binding` says.
 async fn attempt(
     shared: &Shared,
-    state: &Arc<HubState>,
+    state: &HubState,
     target: &Target<'_>,
     mut binding: Binding<'_, '_>,
     payload: &Payload<'_>,
     overrides: Option<&Params>,
-) -> Result<Sent> {
+) -> Result<Answer> {
     let provider_index = binding
         .leg()
         .map_or(target.provider_index, |leg| leg.provider);
@@ -532,12 +544,11 @@ async fn attempt(
     match sent {
         Ok((response, deadline, ticket, first)) => {
             this.hold(ticket, busy);
-            Ok(Sent {
+            Ok(Answer {
                 response,
                 deadline,
                 first,
                 provider: provider_index,
-                state: state.clone(),
                 record: this,
             })
         }
