@@ -721,6 +721,28 @@ async fn every_request_names_llmhub_as_user_agent_unless_headers_set_one() {
 }
 
 #[tokio::test]
+async fn every_request_accepts_any_type_once_unless_headers_set_accept() {
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    ask(&openai_hub(&server.uri()), "chat").await.unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(header(&request, "accept"), Some("*/*"));
+    assert_eq!(request.headers.get_all("accept").iter().count(), 1);
+
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    let hub = one_provider_hub(
+        &format!(
+            "    api: openai\n    base_url: {}/v1\n    headers: {{ accept: application/json }}\n",
+            server.uri()
+        ),
+        "  chat:\n    provider: p\n    model: m\n    mode: chat\n",
+    );
+    ask(&hub, "chat").await.unwrap();
+    let request = only_request(&server).await;
+    assert_eq!(header(&request, "accept"), Some("application/json"));
+    assert_eq!(request.headers.get_all("accept").iter().count(), 1);
+}
+
+#[tokio::test]
 async fn seed_and_user_are_passed_through_when_a_role_sets_them() {
     let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
     openai_hub(&server.uri())

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Method, Url};
 
 use crate::client::kind::Payload;
@@ -106,6 +106,10 @@ impl Provider {
         }
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // The `Accept` the HTTP client adds to a request that has none, here from the start:
+        // added to each request, it would grow that request's copy of this map (a copy is
+        // made at its exact size) by one reallocation per call.
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("llmhub/", env!("CARGO_PKG_VERSION"))),
