@@ -689,6 +689,21 @@ async fn raw_json_keeps_every_digit_of_moderation_scores() {
     assert_eq!(only_request(&server).await.url.path(), "/v1/moderations");
 }
 
+/// The one request of a chat call through an OpenAI provider whose config's `headers:` set
+/// `name: value`.
+async fn chat_request_with_config_header(name: &str, value: &str) -> wiremock::Request {
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    let hub = one_provider_hub(
+        &format!(
+            "    api: openai\n    base_url: {}/v1\n    headers: {{ {name}: {value} }}\n",
+            server.uri()
+        ),
+        "  chat:\n    provider: p\n    model: m\n    mode: chat\n",
+    );
+    ask(&hub, "chat").await.unwrap();
+    only_request(&server).await
+}
+
 #[tokio::test]
 async fn every_request_names_llmhub_as_user_agent_unless_headers_set_one() {
     let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
@@ -706,16 +721,7 @@ async fn every_request_names_llmhub_as_user_agent_unless_headers_set_one() {
         Some(ua.as_str())
     );
 
-    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
-    let hub = one_provider_hub(
-        &format!(
-            "    api: openai\n    base_url: {}/v1\n    headers: {{ user-agent: my-app/2.0 }}\n",
-            server.uri()
-        ),
-        "  chat:\n    provider: p\n    model: m\n    mode: chat\n",
-    );
-    ask(&hub, "chat").await.unwrap();
-    let request = only_request(&server).await;
+    let request = chat_request_with_config_header("user-agent", "my-app/2.0").await;
     assert_eq!(header(&request, "user-agent"), Some("my-app/2.0"));
     assert_eq!(request.headers.get_all("user-agent").iter().count(), 1);
 }
@@ -728,16 +734,7 @@ async fn every_request_accepts_any_type_once_unless_headers_set_accept() {
     assert_eq!(header(&request, "accept"), Some("*/*"));
     assert_eq!(request.headers.get_all("accept").iter().count(), 1);
 
-    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
-    let hub = one_provider_hub(
-        &format!(
-            "    api: openai\n    base_url: {}/v1\n    headers: {{ accept: application/json }}\n",
-            server.uri()
-        ),
-        "  chat:\n    provider: p\n    model: m\n    mode: chat\n",
-    );
-    ask(&hub, "chat").await.unwrap();
-    let request = only_request(&server).await;
+    let request = chat_request_with_config_header("accept", "application/json").await;
     assert_eq!(header(&request, "accept"), Some("application/json"));
     assert_eq!(request.headers.get_all("accept").iter().count(), 1);
 }
