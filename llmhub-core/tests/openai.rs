@@ -82,6 +82,47 @@ async fn completion_sends_the_exact_request_and_parses_the_reply() {
 }
 
 #[tokio::test]
+async fn a_roles_params_written_once_never_stand_in_for_overrides() {
+    let server = serve_json(chat_reply()).await;
+    let hub = hub(&server.uri(), "http://127.0.0.1:9");
+    let hello = || [Message::user("Hello")];
+    hub.completion("llm.inference", hello(), None)
+        .await
+        .unwrap();
+    hub.completion(
+        "llm.inference",
+        hello(),
+        Some(params(json!({"temperature": 0.1, "seed": 42}))),
+    )
+    .await
+    .unwrap();
+    hub.completion("llm.inference", hello(), None)
+        .await
+        .unwrap();
+    hub.completion("llm.inference", hello(), Some(params(json!({}))))
+        .await
+        .unwrap();
+
+    let bodies: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| String::from_utf8(request.body.clone()).unwrap())
+        .collect();
+    let plain = r#"{"model":"gpt-4.1","messages":[{"role":"user","content":"Hello"}],"temperature":0.7,"max_tokens":2048}"#;
+    assert_eq!(
+        bodies,
+        [
+            plain,
+            r#"{"model":"gpt-4.1","messages":[{"role":"user","content":"Hello"}],"max_tokens":2048,"temperature":0.1,"seed":42}"#,
+            plain,
+            plain,
+        ]
+    );
+}
+
+#[tokio::test]
 async fn typed_handles_reach_roles_by_slot_and_merge_with_params() {
     let server = serve_json(chat_reply()).await;
     let hub = hub(&server.uri(), "http://127.0.0.1:9");

@@ -485,11 +485,13 @@ async fn attempt(
                 provider_index,
                 model: leg.model,
                 params: leg.params,
+                // The role's kept text is of its own params on its own provider.
+                params_text: None,
                 ..*target
             },
             None => *target,
         };
-        let params = MergedParams::new(target.params, overrides);
+        let params = MergedParams::new(target.params, overrides).kept_in(target.params_text);
         check_input(&target, *payload, &params)?;
         let headers = provider.call_headers()?;
         // Only a provider with limits estimates the call's tokens.

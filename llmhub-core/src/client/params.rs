@@ -2,6 +2,8 @@
 //! into the request body (no merged copy), each param mapped to its wire name by the
 //! protocol's translation.
 
+use std::sync::OnceLock;
+
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
 
@@ -19,6 +21,11 @@ pub(crate) enum Wire {
     Replace(&'static str, Value),
 }
 
+/// A role's params as a plain chat call on the role's own provider writes them (see
+/// [`MergedParams::close_object`]), kept once written: they are the same for every such call
+/// until a reload builds a new state.
+pub(crate) type ParamsText = OnceLock<Box<[u8]>>;
+
 /// The role's params overlaid by the overrides, serialized as a map without building a merged
 /// copy; `translate` maps each param to the protocol's field.
 #[derive(Clone, Copy)]
@@ -26,6 +33,8 @@ pub(crate) struct MergedParams<'a> {
     base: &'a Params,
     overrides: Option<&'a Params>,
     translate: fn(&str, &Value) -> Wire,
+    /// Where the text of `base` alone is kept, for a call without overrides.
+    kept: Option<&'a ParamsText>,
 }
 
 impl<'a> MergedParams<'a> {
@@ -34,11 +43,63 @@ impl<'a> MergedParams<'a> {
             base,
             overrides,
             translate: |_, _| Wire::Keep,
+            kept: None,
         }
     }
 
     pub fn translated(self, translate: fn(&str, &Value) -> Wire) -> MergedParams<'a> {
         MergedParams { translate, ..self }
+    }
+
+    /// These params with `kept` as the place their text is kept in: `kept` must belong to
+    /// `base` and to the one translation [`MergedParams::close_object`] is ever called with
+    /// for it. A call with overrides writes its own text every time.
+    pub fn kept_in(self, kept: Option<&'a ParamsText>) -> MergedParams<'a> {
+        MergedParams {
+            kept: kept.filter(|_| self.overrides.is_none()),
+            ..self
+        }
+    }
+
+    /// These params with their text written every time (for a call whose translation is not
+    /// the one the kept text was written with).
+    pub fn unkept(self) -> MergedParams<'a> {
+        MergedParams { kept: None, ..self }
+    }
+
+    /// Ends `object`, the JSON text of an object with at least one field, with these params as
+    /// its last fields: `{"model":"m"}` becomes `{"model":"m","temperature":0.7}`. The same
+    /// text as a flattened map gives, written once when the params are kept (see
+    /// [`MergedParams::kept_in`]).
+    pub fn close_object(&self, object: &mut Vec<u8>) -> serde_json::Result<()> {
+        debug_assert_eq!(object.last(), Some(&b'}'));
+        object.pop();
+        match self.kept {
+            Some(kept) => match kept.get() {
+                Some(text) => object.extend_from_slice(text),
+                None => {
+                    let start = object.len();
+                    self.write_closing(object)?;
+                    let _ = kept.set(object[start..].into());
+                }
+            },
+            None => self.write_closing(object)?,
+        }
+        Ok(())
+    }
+
+    /// Writes the params' fields after a `,` (nothing when none is sent), then the closing `}`.
+    fn write_closing(&self, object: &mut Vec<u8>) -> serde_json::Result<()> {
+        let start = object.len();
+        serde_json::to_writer(&mut *object, self)?;
+        if object.len() - start == 2 {
+            // `{}`: no params.
+            object.truncate(start);
+            object.push(b'}');
+        } else {
+            object[start] = b',';
+        }
+        Ok(())
     }
 
     /// The value of `key` (the override's if there is one).
@@ -151,6 +212,54 @@ mod tests {
         );
         assert_eq!(merged.get("temperature"), Some(&json!(0.1)));
         assert_eq!(merged.to_params()["max_tokens"], 10);
+    }
+
+    #[test]
+    fn closing_an_object_writes_what_a_flattened_map_writes_kept_or_not() {
+        #[derive(Serialize)]
+        struct Flattened<'a> {
+            model: &'a str,
+            #[serde(flatten)]
+            params: MergedParams<'a>,
+        }
+        let rename = |key: &str, _: &Value| match key {
+            "max_tokens" => Wire::Rename("max_completion_tokens"),
+            "cache" => Wire::Skip,
+            _ => Wire::Keep,
+        };
+        let cases = [
+            (json!({}), None),
+            (json!({"cache": true}), None),
+            (
+                json!({"temperature": 0.7, "max_tokens": 10, "cache": true}),
+                None,
+            ),
+            (json!({"temperature": 0.7}), Some(json!({"seed": 1}))),
+            (json!({}), Some(json!({"max_tokens": 5, "stop": ["\n"]}))),
+        ];
+        for (base, overrides) in cases {
+            let base = params(base);
+            let overrides = overrides.map(params);
+            let kept = ParamsText::new();
+            let merged = MergedParams::new(&base, overrides.as_ref())
+                .translated(rename)
+                .kept_in(Some(&kept));
+            let expected = serde_json::to_vec(&Flattened {
+                model: "m",
+                params: merged,
+            })
+            .unwrap();
+            // Twice: written (and kept when there are no overrides), then from what was kept.
+            for _ in 0..2 {
+                let mut object = br#"{"model":"m"}"#.to_vec();
+                merged.close_object(&mut object).unwrap();
+                assert_eq!(
+                    String::from_utf8(object).unwrap(),
+                    String::from_utf8(expected.clone()).unwrap()
+                );
+            }
+            assert_eq!(kept.get().is_some(), overrides.is_none(), "{base:?}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use arc_swap::ArcSwap;
 
 use crate::client::hooks::Hooks;
 use crate::client::limits::ProviderLimits;
+use crate::client::params::ParamsText;
 use crate::client::provider::Provider;
 use crate::client::reload::Reloader;
 use crate::client::route::{Registry, Route};
@@ -64,6 +65,9 @@ pub(crate) struct HubState {
     default_provider: Option<usize>,
     /// Compiled slot → role index; `None` when slots are role indices.
     slots: Option<Vec<usize>>,
+    /// Role index → the text of its params in a plain chat call, once written.
+    params_text: Vec<ParamsText>,
+    default_params_text: ParamsText,
 }
 
 /// How a call names its role.
@@ -83,6 +87,8 @@ pub(crate) struct Target<'s> {
     pub model: &'s str,
     pub mode: Mode,
     pub params: &'s Params,
+    /// Where the text of `params` in a plain chat call on this provider is kept.
+    pub params_text: Option<&'s ParamsText>,
     /// The deployments and fallbacks, for a role that has them.
     pub route: Option<&'s Route>,
 }
@@ -162,6 +168,7 @@ impl HubState {
                 )
             })
             .transpose()?;
+        let params_text = config.roles.values().map(|_| ParamsText::new()).collect();
         Ok(HubState {
             config: Arc::new(config),
             providers,
@@ -171,6 +178,8 @@ impl HubState {
             role_providers,
             default_provider,
             slots,
+            params_text,
+            default_params_text: ParamsText::new(),
         })
     }
 
@@ -183,6 +192,7 @@ impl HubState {
             model: &role.model,
             mode: role.mode,
             params: &role.params,
+            params_text: Some(&self.params_text[index]),
             route: self.routes[index].as_ref(),
         })
     }
@@ -224,6 +234,7 @@ impl HubState {
                         model: &defaults.model,
                         mode: defaults.mode,
                         params: &defaults.params,
+                        params_text: Some(&self.default_params_text),
                         route: self.default_route.as_ref(),
                     })
                 }

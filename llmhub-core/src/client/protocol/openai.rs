@@ -123,8 +123,7 @@ struct ChatRequest<'a> {
     response_format: Option<&'a serde_json::value::RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<Vec<FunctionTool<'a>>>,
-    #[serde(flatten)]
-    params: MergedParams<'a>,
+    // The params follow as the object's last fields (see `chat_body`).
 }
 
 /// A tool given with the call: `{type: function, function: {name, description, parameters}}`.
@@ -220,11 +219,13 @@ fn chat_body(
     });
     let size = chat.body_size_hint();
     let typed = chat.output.is_some() || chat.tools.is_some();
-    let translate = match (typed, max_completion_tokens) {
-        (false, false) => chat_param,
-        (false, true) => openai_api_chat_param,
-        (true, false) => typed_chat_param,
-        (true, true) => typed_openai_api_chat_param,
+    let (translate, params) = match (typed, max_completion_tokens) {
+        // A plain call's params are a role's own, in the one translation its provider gives
+        // them: their text may be kept.
+        (false, false) => (chat_param as fn(&str, &Value) -> Wire, chat.params),
+        (false, true) => (openai_api_chat_param as _, chat.params),
+        (true, false) => (typed_chat_param as _, chat.params.unkept()),
+        (true, true) => (typed_openai_api_chat_param as _, chat.params.unkept()),
     };
     let request = ChatRequest {
         model: chat.model,
@@ -235,9 +236,15 @@ fn chat_body(
         }),
         response_format,
         tools,
-        params: chat.params.translated(translate),
     };
-    Body::json_sized(&request, size)
+    let mut bytes = Vec::with_capacity(size);
+    serde_json::to_writer(&mut bytes, &request)
+        .and_then(|()| params.translated(translate).close_object(&mut bytes))
+        .map_err(|err| err.to_string())?;
+    Ok(Body {
+        bytes: Bytes::from(bytes),
+        content_type: None,
+    })
 }
 
 /// Refuses, before any request, the content parts this protocol cannot carry: Anthropic's own
