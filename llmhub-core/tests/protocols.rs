@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use llmhub_core::{Config, Error, Hub, Message, Params};
+use llmhub_core::{Config, Error, Hub, HubBuilder, Message, Params};
 use serde_json::{Value, json};
 use support::*;
 use wiremock::ResponseTemplate;
@@ -30,13 +30,16 @@ fn sse_reply(body: String) -> ResponseTemplate {
 
 /// A hub of one provider `p` (written as YAML lines) and its roles, with key `KEY`.
 fn one_provider_hub(provider: &str, roles: &str) -> Hub {
+    one_provider_builder(provider, roles).build().unwrap()
+}
+
+/// The builder of [`one_provider_hub`].
+fn one_provider_builder(provider: &str, roles: &str) -> HubBuilder {
     let yaml = format!("project: t\nenv: dev\nproviders:\n  p:\n{provider}\nroles:\n{roles}");
     Hub::builder()
         .config(Config::from_yaml_str(&yaml).unwrap())
         .api_key("p", "KEY-123")
         .retry_base_delay(Duration::from_millis(10))
-        .build()
-        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -727,7 +730,7 @@ async fn every_request_names_llmhub_as_user_agent_unless_headers_set_one() {
 }
 
 #[tokio::test]
-async fn every_request_accepts_any_type_once_unless_headers_set_accept() {
+async fn every_request_accepts_any_type_once_unless_headers_or_a_given_client_set_accept() {
     let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
     ask(&openai_hub(&server.uri()), "chat").await.unwrap();
     let request = only_request(&server).await;
@@ -735,6 +738,28 @@ async fn every_request_accepts_any_type_once_unless_headers_set_accept() {
     assert_eq!(request.headers.get_all("accept").iter().count(), 1);
 
     let request = chat_request_with_config_header("accept", "application/json").await;
+    assert_eq!(header(&request, "accept"), Some("application/json"));
+    assert_eq!(request.headers.get_all("accept").iter().count(), 1);
+
+    // A client given to the builder sends its own default.
+    let server = serve(json_reply(fixture_json("openai_chat.json"))).await;
+    let defaults = reqwest::header::HeaderMap::from_iter([(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    )]);
+    let client = reqwest::Client::builder()
+        .default_headers(defaults)
+        .build()
+        .unwrap();
+    let hub = one_provider_builder(
+        &format!("    api: openai\n    base_url: {}/v1\n", server.uri()),
+        "  chat:\n    provider: p\n    model: m\n    mode: chat\n",
+    )
+    .http_client(client)
+    .build()
+    .unwrap();
+    ask(&hub, "chat").await.unwrap();
+    let request = only_request(&server).await;
     assert_eq!(header(&request, "accept"), Some("application/json"));
     assert_eq!(request.headers.get_all("accept").iter().count(), 1);
 }

@@ -199,6 +199,7 @@ impl<R> HubBuilder<R> {
     /// `.redirect(reqwest::redirect::Policy::none())` to keep that protection.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
+        self.settings.client_given = true;
         self
     }
 

@@ -106,10 +106,13 @@ impl Provider {
         }
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        // The `Accept` the HTTP client adds to a request that has none, here from the start:
-        // added to each request, it would grow that request's copy of this map (a copy is
-        // made at its exact size) by one reallocation per call.
-        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        // The `Accept` the client llmhub builds adds to a request that has none, here from the
+        // start: added to each request, it would grow that request's copy of this map (a copy
+        // is made at its exact size) by one reallocation per call. A client given to the
+        // builder adds its own default instead, which this would override.
+        if !settings.client_given {
+            headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        }
         headers.insert(
             USER_AGENT,
             HeaderValue::from_static(concat!("llmhub/", env!("CARGO_PKG_VERSION"))),

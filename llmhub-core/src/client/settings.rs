@@ -22,6 +22,9 @@ pub(crate) struct Settings {
     pub bearer_tokens: Vec<String>,
     /// The window `rpm` and `tpm` count over (a minute, shorter in tests).
     pub rate_window: Duration,
+    /// Whether the builder was given its HTTP client, whose default headers llmhub does not
+    /// know.
+    pub client_given: bool,
     /// The Redis URL given to the builder (wins over the config's `shared:`).
     #[cfg(feature = "redis")]
     pub redis_url: Option<crate::secret::SecretString>,
@@ -55,6 +58,7 @@ impl Default for Settings {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             bearer_tokens: Vec::new(),
             rate_window: RATE_WINDOW,
+            client_given: false,
             #[cfg(feature = "redis")]
             redis_url: None,
         }
