@@ -21,10 +21,22 @@ pub(crate) enum Wire {
     Replace(&'static str, Value),
 }
 
-/// A role's params as a plain chat call on the role's own provider writes them (see
-/// [`MergedParams::close_object`]), kept once written: they are the same for every such call
-/// until a reload builds a new state.
-pub(crate) type ParamsText = OnceLock<Box<[u8]>>;
+/// A role's params as chat calls without overrides on the role's own provider write them
+/// (see [`MergedParams::close_object`]), kept once written: they are the same for every such
+/// call until a reload builds a new state. Typed calls (a typed reply, tools) translate some
+/// params their own way, so they keep their own text.
+#[derive(Default)]
+pub(crate) struct ParamsText {
+    plain: OnceLock<Box<[u8]>>,
+    typed: OnceLock<Box<[u8]>>,
+}
+
+impl ParamsText {
+    /// The text of a typed call's params, or of a plain call's.
+    fn of(&self, typed: bool) -> &OnceLock<Box<[u8]>> {
+        if typed { &self.typed } else { &self.plain }
+    }
+}
 
 /// The role's params overlaid by the overrides, serialized as a map without building a merged
 /// copy; `translate` maps each param to the protocol's field.
@@ -52,8 +64,9 @@ impl<'a> MergedParams<'a> {
     }
 
     /// These params with `kept` as the place their text is kept in: `kept` must belong to
-    /// `base` and to the one translation [`MergedParams::close_object`] is ever called with
-    /// for it. A call with overrides writes its own text every time.
+    /// `base` and to one provider, whose typed and plain calls each give
+    /// [`MergedParams::close_object`] one translation. A call with overrides writes its own
+    /// text every time.
     pub fn kept_in(self, kept: Option<&'a ParamsText>) -> MergedParams<'a> {
         MergedParams {
             kept: kept.filter(|_| self.overrides.is_none()),
@@ -61,20 +74,14 @@ impl<'a> MergedParams<'a> {
         }
     }
 
-    /// These params with their text written every time (for a call whose translation is not
-    /// the one the kept text was written with).
-    pub fn unkept(self) -> MergedParams<'a> {
-        MergedParams { kept: None, ..self }
-    }
-
     /// Ends `object`, the JSON text of an object with at least one field, with these params as
     /// its last fields: `{"model":"m"}` becomes `{"model":"m","temperature":0.7}`. The same
     /// text as a flattened map gives, written once when the params are kept (see
-    /// [`MergedParams::kept_in`]).
-    pub fn close_object(&self, object: &mut Vec<u8>) -> serde_json::Result<()> {
+    /// [`MergedParams::kept_in`]); `typed` says which of the kept texts this call's is.
+    pub fn close_object(&self, object: &mut Vec<u8>, typed: bool) -> serde_json::Result<()> {
         debug_assert_eq!(object.last(), Some(&b'}'));
         object.pop();
-        match self.kept {
+        match self.kept.map(|kept| kept.of(typed)) {
             Some(kept) => match kept.get() {
                 Some(text) => object.extend_from_slice(text),
                 None => {
@@ -240,7 +247,7 @@ mod tests {
         for (base, overrides) in cases {
             let base = params(base);
             let overrides = overrides.map(params);
-            let kept = ParamsText::new();
+            let kept = ParamsText::default();
             let merged = MergedParams::new(&base, overrides.as_ref())
                 .translated(rename)
                 .kept_in(Some(&kept));
@@ -252,13 +259,14 @@ mod tests {
             // Twice: written (and kept when there are no overrides), then from what was kept.
             for _ in 0..2 {
                 let mut object = br#"{"model":"m"}"#.to_vec();
-                merged.close_object(&mut object).unwrap();
+                merged.close_object(&mut object, true).unwrap();
                 assert_eq!(
                     String::from_utf8(object).unwrap(),
                     String::from_utf8(expected.clone()).unwrap()
                 );
             }
-            assert_eq!(kept.get().is_some(), overrides.is_none(), "{base:?}");
+            assert_eq!(kept.typed.get().is_some(), overrides.is_none(), "{base:?}");
+            assert!(kept.plain.get().is_none());
         }
     }
 

@@ -219,13 +219,13 @@ fn chat_body(
     });
     let size = chat.body_size_hint();
     let typed = chat.output.is_some() || chat.tools.is_some();
-    let (translate, params) = match (typed, max_completion_tokens) {
-        // A plain call's params are a role's own, in the one translation its provider gives
-        // them: their text may be kept.
-        (false, false) => (chat_param as fn(&str, &Value) -> Wire, chat.params),
-        (false, true) => (openai_api_chat_param as _, chat.params),
-        (true, false) => (typed_chat_param as _, chat.params.unkept()),
-        (true, true) => (typed_openai_api_chat_param as _, chat.params.unkept()),
+    // One translation for a provider's plain calls and one for its typed calls: the text of
+    // each may be kept (see `MergedParams::kept_in`).
+    let translate = match (typed, max_completion_tokens) {
+        (false, false) => chat_param,
+        (false, true) => openai_api_chat_param,
+        (true, false) => typed_chat_param,
+        (true, true) => typed_openai_api_chat_param,
     };
     let request = ChatRequest {
         model: chat.model,
@@ -239,7 +239,10 @@ fn chat_body(
     };
     let mut bytes = Vec::with_capacity(size);
     serde_json::to_writer(&mut bytes, &request)
-        .and_then(|()| params.translated(translate).close_object(&mut bytes))
+        .and_then(|()| {
+            let params = chat.params.translated(translate);
+            params.close_object(&mut bytes, typed)
+        })
         .map_err(|err| err.to_string())?;
     Ok(Body {
         bytes: Bytes::from(bytes),
