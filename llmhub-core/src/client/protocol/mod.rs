@@ -209,8 +209,19 @@ impl Body {
         request: &impl Serialize,
         capacity: usize,
     ) -> std::result::Result<Body, String> {
+        Body::json_then(request, capacity, |_| Ok(()))
+    }
+
+    /// [`Body::json_sized`], with `then` writing after the request's JSON into the same buffer
+    /// (the params that close a chat request's object, say).
+    pub fn json_then(
+        request: &impl Serialize,
+        capacity: usize,
+        then: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+    ) -> std::result::Result<Body, String> {
         let mut bytes = Vec::with_capacity(capacity);
         serde_json::to_writer(&mut bytes, request)
+            .and_then(|()| then(&mut bytes))
             .map(|()| Body {
                 bytes: Bytes::from(bytes),
                 content_type: None,

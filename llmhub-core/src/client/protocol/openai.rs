@@ -237,17 +237,8 @@ fn chat_body(
         response_format,
         tools,
     };
-    let mut bytes = Vec::with_capacity(size);
-    serde_json::to_writer(&mut bytes, &request)
-        .and_then(|()| {
-            let params = chat.params.translated(translate);
-            params.close_object(&mut bytes, typed)
-        })
-        .map_err(|err| err.to_string())?;
-    Ok(Body {
-        bytes: Bytes::from(bytes),
-        content_type: None,
-    })
+    let params = chat.params.translated(translate);
+    Body::json_then(&request, size, |bytes| params.close_object(bytes, typed))
 }
 
 /// Refuses, before any request, the content parts this protocol cannot carry: Anthropic's own
