@@ -155,6 +155,81 @@ async fn a_failing_role_falls_back_and_the_fallback_answers() {
 }
 
 #[tokio::test]
+async fn each_leg_of_a_route_writes_its_own_params_once_and_never_for_overrides() {
+    let primary =
+        server(ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "down"}})))
+            .await;
+    let backup = server(ResponseTemplate::new(200).set_body_json(chat_reply("ok"))).await;
+    let yaml = format!(
+        r#"
+project: test
+env: dev
+providers:
+  primary: {{ base_url: {}/v1, api: openai }}
+  backup: {{ base_url: {}/v1, api: openai }}
+roles:
+  llm.inference:
+    provider: primary
+    model: big-model
+    mode: chat
+    params: {{ temperature: 0.2, max_tokens: 100 }}
+    cooldown_ms: 0
+    fallbacks: [llm.backup]
+  llm.backup:
+    provider: backup
+    model: small-model
+    mode: chat
+    params: {{ top_p: 0.5 }}
+"#,
+        primary.uri(),
+        backup.uri()
+    );
+    let hub = builder(&yaml).build().unwrap();
+    let overrides = || Some(support::params(json!({"temperature": 0.9, "seed": 7})));
+    for overrides in [None, overrides(), None, overrides(), None] {
+        let reply = hub
+            .completion("llm.inference", [Message::user("Hi")], overrides)
+            .await
+            .unwrap();
+        assert_eq!(reply.text(), Some("ok"));
+    }
+    // The fallback role asked for itself: its own binding, not the route's leg.
+    hub.completion("llm.backup", [Message::user("Hi")], None)
+        .await
+        .unwrap();
+
+    let bodies = |requests: Vec<wiremock::Request>| -> Vec<String> {
+        requests
+            .into_iter()
+            .map(|r| String::from_utf8(r.body).unwrap())
+            .collect()
+    };
+    let messages = r#""messages":[{"role":"user","content":"Hi"}]"#;
+    let big = format!(r#"{{"model":"big-model",{messages},"temperature":0.2,"max_tokens":100}}"#);
+    let big_overridden = format!(
+        r#"{{"model":"big-model",{messages},"max_tokens":100,"temperature":0.9,"seed":7}}"#
+    );
+    assert_eq!(
+        bodies(requests(&primary).await),
+        [&*big, &big_overridden, &big, &big_overridden, &big]
+    );
+    let small = format!(r#"{{"model":"small-model",{messages},"top_p":0.5}}"#);
+    let small_overridden =
+        format!(r#"{{"model":"small-model",{messages},"top_p":0.5,"temperature":0.9,"seed":7}}"#);
+    assert_eq!(
+        bodies(requests(&backup).await),
+        [
+            &*small,
+            &small_overridden,
+            &small,
+            &small_overridden,
+            &small,
+            &small
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_bad_request_does_not_fall_back() {
     let primary = server(
         ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "bad messages"}})),

@@ -485,8 +485,9 @@ async fn attempt(
                 provider_index,
                 model: leg.model,
                 params: leg.params,
-                // The role's kept text is of its own params on its own provider.
-                params_text: None,
+                // The deployment's own text, not the role's: a leg may have another
+                // provider or params.
+                params_text: Some(leg.params_text),
                 ..*target
             },
             None => *target,

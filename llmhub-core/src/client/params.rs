@@ -21,14 +21,24 @@ pub(crate) enum Wire {
     Replace(&'static str, Value),
 }
 
-/// A role's params as chat calls without overrides on the role's own provider write them
-/// (see [`MergedParams::close_object`]), kept once written: they are the same for every such
-/// call until a reload builds a new state. Typed calls (a typed reply, tools) translate some
-/// params their own way, so they keep their own text.
+/// The params of a role (or of one deployment of a routed role) as calls without overrides
+/// write them on its provider (see [`MergedParams::close_object`]), kept once written: they
+/// are the same for every such call until a reload builds a new state. A role's mode fixes
+/// the kind of body its params close (a chat request, an embedding request). Typed chat calls
+/// (a typed reply, tools) translate some params their own way, so they keep their own text.
 #[derive(Default)]
 pub(crate) struct ParamsText {
     plain: OnceLock<Box<[u8]>>,
     typed: OnceLock<Box<[u8]>>,
+}
+
+impl std::fmt::Debug for ParamsText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParamsText")
+            .field("plain_kept", &self.plain.get().is_some())
+            .field("typed_kept", &self.typed.get().is_some())
+            .finish()
+    }
 }
 
 impl ParamsText {

@@ -18,6 +18,7 @@ use crate::client::fleet::Fleet;
 use bytes::Bytes;
 
 use crate::client::limits::ProviderLimits;
+use crate::client::params::ParamsText;
 use crate::client::provider::Provider;
 use crate::client::transport::{timeout_error, transport_error};
 use crate::config::{Config, Params, ProviderConfig, RoleConfig, Routing};
@@ -183,6 +184,8 @@ pub(crate) struct Deployment {
     pub provider: usize,
     pub model: String,
     pub params: Params,
+    /// The text of `params` as this deployment's calls write them, kept once written.
+    params_text: ParamsText,
     weight: u32,
     cooldown: Duration,
     stats: Arc<Stats>,
@@ -251,6 +254,7 @@ impl Route {
                         provider: provider_index(provider)?,
                         model: model.to_owned(),
                         params: params.clone(),
+                        params_text: ParamsText::default(),
                         weight,
                         cooldown: cooldown(provider),
                         stats: registry.stats(provider, model),
@@ -294,6 +298,8 @@ pub(crate) struct Leg<'s> {
     pub provider: usize,
     pub model: &'s str,
     pub params: &'s Params,
+    /// Where the text of `params` on this leg's provider is kept.
+    pub params_text: &'s ParamsText,
     deployment: &'s Deployment,
     /// How the leg's role picks its deployments: what the leg's counters must feed.
     routing: Routing,
@@ -391,6 +397,7 @@ impl<'s> Plan<'s> {
             provider: d.provider,
             model: &d.model,
             params: &d.params,
+            params_text: &d.params_text,
             deployment: d,
             routing: role.routing,
         }
