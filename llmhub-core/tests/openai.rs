@@ -229,6 +229,44 @@ async fn embedding_sends_dimensions_and_parses_vectors() {
 }
 
 #[tokio::test]
+async fn an_embedding_roles_params_written_once_never_stand_in_for_overrides() {
+    let server = serve_json(json!({"data": [{"embedding": [1.0]}]})).await;
+    let hub = hub(&server.uri(), "http://127.0.0.1:9");
+    for overrides in [
+        None,
+        Some(json!({"embedding_dim": 8, "user": "u1"})),
+        None,
+        Some(json!({})),
+        Some(json!({"user": "u2"})),
+        None,
+    ] {
+        hub.embedding("llm.embedding", "Hi", overrides.map(params))
+            .await
+            .unwrap();
+    }
+
+    let bodies: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| String::from_utf8(request.body.clone()).unwrap())
+        .collect();
+    let plain = r#"{"model":"text-embedding-3-small","input":"Hi","dimensions":256}"#;
+    assert_eq!(
+        bodies,
+        [
+            plain,
+            r#"{"model":"text-embedding-3-small","input":"Hi","dimensions":8,"user":"u1"}"#,
+            plain,
+            plain,
+            r#"{"model":"text-embedding-3-small","input":"Hi","dimensions":256,"user":"u2"}"#,
+            plain,
+        ]
+    );
+}
+
+#[tokio::test]
 async fn tools_pass_through_and_tool_calls_parse() {
     let server = serve_json(json!({
         "id": "c", "model": "gpt-4.1",

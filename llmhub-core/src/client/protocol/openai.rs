@@ -154,8 +154,7 @@ struct StreamOptions {
 struct EmbeddingRequest<'a> {
     model: &'a str,
     input: &'a EmbeddingInput,
-    #[serde(flatten)]
-    params: MergedParams<'a>,
+    // The params follow as the object's last fields (see `embedding_body`).
 }
 
 /// Params set by the request itself are not taken from the role's params, nor llmhub's own.
@@ -271,17 +270,17 @@ fn check_parts(messages: &[Message]) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// An embedding request: the model, the input, then the params, whose text a role keeps as
+/// a chat role does (see `MergedParams::kept_in`).
 fn embedding_body(
     model: &str,
     input: &EmbeddingInput,
     params: MergedParams<'_>,
 ) -> std::result::Result<Body, String> {
-    let request = EmbeddingRequest {
-        model,
-        input,
-        params: params.translated(embedding_param),
-    };
-    Body::json(&request)
+    let params = params.translated(embedding_param);
+    Body::json_then(&EmbeddingRequest { model, input }, 128, |bytes| {
+        params.close_object(bytes, false)
+    })
 }
 
 #[derive(Serialize)]
