@@ -363,6 +363,12 @@ impl<R> HubBuilder<R> {
                 // points (reqwest strips only `Authorization` across hosts); it becomes an
                 // error that names the new URL instead.
                 .redirect(reqwest::redirect::Policy::none())
+                // llmhub retries itself (`max_retries`, with backoff and `Retry-After`).
+                // reqwest's own policy retries only HTTP/2 and HTTP/3 refusals, which this
+                // HTTP/1.1 client never gets, yet it copies every request's headers, URI and
+                // extensions before sending, in case it would retry: with no retries allowed,
+                // it copies nothing.
+                .retry(reqwest::retry::never().max_retries_per_request(0))
                 .build()
                 .map_err(|err| Error::Setup {
                     message: format!("cannot build the HTTP client: {}", describe_reqwest(&err)),
