@@ -196,7 +196,10 @@ impl<R> HubBuilder<R> {
     /// [`Error::Redirect`]), because a redirect would take the API key and the config's
     /// `headers:` to another host; reqwest's default client follows up to 10 and strips only
     /// `Authorization` on the way. Give a client built with
-    /// `.redirect(reqwest::redirect::Policy::none())` to keep that protection.
+    /// `.redirect(reqwest::redirect::Policy::none())` to keep that protection. The client
+    /// llmhub builds also allows reqwest no retries of its own (llmhub retries itself; reqwest
+    /// would copy every request in case it retried): a given client keeps its retry policy, and
+    /// `.retry(reqwest::retry::never().max_retries_per_request(0))` is the one llmhub uses.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self.settings.client_given = true;
