@@ -103,13 +103,7 @@ async fn a_roles_params_written_once_never_stand_in_for_overrides() {
         .await
         .unwrap();
 
-    let bodies: Vec<String> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|request| String::from_utf8(request.body.clone()).unwrap())
-        .collect();
+    let bodies = support::bodies(&server).await;
     let plain = r#"{"model":"gpt-4.1","messages":[{"role":"user","content":"Hello"}],"temperature":0.7,"max_tokens":2048}"#;
     assert_eq!(
         bodies,
@@ -245,13 +239,7 @@ async fn an_embedding_roles_params_written_once_never_stand_in_for_overrides() {
             .unwrap();
     }
 
-    let bodies: Vec<String> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|request| String::from_utf8(request.body.clone()).unwrap())
-        .collect();
+    let bodies = support::bodies(&server).await;
     let plain = r#"{"model":"text-embedding-3-small","input":"Hi","dimensions":256}"#;
     assert_eq!(
         bodies,

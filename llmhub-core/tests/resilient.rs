@@ -198,26 +198,20 @@ roles:
         .await
         .unwrap();
 
-    let bodies = |requests: Vec<wiremock::Request>| -> Vec<String> {
-        requests
-            .into_iter()
-            .map(|r| String::from_utf8(r.body).unwrap())
-            .collect()
-    };
     let messages = r#""messages":[{"role":"user","content":"Hi"}]"#;
     let big = format!(r#"{{"model":"big-model",{messages},"temperature":0.2,"max_tokens":100}}"#);
     let big_overridden = format!(
         r#"{{"model":"big-model",{messages},"max_tokens":100,"temperature":0.9,"seed":7}}"#
     );
     assert_eq!(
-        bodies(requests(&primary).await),
+        support::bodies(&primary).await,
         [&*big, &big_overridden, &big, &big_overridden, &big]
     );
     let small = format!(r#"{{"model":"small-model",{messages},"top_p":0.5}}"#);
     let small_overridden =
         format!(r#"{{"model":"small-model",{messages},"top_p":0.5,"temperature":0.9,"seed":7}}"#);
     assert_eq!(
-        bodies(requests(&backup).await),
+        support::bodies(&backup).await,
         [
             &*small,
             &small_overridden,

@@ -94,6 +94,16 @@ pub async fn only_request(server: &wiremock::MockServer) -> wiremock::Request {
     requests.remove(0)
 }
 
+/// The bodies of every request the server received, in order, as text (for tests that pin
+/// the exact bytes sent).
+pub async fn bodies(server: &wiremock::MockServer) -> Vec<String> {
+    let requests = server.received_requests().await.unwrap();
+    requests
+        .into_iter()
+        .map(|request| String::from_utf8(request.body).expect("request body is UTF-8"))
+        .collect()
+}
+
 pub fn body_json(request: &wiremock::Request) -> Value {
     serde_json::from_slice(&request.body).expect("request body is JSON")
 }
