@@ -359,23 +359,32 @@ impl<R> HubBuilder<R> {
         )?;
         let client = match self.client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.settings.connect_timeout)
-                .tcp_nodelay(true)
-                // A redirect would carry the key and the config's headers to wherever it
-                // points (reqwest strips only `Authorization` across hosts); it becomes an
-                // error that names the new URL instead.
-                .redirect(reqwest::redirect::Policy::none())
-                // llmhub retries itself (`max_retries`, with backoff and `Retry-After`).
-                // reqwest's own policy retries only HTTP/2 and HTTP/3 refusals, which this
-                // HTTP/1.1 client never gets, yet it copies every request's headers, URI and
-                // extensions before sending, in case it would retry: with no retries allowed,
-                // it copies nothing.
-                .retry(reqwest::retry::never().max_retries_per_request(0))
-                .build()
-                .map_err(|err| Error::Setup {
+            None => {
+                let builder = reqwest::Client::builder()
+                    .connect_timeout(self.settings.connect_timeout)
+                    .tcp_nodelay(true)
+                    // A redirect would carry the key and the config's headers to wherever it
+                    // points (reqwest strips only `Authorization` across hosts); it becomes an
+                    // error that names the new URL instead.
+                    .redirect(reqwest::redirect::Policy::none())
+                    // llmhub retries itself (`max_retries`, with backoff and `Retry-After`).
+                    // reqwest's own policy retries only HTTP/2 and HTTP/3 refusals, which this
+                    // HTTP/1.1 client never gets, yet it copies every request's headers, URI and
+                    // extensions before sending, in case it would retry: with no retries allowed,
+                    // it copies nothing.
+                    .retry(reqwest::retry::never().max_retries_per_request(0));
+                // With no proxy named, reqwest's proxy from the environment matches nothing,
+                // yet reqwest asks it twice about every plain-HTTP request whether a proxy's
+                // credentials or headers apply (the request's host against its no-proxy
+                // list). Without it, nothing is asked; with a proxy named, it stays.
+                let builder = match environment_may_name_a_proxy() {
+                    true => builder,
+                    false => builder.no_proxy(),
+                };
+                builder.build().map_err(|err| Error::Setup {
                     message: format!("cannot build the HTTP client: {}", describe_reqwest(&err)),
-                })?,
+                })?
+            }
         };
         let shared = Arc::new(Shared {
             client,
@@ -414,4 +423,22 @@ impl<R: BuildTarget> HubBuilder<R> {
     pub fn build(self) -> Result<R> {
         R::build_from(self)
     }
+}
+
+/// Whether reqwest's proxy from the environment may name a proxy: any of the variables it
+/// reads is set (to anything, even a value it would not use). On macOS and Windows, where it
+/// may also read the system's own settings, the answer is always yes.
+fn environment_may_name_a_proxy() -> bool {
+    const VARIABLES: [&str; 6] = [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+    ];
+    cfg!(any(target_os = "macos", windows))
+        || VARIABLES
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
 }
