@@ -202,7 +202,6 @@ impl<R> HubBuilder<R> {
     /// `.retry(reqwest::retry::never().max_retries_per_request(0))` is the one llmhub uses.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
-        self.settings.client_given = true;
         self
     }
 
@@ -336,7 +335,9 @@ impl<R> HubBuilder<R> {
 
     /// Builds the hub: checks base URLs, headers, the compiled roles and (with
     /// [`strict_env`](Self::strict_env)) the keys.
-    pub(crate) fn build_hub(self) -> Result<Hub> {
+    pub(crate) fn build_hub(mut self) -> Result<Hub> {
+        // Read by every state built, this one and each reload's.
+        self.settings.client_given = self.client.is_some();
         let reload = self.reload.resolve()?;
         let watch = reload.start_watching()?;
         let (config, try_reload) = match (self.config, &reload.path) {
@@ -377,9 +378,10 @@ impl<R> HubBuilder<R> {
                 // yet reqwest asks it twice about every plain-HTTP request whether a proxy's
                 // credentials or headers apply (the request's host against its no-proxy
                 // list). Without it, nothing is asked; with a proxy named, it stays.
-                let builder = match environment_may_name_a_proxy() {
-                    true => builder,
-                    false => builder.no_proxy(),
+                let builder = if environment_may_name_a_proxy() {
+                    builder
+                } else {
+                    builder.no_proxy()
                 };
                 builder.build().map_err(|err| Error::Setup {
                     message: format!("cannot build the HTTP client: {}", describe_reqwest(&err)),

@@ -23,7 +23,7 @@ pub(crate) struct Settings {
     /// The window `rpm` and `tpm` count over (a minute, shorter in tests).
     pub rate_window: Duration,
     /// Whether the builder was given its HTTP client, whose default headers llmhub does not
-    /// know.
+    /// know (set when the hub is built, from whether it has one).
     pub client_given: bool,
     /// The Redis URL given to the builder (wins over the config's `shared:`).
     #[cfg(feature = "redis")]

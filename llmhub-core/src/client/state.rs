@@ -65,7 +65,7 @@ pub(crate) struct HubState {
     default_provider: Option<usize>,
     /// Compiled slot → role index; `None` when slots are role indices.
     slots: Option<Vec<usize>>,
-    /// Role index → the text of its params in chat calls without overrides, once written.
+    /// Role index → the text of its params in calls without overrides, once written.
     params_text: Vec<ParamsText>,
     default_params_text: ParamsText,
 }
@@ -87,7 +87,7 @@ pub(crate) struct Target<'s> {
     pub model: &'s str,
     pub mode: Mode,
     pub params: &'s Params,
-    /// Where the text of `params` in chat calls without overrides on this provider is kept.
+    /// Where the text of `params` in calls without overrides on this provider is kept.
     pub params_text: Option<&'s ParamsText>,
     /// The deployments and fallbacks, for a role that has them.
     pub route: Option<&'s Route>,

@@ -198,9 +198,12 @@ pub(crate) struct Body {
 }
 
 impl Body {
+    /// The buffer a JSON body of no known size starts with.
+    pub const JSON_CAPACITY: usize = 128;
+
     /// A JSON body.
     pub fn json(request: &impl Serialize) -> std::result::Result<Body, String> {
-        Body::json_sized(request, 128)
+        Body::json_sized(request, Body::JSON_CAPACITY)
     }
 
     /// A JSON body written into a buffer of `capacity` bytes to start with: a body known to

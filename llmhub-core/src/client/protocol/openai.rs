@@ -278,9 +278,11 @@ fn embedding_body(
     params: MergedParams<'_>,
 ) -> std::result::Result<Body, String> {
     let params = params.translated(embedding_param);
-    Body::json_then(&EmbeddingRequest { model, input }, 128, |bytes| {
-        params.close_object(bytes, false)
-    })
+    Body::json_then(
+        &EmbeddingRequest { model, input },
+        Body::JSON_CAPACITY,
+        |bytes| params.close_object(bytes, false),
+    )
 }
 
 #[derive(Serialize)]
