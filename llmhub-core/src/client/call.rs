@@ -48,76 +48,91 @@ macro_rules! in_span {
     }};
 }
 
-/// A chat completion. (A plain function returning a future, not an `async fn`: the messages
-/// are converted before the future is made, so that it holds their `Vec`, not the value they
-/// came from as well.)
-pub(crate) fn completion(
-    shared: &Shared,
-    role: RoleRef<'_>,
+/// A chat completion.
+pub(crate) fn completion<'a>(
+    shared: &'a Shared,
+    role: RoleRef<'a>,
     messages: impl IntoMessages,
-    overrides: Option<&Params>,
-) -> impl Future<Output = Result<ChatResponse>> {
-    let messages = messages_of(shared, role, messages);
-    async move {
-        let messages = messages?;
-        let payload = Payload::Chat {
-            messages: &messages,
-            stream: false,
-            output: None,
-            tools: None,
-        };
-        chat(shared, role, &payload, overrides).await
-    }
+    overrides: Option<&'a Params>,
+) -> impl Future<Output = Result<ChatResponse>> + 'a {
+    completion_given(shared, role, messages, None, overrides)
 }
 
-/// A chat completion parsed into `T`, with repair rounds (see `structured`).
-pub(crate) async fn completion_json<T>(
-    shared: &Shared,
-    role: RoleRef<'_>,
+/// A chat completion parsed into `T`, with repair rounds (see `structured`). (A plain
+/// function returning a future, as [`completion_given`].)
+pub(crate) fn completion_json<'a, T>(
+    shared: &'a Shared,
+    role: RoleRef<'a>,
     messages: impl IntoMessages,
-    overrides: Option<&Params>,
-) -> Result<T>
+    overrides: Option<&'a Params>,
+) -> impl Future<Output = Result<T>> + 'a
 where
     T: JsonSchema + DeserializeOwned + 'static,
 {
-    let mut messages = messages_of(shared, role, messages)?;
-    let schema = structured::schema_of::<T>();
-    let mut repairs_left = None;
-    loop {
-        let payload = Payload::Chat {
-            messages: &messages,
-            stream: false,
-            output: Some(OutputRequest { schema: &schema }),
-            tools: None,
-        };
-        let reply = chat(shared, role, &payload, overrides).await?;
-        let mismatch = match structured::parse_reply::<T>(&reply, &schema.name) {
-            Ok(value) => return Ok(value),
-            Err(mismatch) => mismatch,
-        };
-        // The role's params are read again only when a reply does not fit.
-        let left = match repairs_left.as_mut() {
-            Some(left) => left,
-            None => repairs_left.insert(repair_rounds(shared, role, overrides)?),
-        };
-        if *left == 0 {
-            return Err(mismatch.into_error(shared.state.load().role_name(role)));
+    let messages = messages_of(shared, role, messages).map_err(Box::new);
+    async move {
+        let mut messages = messages.map_err(|err| *err)?;
+        let schema = structured::schema_of::<T>();
+        let mut repairs_left = None;
+        loop {
+            let payload = Payload::Chat {
+                messages: &messages,
+                stream: false,
+                output: Some(OutputRequest { schema: &schema }),
+                tools: None,
+            };
+            let reply = chat(shared, role, &payload, overrides).await?;
+            let mismatch = match structured::parse_reply::<T>(&reply, &schema.name) {
+                Ok(value) => return Ok(value),
+                Err(mismatch) => mismatch,
+            };
+            // The role's params are read again only when a reply does not fit.
+            let left = match repairs_left.as_mut() {
+                Some(left) => left,
+                None => repairs_left.insert(repair_rounds(shared, role, overrides)?),
+            };
+            if *left == 0 {
+                return Err(mismatch.into_error(shared.state.load().role_name(role)));
+            }
+            *left -= 1;
+            mismatch.ask_again(&mut messages);
         }
-        *left -= 1;
-        mismatch.ask_again(&mut messages);
     }
 }
 
 /// A chat completion with `tools` given with the call.
-pub(crate) async fn completion_with_tools(
-    shared: &Shared,
-    role: RoleRef<'_>,
+pub(crate) fn completion_with_tools<'a>(
+    shared: &'a Shared,
+    role: RoleRef<'a>,
     messages: impl IntoMessages,
-    tools: &[Tool],
-    overrides: Option<&Params>,
-) -> Result<ChatResponse> {
-    let messages = messages_of(shared, role, messages)?;
-    chat_with_tools(shared, role, &messages, tools, overrides).await
+    tools: &'a [Tool],
+    overrides: Option<&'a Params>,
+) -> impl Future<Output = Result<ChatResponse>> + 'a {
+    completion_given(shared, role, messages, Some(tools), overrides)
+}
+
+/// A chat completion, with the call's `tools` if any. (A plain function returning a future,
+/// not an `async fn`: the messages are converted before the future is made, so that it holds
+/// their `Vec`, not the value they came from as well. A failed conversion is boxed, so that
+/// the error, larger than the `Vec`, takes no room in the future.)
+fn completion_given<'a>(
+    shared: &'a Shared,
+    role: RoleRef<'a>,
+    messages: impl IntoMessages,
+    tools: Option<&'a [Tool]>,
+    overrides: Option<&'a Params>,
+) -> impl Future<Output = Result<ChatResponse>> + 'a {
+    let messages = messages_of(shared, role, messages).map_err(Box::new);
+    async move {
+        let messages = messages.map_err(|err| *err)?;
+        let payload = Payload::Chat {
+            messages: &messages,
+            stream: false,
+            output: None,
+            tools,
+        };
+        chat(shared, role, &payload, overrides).await
+    }
 }
 
 /// One step of a tool loop: `messages` with `tools`.
@@ -159,16 +174,17 @@ fn repair_rounds(shared: &Shared, role: RoleRef<'_>, overrides: Option<&Params>)
     )))
 }
 
-/// A streamed chat completion (a plain function returning a future, as [`completion`]).
+/// A streamed chat completion (a plain function returning a future, as
+/// [`completion_given`]).
 pub(crate) fn stream(
     shared: &Shared,
     role: RoleRef<'_>,
     messages: impl IntoMessages,
     overrides: Option<&Params>,
 ) -> impl Future<Output = Result<ChatStream>> {
-    let messages = messages_of(shared, role, messages);
+    let messages = messages_of(shared, role, messages).map_err(Box::new);
     async move {
-        let messages = messages?;
+        let messages = messages.map_err(|err| *err)?;
         let payload = Payload::Chat {
             messages: &messages,
             stream: true,
@@ -382,9 +398,10 @@ async fn send(
     let answer = match target.route {
         // A plain role: its one binding, with no route to walk.
         None => attempt(shared, &state, &target, Binding::Own, payload, overrides).await,
-        // Not boxed (as `rare` would): a routed call would then allocate for every call,
-        // which costs more than the walk's state takes in every call's future.
-        Some(route) => walk(shared, &state, &target, route, payload, overrides).await,
+        // Boxed: the walk's state (its legs, the last failure, the record kept between legs
+        // and an attempt of its own) would otherwise make every call's future over 400 bytes
+        // larger, a plain role's too. A routed call pays one allocation for it instead.
+        Some(route) => Box::pin(walk(shared, &state, &target, route, payload, overrides)).await,
     }?;
     // The state moves into what the call keeps, rather than being shared once more.
     Ok(Sent { state, answer })
@@ -633,5 +650,52 @@ fn check_input(target: &Target<'_>, payload: Payload<'_>, params: &MergedParams<
             audio.check(target.role).map(|_| ())
         }
         Payload::Chat { .. } | Payload::Embedding(_) | Payload::Raw { .. } => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::hub::Hub;
+
+    /// The largest allocation glibc's malloc serves from its per-thread cache, its fastest
+    /// path (a larger one goes through the shared bins, with more code and colder memory).
+    const CACHED_ALLOCATION: usize = 1032;
+
+    /// A reply type for `completion_json`.
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Reply {
+        text: String,
+    }
+
+    /// The typed methods box a call's future, once per call: a plain role's chat (plain,
+    /// typed, with tools), stream and embedding futures must stay small enough for the allocator's per-thread cache, and a
+    /// route's state must not make them larger.
+    #[test]
+    fn a_calls_future_fits_the_allocators_per_thread_cache() {
+        let hub = Hub::from_yaml_str(
+            "project: p\nenv: dev\nproviders: { openai: {} }\nroles:\n  r: { provider: openai, model: m, mode: chat }\n",
+        )
+        .unwrap();
+        let shared = &hub.shared;
+        let role = RoleRef::Slot(0);
+        let chat = completion(shared, role, [Message::user("x")], None);
+        let stream = stream(shared, role, [Message::user("x")], None);
+        let embedding = embedding(shared, role, "x", None);
+        let typed = completion_json::<Reply>(shared, role, [Message::user("x")], None);
+        let tools = completion_with_tools(shared, role, [Message::user("x")], &[], None);
+        for (name, size) in [
+            ("chat", std::mem::size_of_val(&chat)),
+            ("typed chat", std::mem::size_of_val(&typed)),
+            ("tool chat", std::mem::size_of_val(&tools)),
+            ("stream", std::mem::size_of_val(&stream)),
+            ("embedding", std::mem::size_of_val(&embedding)),
+        ] {
+            assert!(
+                size <= CACHED_ALLOCATION,
+                "a {name} call's future is {size} bytes, over {CACHED_ALLOCATION}"
+            );
+        }
     }
 }
