@@ -14,6 +14,8 @@
 //! - `chat`: a chat call through the role's typed method; `chat-by-name`: the same through
 //!   `Hub::completion`; `bare-chat`: the same request with bare reqwest, the URL parsed once
 //!   and typed structs that hold only the reply's text (the runtime bench's strictest client);
+//!   `bare-chat-timed`: the same within the deadline llmhub gives a call by default, so that
+//!   the difference from `bare-chat` is what the timer costs;
 //! - `stream`, `bare-stream`: a stream of 50 chunks, read through the hub, or with bare reqwest,
 //!   a plain SSE splitter and chunk structs that hold only the text;
 //! - `embedding`, `bare-embedding`: an embedding of 1,536 floats.
@@ -22,6 +24,7 @@
 mod server;
 
 use std::error::Error;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use llmhub::{Config, Message};
@@ -105,6 +108,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
                     .await?,
             ),
             "bare-chat" => bare::chat(&client, &chat_url).await?,
+            "bare-chat-timed" => {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+                tokio::time::timeout_at(deadline, bare::chat(&client, &chat_url)).await??
+            }
             "stream" => {
                 let mut stream = roles
                     .llm_inference()
