@@ -420,11 +420,12 @@ async fn walk(
     let mut plan = Plan::new(route);
     plan.share().await;
     let mut record = None;
-    let mut failed = None;
+    // Boxed, as it is rare: the walk's future then fits the allocator's per-thread cache.
+    let mut failed: Option<Box<Error>> = None;
     while let Some(leg) = plan.next() {
         if let (Some(err), Some(record)) = (failed.take(), record.as_mut()) {
             let next = (leg.role, &state.providers[leg.provider].id, leg.model);
-            CallRecord::move_on(record, err, next, plan.fallbacks());
+            CallRecord::move_on(record, *err, next, plan.fallbacks());
         }
         let binding = Binding::Leg {
             leg: &leg,
@@ -434,7 +435,7 @@ async fn walk(
         let moves_on = plan.settle(&leg, &outcome);
         match outcome {
             Ok(answer) => return Ok(answer),
-            Err(err) if moves_on => failed = Some(err),
+            Err(err) if moves_on => failed = Some(Box::new(err)),
             Err(err) => {
                 if let Some(record) = record {
                     record.finish(Err(&err));
@@ -444,10 +445,13 @@ async fn walk(
         }
     }
     // Every binding failed: the last failure is the call's.
-    let err = failed.unwrap_or_else(|| Error::UnknownRole {
-        role: target.role.to_owned(),
-        suggestion: None,
-    });
+    let err = failed.map_or_else(
+        || Error::UnknownRole {
+            role: target.role.to_owned(),
+            suggestion: None,
+        },
+        |err| *err,
+    );
     if let Some(record) = record {
         record.finish(Err(&err));
     }
@@ -697,5 +701,30 @@ mod tests {
                 "a {name} call's future is {size} bytes, over {CACHED_ALLOCATION}"
             );
         }
+    }
+
+    /// A routed call boxes its walk along the route: that box must fit the cache too.
+    #[test]
+    fn a_routes_walk_fits_the_allocators_per_thread_cache() {
+        let hub = Hub::from_yaml_str(
+            "project: p\nenv: dev\nproviders: { openai: {} }\nroles:\n  r: { provider: openai, model: m, mode: chat, fallbacks: [b] }\n  b: { provider: openai, model: n, mode: chat }\n",
+        )
+        .unwrap();
+        let state = hub.shared.state.load_full();
+        let target = state.target(RoleRef::Slot(0)).unwrap();
+        let route = target.route.expect("a role with fallbacks has a route");
+        let messages = [Message::user("x")];
+        let payload = Payload::Chat {
+            messages: &messages,
+            stream: false,
+            output: None,
+            tools: None,
+        };
+        let walk = walk(&hub.shared, &state, &target, route, &payload, None);
+        let size = std::mem::size_of_val(&walk);
+        assert!(
+            size <= CACHED_ALLOCATION,
+            "a route's walk is {size} bytes, over {CACHED_ALLOCATION}"
+        );
     }
 }
