@@ -21,7 +21,7 @@ use crate::client::message::{IntoEmbeddingInput, IntoMessages, Message};
 use crate::client::params::MergedParams;
 use crate::client::provider::Provider;
 use crate::client::response::{ChatResponse, EmbeddingResponse, Usage};
-use crate::client::route::{Leg, Plan, Route, first_bytes};
+use crate::client::route::{Leg, Plan, first_bytes};
 use crate::client::settings::rare;
 use crate::client::state::{HubState, KeyMasker, RoleRef, Shared, Target};
 use crate::client::status::decode_error;
@@ -398,64 +398,89 @@ async fn send(
     let answer = match target.route {
         // A plain role: its one binding, with no route to walk.
         None => attempt(shared, &state, &target, Binding::Own, payload, overrides).await,
-        // Boxed: the walk's state (its legs, the last failure, the record kept between legs
-        // and an attempt of its own) would otherwise make every call's future over 400 bytes
-        // larger, a plain role's too. A routed call pays one allocation for it instead.
-        Some(route) => Box::pin(walk(shared, &state, &target, route, payload, overrides)).await,
+        Some(route) => {
+            // The walk's state is boxed: inline, it would make every call's future larger, a
+            // plain role's too. Its attempts are awaited here, not in a future of its own,
+            // so that the box holds the walk's state alone.
+            let mut walk = Box::new(Walk {
+                plan: Plan::new(route),
+                leg: None,
+                record: None,
+                failed: None,
+                call: (shared, payload, overrides),
+            });
+            walk.plan.share().await;
+            loop {
+                let Some(leg) = walk.plan.next() else {
+                    break Err(walk.give_up(&target));
+                };
+                if let (Some(err), Some(record)) = (walk.failed.take(), walk.record.as_mut()) {
+                    let next = (leg.role, &state.providers[leg.provider].id, leg.model);
+                    CallRecord::move_on(record, err, next, walk.plan.fallbacks());
+                }
+                let Walk {
+                    leg: tried,
+                    record,
+                    call: (shared, payload, overrides),
+                    ..
+                } = &mut *walk;
+                let binding = Binding::Leg {
+                    leg: tried.insert(leg),
+                    record,
+                };
+                let outcome = attempt(shared, &state, &target, binding, payload, *overrides).await;
+                let moves_on = walk.settle(&outcome);
+                match outcome {
+                    Ok(answer) => break Ok(answer),
+                    Err(err) if moves_on => walk.failed = Some(err),
+                    Err(err) => {
+                        if let Some(record) = walk.record.take() {
+                            record.finish(Err(&err));
+                        }
+                        break Err(err);
+                    }
+                }
+            }
+        }
     }?;
     // The state moves into what the call keeps, rather than being shared once more.
     Ok(Sent { state, answer })
 }
 
-/// The walk of a call on a role with deployments or fallbacks: each binding its route
-/// yields, until one answers.
-async fn walk(
-    shared: &Shared,
-    state: &HubState,
-    target: &Target<'_>,
-    route: &Route,
-    payload: &Payload<'_>,
-    overrides: Option<&Params>,
-) -> Result<Answer> {
-    let mut plan = Plan::new(route);
-    plan.share().await;
-    let mut record = None;
-    // Boxed, as it is rare: the walk's future then fits the allocator's per-thread cache.
-    let mut failed: Option<Box<Error>> = None;
-    while let Some(leg) = plan.next() {
-        if let (Some(err), Some(record)) = (failed.take(), record.as_mut()) {
-            let next = (leg.role, &state.providers[leg.provider].id, leg.model);
-            CallRecord::move_on(record, *err, next, plan.fallbacks());
-        }
-        let binding = Binding::Leg {
-            leg: &leg,
-            record: &mut record,
-        };
-        let outcome = attempt(shared, state, target, binding, payload, overrides).await;
-        let moves_on = plan.settle(&leg, &outcome);
-        match outcome {
-            Ok(answer) => return Ok(answer),
-            Err(err) if moves_on => failed = Some(Box::new(err)),
-            Err(err) => {
-                if let Some(record) = record {
-                    record.finish(Err(&err));
-                }
-                return Err(err);
-            }
-        }
+/// The state of a call's walk along its role's route (deployments, fallbacks): each binding
+/// the plan yields is tried until one answers, with one record for the call.
+struct Walk<'s, 'c> {
+    plan: Plan<'s>,
+    /// The binding being tried.
+    leg: Option<Leg<'s>>,
+    /// The call's record, opened by the first binding and kept between bindings.
+    record: Option<CallRecord>,
+    /// The failure of the last binding tried, when the walk moved on from it.
+    failed: Option<Error>,
+    /// What each attempt is given: kept here rather than in the call's future, where the
+    /// walk's loop would keep copies of them across its waits.
+    call: (&'c Shared, &'c Payload<'c>, Option<&'c Params>),
+}
+
+impl Walk<'_, '_> {
+    /// Whether the walk moves on after `outcome` of the binding it tried (see [`Plan::settle`]).
+    fn settle<T>(&self, outcome: &Result<T>) -> bool {
+        self.leg
+            .as_ref()
+            .is_some_and(|leg| self.plan.settle(leg, outcome))
     }
-    // Every binding failed: the last failure is the call's.
-    let err = failed.map_or_else(
-        || Error::UnknownRole {
+
+    /// The error of a walk whose every binding failed (the last failure), closing the record.
+    fn give_up(&mut self, target: &Target<'_>) -> Error {
+        let err = self.failed.take().unwrap_or_else(|| Error::UnknownRole {
             role: target.role.to_owned(),
             suggestion: None,
-        },
-        |err| *err,
-    );
-    if let Some(record) = record {
-        record.finish(Err(&err));
+        });
+        if let Some(record) = self.record.take() {
+            record.finish(Err(&err));
+        }
+        err
     }
-    Err(err)
 }
 
 /// The binding an attempt tries, and where the call's record is kept.
@@ -674,8 +699,9 @@ mod tests {
     }
 
     /// The typed methods box a call's future, once per call: a plain role's chat (plain,
-    /// typed, with tools), stream and embedding futures must stay small enough for the allocator's per-thread cache, and a
-    /// route's state must not make them larger.
+    /// typed, with tools), stream and embedding futures must stay small enough for the
+    /// allocator's per-thread cache, and a route's state (boxed by a routed call) must not
+    /// make them larger.
     #[test]
     fn a_calls_future_fits_the_allocators_per_thread_cache() {
         let hub = Hub::from_yaml_str(
@@ -701,30 +727,5 @@ mod tests {
                 "a {name} call's future is {size} bytes, over {CACHED_ALLOCATION}"
             );
         }
-    }
-
-    /// A routed call boxes its walk along the route: that box must fit the cache too.
-    #[test]
-    fn a_routes_walk_fits_the_allocators_per_thread_cache() {
-        let hub = Hub::from_yaml_str(
-            "project: p\nenv: dev\nproviders: { openai: {} }\nroles:\n  r: { provider: openai, model: m, mode: chat, fallbacks: [b] }\n  b: { provider: openai, model: n, mode: chat }\n",
-        )
-        .unwrap();
-        let state = hub.shared.state.load_full();
-        let target = state.target(RoleRef::Slot(0)).unwrap();
-        let route = target.route.expect("a role with fallbacks has a route");
-        let messages = [Message::user("x")];
-        let payload = Payload::Chat {
-            messages: &messages,
-            stream: false,
-            output: None,
-            tools: None,
-        };
-        let walk = walk(&hub.shared, &state, &target, route, &payload, None);
-        let size = std::mem::size_of_val(&walk);
-        assert!(
-            size <= CACHED_ALLOCATION,
-            "a route's walk is {size} bytes, over {CACHED_ALLOCATION}"
-        );
     }
 }
