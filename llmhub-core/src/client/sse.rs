@@ -4,20 +4,25 @@
 //! hands out each event's data as a zero-copy [`Bytes`] slice of the received buffer in the
 //! common one-`data:`-line case, skips comments and keep-alives, accepts `\n`, `\r\n` and `\r`
 //! line ends, and leaves to the protocol what the end of the body means (OpenAI sends
-//! `[DONE]`, Anthropic `message_stop`).
+//! `[DONE]`, Anthropic `message_stop`). The `event:` field is read and dropped: both protocols
+//! name an event's type inside its data.
+//!
+//! Lines are found by position in the buffer, not split off one by one: an event's data is
+//! the one piece cut from the buffer (a reference count taken once per event, where cutting
+//! each line, and its field and value, would take and drop several).
 //!
 //! A line, and the data of an event, may not pass a cap: a server that sends bytes without a
 //! line end, or `data:` lines without end, is stopped there instead of filling the memory.
 
-use bytes::{Bytes, BytesMut};
+use std::ops::Range;
+
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::client::settings::DEFAULT_MAX_EVENT_BYTES;
 
 /// One server-sent event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct SseEvent {
-    /// The `event:` field, if any.
-    pub event: Option<Bytes>,
     /// The `data:` lines, joined with `\n`.
     pub data: Bytes,
 }
@@ -29,12 +34,15 @@ pub(crate) struct TooLarge;
 /// An incremental SSE parser: push bytes in, take events out.
 #[derive(Debug)]
 pub(crate) struct SseParser {
+    /// Received bytes from the start of the event being read (or of the next line).
     buf: BytesMut,
-    /// How much of `buf` is known to hold no line end.
+    /// Where the next line starts in `buf`.
+    line_start: usize,
+    /// How much of `buf` is known to hold no line end (at least `line_start`).
     scanned: usize,
-    event: Option<Bytes>,
-    data: Option<Bytes>,
-    /// Whether the data of the current event spans several lines (and so was copied).
+    /// The event's data so far, when it is one `data:` line: where it is in `buf`.
+    data: Option<Range<usize>>,
+    /// The event's data when it spans several lines (and so was copied).
     joined: Option<BytesMut>,
     /// The longest line, and the longest data of one event, in bytes.
     limit: usize,
@@ -51,8 +59,8 @@ impl SseParser {
     pub fn new(limit: usize) -> SseParser {
         SseParser {
             buf: BytesMut::new(),
+            line_start: 0,
             scanned: 0,
-            event: None,
             data: None,
             joined: None,
             limit,
@@ -71,7 +79,7 @@ impl SseParser {
 
     /// Whether bytes that are not yet a whole event are buffered.
     pub fn has_partial(&self) -> bool {
-        !self.buf.is_empty() || self.data.is_some() || self.joined.is_some()
+        self.buf.len() > self.line_start || self.data.is_some() || self.joined.is_some()
     }
 
     /// The next complete event, if the buffer holds one. With `eof`, the end of the body
@@ -79,64 +87,78 @@ impl SseParser {
     /// limit is an error (the parser is then of no further use).
     pub fn next_event(&mut self, eof: bool) -> Result<Option<SseEvent>, TooLarge> {
         loop {
-            let Some((line_len, eol_len)) = self.find_line_end(eof) else {
-                if self.buf.len() > self.limit {
+            let Some((line_end, eol_len)) = self.find_line_end(eof) else {
+                if self.buf.len() - self.line_start > self.limit {
                     return Err(TooLarge);
                 }
                 if eof {
                     return Ok(self.dispatch());
                 }
+                if self.data.is_some() && self.line_start > self.limit {
+                    // Lines without data (comments, say) keep coming after the event's one
+                    // `data:` line: the data is copied out, so that the buffer need not keep
+                    // them all.
+                    let data = self
+                        .data
+                        .take()
+                        .map(|range| BytesMut::from(&self.buf[range]));
+                    self.joined = data;
+                }
+                if self.data.is_none() {
+                    self.drop_read();
+                }
                 return Ok(None);
             };
-            if line_len > self.limit {
+            let line = self.line_start..line_end;
+            self.line_start = line_end + eol_len;
+            self.scanned = self.line_start;
+            if line.len() > self.limit {
                 return Err(TooLarge);
             }
-            let line = self.buf.split_to(line_len + eol_len).freeze();
-            self.scanned = 0;
-            let line = line.slice(..line_len);
             if line.is_empty() {
                 if let Some(event) = self.dispatch() {
                     return Ok(Some(event));
                 }
                 continue;
             }
-            if line[0] == b':' {
+            let text = &self.buf[line.clone()];
+            if text[0] == b':' {
                 continue; // a comment or keep-alive
             }
-            let (field, value) = match memchr::memchr(b':', &line) {
+            let (field, value) = match memchr::memchr(b':', text) {
                 Some(colon) => {
-                    let start = if line.get(colon + 1) == Some(&b' ') {
-                        colon + 2
+                    let skip = if text.get(colon + 1) == Some(&b' ') {
+                        2
                     } else {
-                        colon + 1
+                        1
                     };
-                    (line.slice(..colon), line.slice(start..))
+                    (&text[..colon], line.start + colon + skip..line.end)
                 }
-                None => (line.clone(), Bytes::new()),
+                None => (text, line.end..line.end),
             };
-            match &field[..] {
-                b"data" => self.add_data(value)?,
-                b"event" => self.event = Some(value),
-                _ => {} // id, retry and unknown fields do not matter here
+            if field == b"data" {
+                self.add_data(value)?;
             }
+            // `event`, `id`, `retry` and unknown fields do not matter here.
         }
     }
 
-    fn add_data(&mut self, value: Bytes) -> Result<(), TooLarge> {
+    /// Adds a `data:` line's value (where it is in `buf`) to the event's data.
+    fn add_data(&mut self, value: Range<usize>) -> Result<(), TooLarge> {
         if let Some(joined) = &mut self.joined {
             if joined.len() + 1 + value.len() > self.limit {
                 return Err(TooLarge);
             }
             joined.extend_from_slice(b"\n");
-            joined.extend_from_slice(&value);
+            joined.extend_from_slice(&self.buf[value]);
         } else if let Some(first) = self.data.take() {
             if first.len() + 1 + value.len() > self.limit {
                 return Err(TooLarge);
             }
             let mut joined = BytesMut::with_capacity(first.len() + 1 + value.len());
-            joined.extend_from_slice(&first);
+            joined.extend_from_slice(&self.buf[first]);
             joined.extend_from_slice(b"\n");
-            joined.extend_from_slice(&value);
+            joined.extend_from_slice(&self.buf[value]);
             self.joined = Some(joined);
         } else {
             self.data = Some(value);
@@ -144,22 +166,35 @@ impl SseParser {
         Ok(())
     }
 
+    /// The event read so far, if it has data; the lines read are dropped from the buffer.
     fn dispatch(&mut self) -> Option<SseEvent> {
         let data = match (self.joined.take(), self.data.take()) {
             (Some(joined), _) => joined.freeze(),
-            (None, Some(data)) => data,
+            (None, Some(range)) => {
+                // The data is cut from the buffer, the rest of its event dropped around it.
+                self.buf.advance(range.start);
+                let data = self.buf.split_to(range.len()).freeze();
+                self.line_start -= range.end;
+                self.scanned -= range.end;
+                data
+            }
             (None, None) => {
-                self.event = None;
+                self.drop_read();
                 return None;
             }
         };
-        Some(SseEvent {
-            event: self.event.take(),
-            data,
-        })
+        self.drop_read();
+        Some(SseEvent { data })
     }
 
-    /// The length of the first line in the buffer and of its line end.
+    /// Drops the lines already read from the front of the buffer.
+    fn drop_read(&mut self) {
+        self.buf.advance(self.line_start);
+        self.scanned -= self.line_start;
+        self.line_start = 0;
+    }
+
+    /// Where the next line ends in the buffer, and the length of its line end.
     fn find_line_end(&mut self, eof: bool) -> Option<(usize, usize)> {
         let start = self.scanned;
         match memchr::memchr2(b'\n', b'\r', &self.buf[start..]) {
@@ -179,7 +214,7 @@ impl SseParser {
                     }
                 }
             }
-            None if eof && !self.buf.is_empty() => Some((self.buf.len(), 0)),
+            None if eof && self.buf.len() > self.line_start => Some((self.buf.len(), 0)),
             None => {
                 self.scanned = self.buf.len();
                 None
@@ -192,7 +227,7 @@ impl SseParser {
 mod tests {
     use super::*;
 
-    fn parse_in_pieces(input: &[u8], piece: usize) -> Vec<(Option<String>, String)> {
+    fn parse_in_pieces(input: &[u8], piece: usize) -> Vec<String> {
         let mut parser = SseParser::default();
         let mut events = Vec::new();
         for chunk in input.chunks(piece) {
@@ -206,23 +241,14 @@ mod tests {
         }
         events
             .into_iter()
-            .map(|e| {
-                (
-                    e.event.map(|b| String::from_utf8(b.to_vec()).unwrap()),
-                    String::from_utf8(e.data.to_vec()).unwrap(),
-                )
-            })
+            .map(|e| String::from_utf8(e.data.to_vec()).unwrap())
             .collect()
     }
 
     #[test]
     fn every_split_gives_the_same_events() {
         let input = ": keep-alive\r\n\r\nevent: delta\r\ndata: {\"t\":\"héllo 😀\"}\r\n\r\ndata:a\ndata: b\n\nid: 7\nretry: 10\ndata: [DONE]\r\r: bye\n";
-        let expected = vec![
-            (Some("delta".to_owned()), "{\"t\":\"héllo 😀\"}".to_owned()),
-            (None, "a\nb".to_owned()),
-            (None, "[DONE]".to_owned()),
-        ];
+        let expected = vec!["{\"t\":\"héllo 😀\"}", "a\nb", "[DONE]"];
         for piece in 1..input.len() {
             assert_eq!(
                 parse_in_pieces(input.as_bytes(), piece),
@@ -258,10 +284,7 @@ mod tests {
 
     #[test]
     fn last_event_without_blank_line_is_dispatched_at_eof() {
-        assert_eq!(
-            parse_in_pieces(b"data: x\n\ndata: y", 3),
-            vec![(None, "x".to_owned()), (None, "y".to_owned())]
-        );
+        assert_eq!(parse_in_pieces(b"data: x\n\ndata: y", 3), vec!["x", "y"]);
     }
 
     #[test]
@@ -290,6 +313,27 @@ mod tests {
             parser.next_event(false).unwrap().unwrap().data,
             &b"0123456789\nabcd"[..]
         );
+    }
+
+    #[test]
+    fn lines_after_an_events_data_are_not_all_kept() {
+        let mut parser = SseParser::new(64);
+        parser.push(b"data: x\n");
+        for _ in 0..1000 {
+            parser.push(b": keep-alive\n");
+            assert_eq!(parser.next_event(false), Ok(None));
+            assert!(
+                parser.buf.len() <= 64 + 13,
+                "{} bytes kept",
+                parser.buf.len()
+            );
+        }
+        parser.push(b"data: y\n\n");
+        assert_eq!(
+            parser.next_event(false).unwrap().unwrap().data,
+            &b"x\ny"[..]
+        );
+        assert!(!parser.has_partial());
     }
 
     #[test]

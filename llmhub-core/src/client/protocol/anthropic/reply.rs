@@ -520,7 +520,6 @@ mod tests {
 
         let mut state = StreamState::default();
         let event = |data: String| SseEvent {
-            event: None,
             data: Bytes::from(data),
         };
         let start = format!(
