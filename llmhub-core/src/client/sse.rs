@@ -94,15 +94,13 @@ impl SseParser {
                 if eof {
                     return Ok(self.dispatch());
                 }
-                if self.data.is_some() && self.line_start > self.limit {
+                if self.line_start > self.limit
+                    && let Some(range) = self.data.take()
+                {
                     // Lines without data (comments, say) keep coming after the event's one
                     // `data:` line: the data is copied out, so that the buffer need not keep
                     // them all.
-                    let data = self
-                        .data
-                        .take()
-                        .map(|range| BytesMut::from(&self.buf[range]));
-                    self.joined = data;
+                    self.joined = Some(BytesMut::from(&self.buf[range]));
                 }
                 if self.data.is_none() {
                     self.drop_read();
