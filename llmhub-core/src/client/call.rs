@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use crate::client::deadline::within;
 use crate::client::hooks::{CallContext, CallRecord};
 use crate::client::kind::{CallKind, Payload};
 use crate::client::limits::estimate_tokens;
@@ -327,7 +328,7 @@ impl Sent {
                 if response.content_length().is_some_and(|n| n > limit as u64) {
                     return Err(reply_too_large(provider));
                 }
-                let (body, cut) = tokio::time::timeout_at(deadline, read_capped(response, limit))
+                let (body, cut) = within(deadline, provider.timeout, read_capped(response, limit))
                     .await
                     .map_err(|_| timeout_error(provider, "request"))?
                     .map_err(|err| transport_error(provider, &err))?;

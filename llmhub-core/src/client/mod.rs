@@ -30,6 +30,7 @@
 
 pub(crate) mod builder;
 pub(crate) mod call;
+pub(crate) mod deadline;
 #[cfg(feature = "redis")]
 pub(crate) mod fleet;
 pub(crate) mod generated;

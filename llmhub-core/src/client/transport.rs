@@ -10,6 +10,7 @@ use reqwest::Url;
 use reqwest::header::{HeaderMap, LOCATION};
 use tokio::time::Instant;
 
+use crate::client::deadline::within;
 use crate::client::provider::{Encoded, Provider};
 use crate::client::settings::{ERROR_BODY_KEPT, deadline_from, rare};
 use crate::client::status::{describe_reqwest, error_message, redacted_url, status_error};
@@ -91,7 +92,7 @@ pub(crate) async fn send(
         // response moves into the boxed read of its error, and the attempt's outcome ends
         // with this block, so that neither takes room in the call's future.
         let failed = {
-            let attempt = tokio::time::timeout_at(deadline, client.execute(request)).await;
+            let attempt = within(deadline, provider.timeout, client.execute(request)).await;
             match attempt {
                 Err(_) => return Err(timeout_error(provider, "request")),
                 Ok(Ok(response)) if response.status().is_success() => {
@@ -144,12 +145,15 @@ async fn failure(
     let status = response.status().as_u16();
     let asked = retry_after(response.headers());
     // Only the start of an error body is read: enough for its message.
-    let (body, cut) =
-        tokio::time::timeout_at(deadline, read_capped(&mut response, ERROR_BODY_KEPT))
-            .await
-            .ok()
-            .and_then(|body| body.ok())
-            .unwrap_or_default();
+    let (body, cut) = within(
+        deadline,
+        provider.timeout,
+        read_capped(&mut response, ERROR_BODY_KEPT),
+    )
+    .await
+    .ok()
+    .and_then(|body| body.ok())
+    .unwrap_or_default();
     let err = http_error(provider, status, asked, &body, cut);
     (err, asked, should_retry(status, response.headers()))
 }
