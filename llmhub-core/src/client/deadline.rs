@@ -46,9 +46,9 @@ pub(crate) fn within<F: Future>(
 ) -> Within<F> {
     Within {
         future,
-        deadline: deadline.into_std(),
+        deadline,
         timeout,
-        watch: Watch::Unset,
+        alarm: Alarm::new(),
     }
 }
 
@@ -57,20 +57,10 @@ pin_project_lite::pin_project! {
     pub(crate) struct Within<F> {
         #[pin]
         future: F,
-        deadline: Instant,
+        deadline: tokio::time::Instant,
         timeout: Duration,
-        watch: Watch,
+        alarm: Alarm,
     }
-}
-
-/// How a pending [`Within`] is woken at its deadline.
-enum Watch {
-    /// Not pending yet: nothing registered.
-    Unset,
-    /// A slot in the watchdog's tables.
-    Slot(Slot),
-    /// The runtime's timer, when the watchdog's thread could not be started.
-    Timer(Pin<Box<tokio::time::Sleep>>),
 }
 
 impl<F: Future> Future for Within<F> {
@@ -80,32 +70,83 @@ impl<F: Future> Future for Within<F> {
         let this = self.project();
         if let Poll::Ready(output) = this.future.poll(cx) {
             // The slot is freed now rather than when the future is dropped.
-            *this.watch = Watch::Unset;
+            *this.alarm = Alarm::new();
             return Poll::Ready(Ok(output));
         }
-        match this.watch {
+        match this
+            .alarm
+            .poll_passed(*this.deadline, *this.timeout, None, cx)
+        {
+            Poll::Ready(()) => Poll::Ready(Err(DeadlinePassed)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A wake-up at a deadline that stays or moves later (a stream's idle deadline moves on with
+/// each read), for a task that polls it whenever it would wait.
+pub(crate) struct Alarm {
+    watch: Watch,
+}
+
+/// How an [`Alarm`] wakes its task.
+enum Watch {
+    /// Not armed yet.
+    Unset,
+    /// A slot in the watchdog's tables.
+    Slot(Slot),
+    /// The runtime's timer, when the watchdog's thread could not be started.
+    Timer(Pin<Box<tokio::time::Sleep>>),
+}
+
+impl Alarm {
+    /// An alarm not armed yet: it takes no slot until first polled.
+    pub(crate) const fn new() -> Alarm {
+        Alarm {
+            watch: Watch::Unset,
+        }
+    }
+
+    /// Ready once `deadline` (set `timeout` after the start of what it bounds) has passed;
+    /// else the task of `cx` is woken at `deadline`, or before it to look again. `now` is the
+    /// time, when the caller has just read the clock.
+    ///
+    /// A deadline moved later is looked at only when the earlier one passes: moving it costs
+    /// nothing until then.
+    pub(crate) fn poll_passed(
+        &mut self,
+        deadline: tokio::time::Instant,
+        timeout: Duration,
+        now: Option<tokio::time::Instant>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        match &mut self.watch {
             Watch::Unset => match watchdog() {
+                // No clock read: a deadline already passed is woken for at once.
                 Some(dog) => {
-                    *this.watch =
-                        Watch::Slot(dog.register(*this.deadline, *this.timeout, cx.waker()))
+                    self.watch = Watch::Slot(dog.register(deadline.into_std(), timeout, cx.waker()))
                 }
                 None => {
-                    let mut timer = Box::pin(tokio::time::sleep_until((*this.deadline).into()));
+                    let mut timer = Box::pin(tokio::time::sleep_until(deadline));
                     if timer.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Err(DeadlinePassed));
+                        return Poll::Ready(());
                     }
-                    *this.watch = Watch::Timer(timer);
+                    self.watch = Watch::Timer(timer);
                 }
             },
             Watch::Slot(slot) => {
-                if Instant::now() >= *this.deadline {
-                    return Poll::Ready(Err(DeadlinePassed));
+                let now = now.unwrap_or_else(tokio::time::Instant::now).into_std();
+                if now >= deadline.into_std() {
+                    return Poll::Ready(());
                 }
-                slot.follow(cx.waker());
+                slot.keep(now, deadline.into_std(), timeout, cx.waker());
             }
             Watch::Timer(timer) => {
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
                 if timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(DeadlinePassed));
+                    return Poll::Ready(());
                 }
             }
         }
@@ -192,10 +233,7 @@ impl Watchdog {
     /// a later deadline.
     fn register(&'static self, deadline: Instant, timeout: Duration, waker: &Waker) -> Slot {
         let at = self.nanos(deadline);
-        let timeout = nanos(timeout);
-        if timeout < self.shortest.load(Ordering::Relaxed) {
-            self.shortest.fetch_min(timeout, Ordering::Relaxed);
-        }
+        self.note_timeout(timeout);
         let table = (waker.data() as usize >> 6) % TABLES;
         let index = {
             let mut entries = self.tables[table].lock();
@@ -212,17 +250,32 @@ impl Watchdog {
                 }
             }
         };
+        self.announce(at);
+        Slot {
+            dog: self,
+            table: table as u8,
+            index,
+            at,
+            waker: identity(waker),
+        }
+    }
+
+    /// Wakes the thread if it sleeps for a deadline later than `at`, which was just written
+    /// into a slot.
+    fn announce(&self, at: u64) {
         // Read after the slot is written: either the thread's scan saw the slot, or the value
         // read here is what it will wake for (or `u64::MAX`, when it sleeps for nothing).
         if at < self.earliest.load(Ordering::SeqCst) {
             self.earliest.fetch_min(at, Ordering::SeqCst);
             self.thread.unpark();
         }
-        Slot {
-            dog: self,
-            table: table as u8,
-            index,
-            waker: identity(waker),
+    }
+
+    /// Notes `timeout` as the shortest, if it is.
+    fn note_timeout(&self, timeout: Duration) {
+        let timeout = nanos(timeout);
+        if timeout < self.shortest.load(Ordering::Relaxed) {
+            self.shortest.fetch_min(timeout, Ordering::Relaxed);
         }
     }
 
@@ -294,29 +347,48 @@ struct Slot {
     dog: &'static Watchdog,
     table: u8,
     index: u32,
-    /// The identity of the waker in the slot.
+    /// The deadline written into the slot, in nanoseconds since the epoch.
+    at: u64,
+    /// The identity of the waker written into the slot.
     waker: (usize, usize),
 }
 
 impl Slot {
-    /// Puts `waker` in the slot if it wakes another task than the one there (the future was
-    /// moved to another task).
-    fn follow(&mut self, waker: &Waker) {
+    /// Keeps the slot set for `deadline`, not yet passed at `now`, and for the task of
+    /// `waker`. Once the deadline written into it has passed, the watchdog has woken the task
+    /// (or is about to) and emptied the slot: the slot is written again with `deadline`, which
+    /// has moved on. Otherwise it is written only if `waker` wakes another task than the one
+    /// in it (the future was moved to another task).
+    fn keep(&mut self, now: Instant, deadline: Instant, timeout: Duration, waker: &Waker) {
         let identity = identity(waker);
-        if identity == self.waker {
+        let passed = self.dog.nanos(now) >= self.at;
+        if !passed && identity == self.waker {
             return;
         }
+        let at = if passed {
+            self.dog.nanos(deadline)
+        } else {
+            self.at
+        };
         let old = {
             let mut entries = self.dog.tables[self.table as usize].lock();
-            let slot = &mut entries.slots[self.index as usize].1;
-            // A slot the watchdog has emptied is past its deadline: the next poll says so.
-            if slot.is_some() {
-                slot.replace(waker.clone())
-            } else {
-                None
-            }
+            std::mem::replace(
+                &mut entries.slots[self.index as usize],
+                (at, Some(waker.clone())),
+            )
+            .1
         };
         self.waker = identity;
+        self.at = at;
+        if passed {
+            self.dog.note_timeout(timeout);
+        }
+        // A slot written again after the watchdog emptied it (its deadline passed between
+        // the clock read here and the thread's) is announced too, or the thread would wake
+        // for it only on its next round.
+        if passed || old.is_none() {
+            self.dog.announce(at);
+        }
         drop(old);
     }
 }
@@ -486,6 +558,38 @@ mod tests {
         );
         drop(call);
         assert!(!taken(deadline));
+    }
+
+    #[tokio::test]
+    async fn an_alarm_moved_later_goes_off_at_its_last_deadline_only() {
+        // A stream's idle alarm: the deadline moves on while bytes come, the alarm is not
+        // rewritten for that, and it goes off only once the last deadline has passed.
+        let started = tokio::time::Instant::now();
+        let mut alarm = Alarm::new();
+        let mut deadline = started + Duration::from_millis(40);
+        let mut moves = 0;
+        let fired = std::future::poll_fn(|cx| {
+            if moves < 3
+                && tokio::time::Instant::now() >= started + Duration::from_millis(20 * moves)
+            {
+                // Bytes came: the deadline moves 40 ms on from now.
+                moves += 1;
+                deadline = tokio::time::Instant::now() + Duration::from_millis(40);
+            }
+            let passed = alarm.poll_passed(deadline, SPAN, None, cx);
+            if passed.is_pending() && moves < 3 {
+                cx.waker().wake_by_ref();
+            }
+            passed.map(|()| tokio::time::Instant::now())
+        })
+        .await;
+        assert_eq!(moves, 3);
+        assert!(
+            fired >= deadline,
+            "went off {:?} before its deadline",
+            deadline - fired
+        );
+        assert!(fired < deadline + Duration::from_secs(2));
     }
 
     #[test]

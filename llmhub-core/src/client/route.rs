@@ -17,9 +17,11 @@ use std::time::{Duration, Instant};
 use crate::client::fleet::Fleet;
 use bytes::Bytes;
 
+use crate::client::deadline::within;
 use crate::client::limits::ProviderLimits;
 use crate::client::params::ParamsText;
 use crate::client::provider::Provider;
+use crate::client::settings::deadline_from;
 use crate::client::transport::{timeout_error, transport_error};
 use crate::config::{Config, Params, ProviderConfig, RoleConfig, Routing};
 use crate::error::Error;
@@ -326,7 +328,8 @@ pub(crate) async fn first_bytes(
     provider: &Provider,
     response: &mut reqwest::Response,
 ) -> Result<Option<Bytes>, Error> {
-    match tokio::time::timeout(provider.timeout, response.chunk()).await {
+    let deadline = deadline_from(tokio::time::Instant::now(), provider.timeout);
+    match within(deadline, provider.timeout, response.chunk()).await {
         Err(_) => Err(timeout_error(provider, "the stream's first byte")),
         Ok(Err(err)) => Err(transport_error(provider, &err)),
         Ok(Ok(None)) => Err(Error::Transport {

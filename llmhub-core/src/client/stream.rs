@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
+use crate::client::deadline::Alarm;
 use crate::client::hooks::CallRecord;
 use crate::client::message::ToolCall;
 use crate::client::positions::Positions;
@@ -47,9 +48,10 @@ pub struct ChatStream {
     decoder: StreamDecoder,
     provider: std::sync::Arc<str>,
     idle_timeout: Duration,
-    /// Fires at the idle deadline as it was when last set; bytes that arrived since moved the
-    /// deadline on (see `last_read`), and the timer is only reset when it fires.
-    idle: Pin<Box<tokio::time::Sleep>>,
+    /// Wakes the stream at its idle deadline as it was when last set; bytes that arrived
+    /// since moved the deadline on (see `last_read`), which the alarm looks at only when the
+    /// earlier one passes.
+    idle: Alarm,
     /// When bytes last arrived (or the stream started).
     last_read: tokio::time::Instant,
     eof: bool,
@@ -88,7 +90,7 @@ impl ChatStream {
             decoder,
             provider,
             idle_timeout,
-            idle: Box::pin(tokio::time::sleep_until(deadline_from(now, idle_timeout))),
+            idle: Alarm::new(),
             last_read: now,
             eof: false,
             done: false,
@@ -226,6 +228,8 @@ impl Stream for ChatStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        // Whether `last_read` was read from the clock in this poll (and so is the time now).
+        let mut read_now = false;
         loop {
             if this.done {
                 return Poll::Ready(None);
@@ -278,8 +282,9 @@ impl Stream for ChatStream {
             match this.body.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => {
                     this.parser.push(&bytes);
-                    // A clock read, not a timer reset: the timer catches up when it fires.
+                    // A clock read, not a timer reset: the alarm catches up when it goes off.
                     this.last_read = tokio::time::Instant::now();
+                    read_now = true;
                 }
                 Poll::Ready(Some(Err(err))) => {
                     let err = this.truncated(&describe_reqwest(&err));
@@ -287,13 +292,13 @@ impl Stream for ChatStream {
                 }
                 Poll::Ready(None) => this.eof = true,
                 Poll::Pending => {
-                    while this.idle.as_mut().poll(cx).is_ready() {
-                        let deadline = deadline_from(this.last_read, this.idle_timeout);
-                        if deadline > tokio::time::Instant::now() {
-                            // Bytes came since the timer was set: wait for the new deadline.
-                            this.idle.as_mut().reset(deadline);
-                            continue;
-                        }
+                    let deadline = deadline_from(this.last_read, this.idle_timeout);
+                    let now = read_now.then_some(this.last_read);
+                    if this
+                        .idle
+                        .poll_passed(deadline, this.idle_timeout, now, cx)
+                        .is_ready()
+                    {
                         let err = Error::Timeout {
                             provider: this.provider.to_string(),
                             what: "stream idle",
