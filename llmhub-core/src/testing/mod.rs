@@ -318,7 +318,8 @@ impl Script<'_> {
     }
 
     /// The next reply added is sent only after `delay` (to exercise timeouts: give the hub a
-    /// shorter [`HubBuilder::timeout`]).
+    /// shorter [`HubBuilder::timeout`]). The hub's timeouts follow the real clock, not a
+    /// paused tokio clock: the test waits as long as the timeout.
     pub fn delayed(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
         self
