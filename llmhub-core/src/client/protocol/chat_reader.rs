@@ -319,6 +319,23 @@ impl<'a> Reader<'a> {
         Some(self.nullable(Self::integer)?.unwrap_or_default())
     }
 
+    /// A list whose elements `element` reads into a default value in place (a choice of a
+    /// few hundred bytes is then written once, not built and moved into the list); a missing
+    /// or `null` list makes it empty.
+    fn list_in_place<T: Default>(
+        &mut self,
+        element: fn(&mut Self, &mut T) -> Option<()>,
+    ) -> Option<Vec<T>> {
+        let mut list: Vec<T> = Vec::new();
+        if !self.null() {
+            self.array(|reader| {
+                list.push(T::default());
+                element(reader, list.last_mut()?)
+            })?;
+        }
+        Some(list)
+    }
+
     /// A list read by `element`, which a missing or `null` list makes empty.
     fn list<T>(&mut self, element: fn(&mut Self) -> Option<T>) -> Option<Vec<T>> {
         let mut list = Vec::new();
@@ -389,8 +406,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A reply or a chunk, its choices read by `choice`.
-    fn completion<C>(&mut self, choice: fn(&mut Self) -> Option<C>) -> Option<Completion<C>> {
+    /// A reply or a chunk, its choices read in place by `choice`.
+    fn completion<C: Default>(
+        &mut self,
+        choice: fn(&mut Self, &mut C) -> Option<()>,
+    ) -> Option<Completion<C>> {
         let mut completion = Completion {
             id: String::new(),
             model: String::new(),
@@ -407,7 +427,7 @@ impl<'a> Reader<'a> {
                 b"id" => completion.id = reader.text()?,
                 b"model" => completion.model = reader.text()?,
                 b"created" => completion.created = reader.nullable(Self::integer)?,
-                b"choices" => completion.choices = reader.list(choice)?,
+                b"choices" => completion.choices = reader.list_in_place(choice)?,
                 b"usage" => completion.usage = reader.nullable(Self::usage)?,
                 _ => return None,
             }
@@ -416,34 +436,40 @@ impl<'a> Reader<'a> {
         Some(completion)
     }
 
-    /// One choice of a reply.
-    fn choice(&mut self) -> Option<Choice> {
-        let mut choice = Choice::default();
+    /// One choice of a reply, into `choice` (a default one: a field the object lacks, or
+    /// has as `null`, stays at its default, as the deserializer leaves it).
+    fn choice(&mut self, choice: &mut Choice) -> Option<()> {
         const KNOWN: &[&[u8]] = &[b"index", b"message", b"finish_reason"];
         self.object(KNOWN, |reader, key| {
             match key {
                 b"index" => choice.index = reader.index()?,
-                b"message" => choice.message = reader.nullable(Self::message)?.unwrap_or_default(),
+                b"message" => {
+                    if !reader.null() {
+                        reader.message(&mut choice.message)?;
+                    }
+                }
                 _ => choice.finish_reason = reader.nullable(Self::finish_reason)?,
             }
             Some(())
-        })?;
-        Some(choice)
+        })
     }
 
-    /// One choice of a stream chunk.
-    fn chunk_choice(&mut self) -> Option<ChunkChoice> {
-        let mut choice = ChunkChoice::default();
+    /// One choice of a stream chunk, into `choice` (a default one, as for
+    /// [`Reader::choice`]).
+    fn chunk_choice(&mut self, choice: &mut ChunkChoice) -> Option<()> {
         const KNOWN: &[&[u8]] = &[b"index", b"delta", b"finish_reason"];
         self.object(KNOWN, |reader, key| {
             match key {
                 b"index" => choice.index = reader.index()?,
-                b"delta" => choice.delta = reader.nullable(Self::delta)?.unwrap_or_default(),
+                b"delta" => {
+                    if !reader.null() {
+                        reader.delta(&mut choice.delta)?;
+                    }
+                }
                 _ => choice.finish_reason = reader.nullable(Self::finish_reason)?,
             }
             Some(())
-        })?;
-        Some(choice)
+        })
     }
 
     /// A choice's `index` (0 when `null`).
@@ -456,9 +482,9 @@ impl<'a> Reader<'a> {
         Some(FinishReason::parse(&self.string()?))
     }
 
-    /// A reply's message, when its content is a string or `null`.
-    fn message(&mut self) -> Option<ResponseMessage> {
-        let mut message = ResponseMessage::default();
+    /// A reply's message, when its content is a string or `null`, into `message` (a default
+    /// one).
+    fn message(&mut self, message: &mut ResponseMessage) -> Option<()> {
         const KNOWN: &[&[u8]] = &[
             b"role",
             b"content",
@@ -481,13 +507,11 @@ impl<'a> Reader<'a> {
             };
             *text = reader.nullable(Self::owned_string)?;
             Some(())
-        })?;
-        Some(message)
+        })
     }
 
-    /// A chunk's delta.
-    fn delta(&mut self) -> Option<Delta> {
-        let mut delta = Delta::default();
+    /// A chunk's delta, into `delta` (a default one).
+    fn delta(&mut self, delta: &mut Delta) -> Option<()> {
         const KNOWN: &[&[u8]] = &[
             b"role",
             b"content",
@@ -508,8 +532,7 @@ impl<'a> Reader<'a> {
             };
             *text = reader.nullable(Self::owned_string)?;
             Some(())
-        })?;
-        Some(delta)
+        })
     }
 
     /// A tool call of a reply, without provider metadata.
