@@ -300,7 +300,7 @@ struct Answer {
     response: reqwest::Response,
     /// When the attempt that got the response runs out of time: its whole body must be read
     /// by then.
-    deadline: tokio::time::Instant,
+    deadline: std::time::Instant,
     /// A stream's first bytes, read to see that it started (routed calls only).
     first: Option<Bytes>,
     provider: usize,

@@ -18,8 +18,9 @@
 //! with a shorter timeout than those before). Should the thread fail to start, deadlines fall
 //! back to the runtime's timer.
 //!
-//! Deadlines follow the monotonic clock of the process: a tokio clock paused in a test does
-//! not stop them.
+//! Deadlines are instants of the process's monotonic clock (`std::time::Instant`), read and
+//! compared on that clock alone: a tokio clock paused or advanced in a test does not move
+//! them.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,11 +40,7 @@ pub(crate) struct DeadlinePassed;
 ///
 /// Like `tokio::time::timeout_at`, the future is polled first, so one that is ready at once
 /// (or ready by the time it is polled after the deadline) gives its output.
-pub(crate) fn within<F: Future>(
-    deadline: tokio::time::Instant,
-    timeout: Duration,
-    future: F,
-) -> Within<F> {
+pub(crate) fn within<F: Future>(deadline: Instant, timeout: Duration, future: F) -> Within<F> {
     Within {
         future,
         deadline,
@@ -57,7 +54,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct Within<F> {
         #[pin]
         future: F,
-        deadline: tokio::time::Instant,
+        deadline: Instant,
         timeout: Duration,
         alarm: Alarm,
     }
@@ -115,19 +112,17 @@ impl Alarm {
     /// nothing until then.
     pub(crate) fn poll_passed(
         &mut self,
-        deadline: tokio::time::Instant,
+        deadline: Instant,
         timeout: Duration,
-        now: Option<tokio::time::Instant>,
+        now: Option<Instant>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         match &mut self.watch {
             Watch::Unset => match watchdog() {
                 // No clock read: a deadline already passed is woken for at once.
-                Some(dog) => {
-                    self.watch = Watch::Slot(dog.register(deadline.into_std(), timeout, cx.waker()))
-                }
+                Some(dog) => self.watch = Watch::Slot(dog.register(deadline, timeout, cx.waker())),
                 None => {
-                    let mut timer = Box::pin(tokio::time::sleep_until(deadline));
+                    let mut timer = Box::pin(tokio::time::sleep_until(deadline.into()));
                     if timer.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(());
                     }
@@ -135,15 +130,15 @@ impl Alarm {
                 }
             },
             Watch::Slot(slot) => {
-                let now = now.unwrap_or_else(tokio::time::Instant::now).into_std();
-                if now >= deadline.into_std() {
+                let now = now.unwrap_or_else(Instant::now);
+                if now >= deadline {
                     return Poll::Ready(());
                 }
-                slot.keep(now, deadline.into_std(), timeout, cx.waker());
+                slot.keep(now, deadline, timeout, cx.waker());
             }
             Watch::Timer(timer) => {
-                if timer.deadline() != deadline {
-                    timer.as_mut().reset(deadline);
+                if timer.deadline().into_std() != deadline {
+                    timer.as_mut().reset(deadline.into());
                 }
                 if timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(());
@@ -181,8 +176,8 @@ struct Table {
 
 #[derive(Default)]
 struct Entries {
-    /// Each pending call's deadline (nanoseconds since the epoch) and waker; `None` once the
-    /// watchdog has woken it.
+    /// Each pending call's deadline (nanoseconds since the epoch) and waker; the waker is
+    /// `None` once the watchdog has woken the call, and in a free slot.
     slots: Vec<(u64, Option<Waker>)>,
     /// The indices of `slots` free for the next call.
     free: Vec<u32>,
@@ -271,17 +266,19 @@ impl Watchdog {
         }
     }
 
-    /// Notes `timeout` as the shortest, if it is.
+    /// Notes `timeout` as the shortest, if it is (a timeout under a millisecond counts as
+    /// one, so that the thread does not spin on a zero timeout; deadlines stay exact).
     fn note_timeout(&self, timeout: Duration) {
-        let timeout = nanos(timeout);
+        let timeout = nanos(timeout.max(Duration::from_millis(1)));
         if timeout < self.shortest.load(Ordering::Relaxed) {
             self.shortest.fetch_min(timeout, Ordering::Relaxed);
         }
     }
 
     /// The thread's loop: wakes the calls whose deadline passed, then sleeps until the
-    /// earliest deadline left, or for the shortest timeout of the calls made meanwhile, or,
-    /// when no call is pending and none was made since it last looked, until a call wakes it.
+    /// earliest deadline left, or for the shortest timeout of the calls made since it was
+    /// last idle, or, when no call is pending and none was made since it last looked, until a
+    /// call wakes it.
     ///
     /// Sleeping no longer than the shortest timeout is what spares the calls from waking the
     /// thread: a call made after the thread looked has its deadline at least that far off.
@@ -290,8 +287,9 @@ impl Watchdog {
         let mut taken_before = 0;
         loop {
             let now = self.nanos(Instant::now());
-            // Callers that register while the tables are scanned see no deadline and wake
-            // the thread: their slot may be in a table already scanned.
+            // Callers that register while the tables are scanned see no deadline (or one
+            // another caller lowered) and wake the thread: their slot may be in a table
+            // already scanned.
             self.earliest.store(u64::MAX, Ordering::SeqCst);
             let mut pending = u64::MAX;
             let mut taken = 0;
@@ -306,8 +304,11 @@ impl Watchdog {
                     }
                 }
             }
-            // Woken out of the locks: a task's wake may run code of its own.
-            due.drain(..).for_each(Waker::wake);
+            // Woken out of the locks: a task's wake may run code of its own, and a waker that
+            // panics must not end the thread (no deadline would be kept after it).
+            for waker in due.drain(..) {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+            }
             let next = if pending == u64::MAX && taken == taken_before {
                 self.shortest.store(u64::MAX, Ordering::Relaxed);
                 u64::MAX
@@ -409,9 +410,9 @@ impl Drop for Slot {
 /// Whether a slot holds `deadline` (for tests, which run side by side with calls of other
 /// tests: a deadline taken from the clock is theirs alone).
 #[cfg(test)]
-fn taken(deadline: tokio::time::Instant) -> bool {
+fn taken(deadline: Instant) -> bool {
     let Some(dog) = watchdog() else { return false };
-    let at = dog.nanos(deadline.into_std());
+    let at = dog.nanos(deadline);
     dog.tables.iter().any(|table| {
         let entries = table.lock();
         entries
@@ -431,8 +432,8 @@ mod tests {
     /// The timeout the tests' deadlines are said to come from.
     const SPAN: Duration = Duration::from_secs(1);
 
-    fn after(wait: Duration) -> tokio::time::Instant {
-        tokio::time::Instant::now() + wait
+    fn after(wait: Duration) -> Instant {
+        Instant::now() + wait
     }
 
     #[tokio::test]
@@ -466,7 +467,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_future_ready_at_once_takes_no_slot_even_past_its_deadline() {
-        let past = tokio::time::Instant::now() - Duration::from_millis(5);
+        let past = Instant::now() - Duration::from_millis(5);
         let mut call = std::pin::pin!(within(past, SPAN, async { 3 }));
         let polled = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
         assert_eq!(polled, Poll::Ready(Ok(3)));
@@ -564,23 +565,21 @@ mod tests {
     async fn an_alarm_moved_later_goes_off_at_its_last_deadline_only() {
         // A stream's idle alarm: the deadline moves on while bytes come, the alarm is not
         // rewritten for that, and it goes off only once the last deadline has passed.
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         let mut alarm = Alarm::new();
         let mut deadline = started + Duration::from_millis(40);
         let mut moves = 0;
         let fired = std::future::poll_fn(|cx| {
-            if moves < 3
-                && tokio::time::Instant::now() >= started + Duration::from_millis(20 * moves)
-            {
+            if moves < 3 && Instant::now() >= started + Duration::from_millis(20 * moves) {
                 // Bytes came: the deadline moves 40 ms on from now.
                 moves += 1;
-                deadline = tokio::time::Instant::now() + Duration::from_millis(40);
+                deadline = Instant::now() + Duration::from_millis(40);
             }
             let passed = alarm.poll_passed(deadline, SPAN, None, cx);
             if passed.is_pending() && moves < 3 {
                 cx.waker().wake_by_ref();
             }
-            passed.map(|()| tokio::time::Instant::now())
+            passed.map(|()| Instant::now())
         })
         .await;
         assert_eq!(moves, 3);
@@ -590,6 +589,63 @@ mod tests {
             deadline - fired
         );
         assert!(fired < deadline + Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_tokio_clock_neither_stops_nor_hurries_a_deadline() {
+        let started = Instant::now();
+        let result = within(
+            after(Duration::from_millis(100)),
+            SPAN,
+            std::future::pending::<()>(),
+        )
+        .await;
+        let took = started.elapsed();
+        assert_eq!(result, Err(DeadlinePassed));
+        assert!(
+            took >= Duration::from_millis(100),
+            "woken early, after {took:?}"
+        );
+        assert!(took < Duration::from_secs(2), "woken late, after {took:?}");
+    }
+
+    /// A waker whose wake panics.
+    struct Panics;
+
+    impl std::task::Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("a waker that panics (expected by the test)");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waker_that_panics_does_not_end_the_watchdog() {
+        let deadline = after(Duration::from_millis(20));
+        let mut call = Box::pin(within(deadline, SPAN, std::future::pending::<()>()));
+        let waker = Waker::from(Arc::new(Panics));
+        assert!(
+            call.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(call);
+        // Deadlines are still kept after the panic.
+        let started = Instant::now();
+        let next = within(
+            after(Duration::from_millis(30)),
+            SPAN,
+            std::future::pending::<()>(),
+        );
+        // Bounded by the runtime's timer, should the watchdog be gone (the call is then
+        // polled past its deadline, late).
+        let result = tokio::time::timeout(Duration::from_secs(3), next).await;
+        assert_eq!(result, Ok(Err(DeadlinePassed)));
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(2),
+            "the watchdog is gone: woken after {took:?}"
+        );
     }
 
     #[test]

@@ -125,7 +125,9 @@ impl ProviderLimits {
         tokens: u64,
         timeout: Duration,
     ) -> Result<Ticket> {
-        let deadline = deadline_from(tokio::time::Instant::now(), timeout);
+        // On the runtime's clock: the wait below is the runtime's timer.
+        let now = tokio::time::Instant::now();
+        let deadline = tokio::time::Instant::from_std(deadline_from(now.into_std(), timeout));
         let permit = match &self.slots {
             Some(slots) => match slots.clone().try_acquire_owned() {
                 Ok(permit) => Some(permit),

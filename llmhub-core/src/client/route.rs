@@ -328,7 +328,7 @@ pub(crate) async fn first_bytes(
     provider: &Provider,
     response: &mut reqwest::Response,
 ) -> Result<Option<Bytes>, Error> {
-    let deadline = deadline_from(tokio::time::Instant::now(), provider.timeout);
+    let deadline = deadline_from(Instant::now(), provider.timeout);
     match within(deadline, provider.timeout, response.chunk()).await {
         Err(_) => Err(timeout_error(provider, "the stream's first byte")),
         Ok(Err(err)) => Err(transport_error(provider, &err)),

@@ -104,7 +104,7 @@ impl RetryPolicy {
 
 /// The instant `after` past `from`; a wait too long to add (`Duration::MAX`, say) is a
 /// deadline decades away rather than an overflow.
-pub(crate) fn deadline_from(from: tokio::time::Instant, after: Duration) -> tokio::time::Instant {
+pub(crate) fn deadline_from(from: std::time::Instant, after: Duration) -> std::time::Instant {
     from.checked_add(after)
         .unwrap_or_else(|| from + Duration::from_secs(30 * 365 * 86_400))
 }
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn a_deadline_too_far_to_add_is_decades_away_not_a_panic() {
-        let now = tokio::time::Instant::now();
+        let now = std::time::Instant::now();
         assert_eq!(
             deadline_from(now, Duration::from_secs(5)),
             now + Duration::from_secs(5)

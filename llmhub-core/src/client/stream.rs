@@ -53,7 +53,7 @@ pub struct ChatStream {
     /// earlier one passes.
     idle: Alarm,
     /// When bytes last arrived (or the stream started).
-    last_read: tokio::time::Instant,
+    last_read: std::time::Instant,
     eof: bool,
     done: bool,
     usage: Option<Usage>,
@@ -83,7 +83,7 @@ impl ChatStream {
         record: CallRecord,
         masker: KeyMasker,
     ) -> ChatStream {
-        let now = tokio::time::Instant::now();
+        let now = std::time::Instant::now();
         ChatStream {
             body: Box::pin(response.bytes_stream()),
             parser: SseParser::new(max_event_bytes),
@@ -109,6 +109,8 @@ impl ChatStream {
 
     fn finish(&mut self, outcome: Result<(), &Error>) {
         self.done = true;
+        // The idle deadline is over: its slot is freed (and the task no longer woken).
+        self.idle = Alarm::new();
         if let Some(record) = self.record.take() {
             record.finish(outcome.map(|()| self.usage));
         }
@@ -283,7 +285,7 @@ impl Stream for ChatStream {
                 Poll::Ready(Some(Ok(bytes))) => {
                     this.parser.push(&bytes);
                     // A clock read, not a timer reset: the alarm catches up when it goes off.
-                    this.last_read = tokio::time::Instant::now();
+                    this.last_read = std::time::Instant::now();
                     read_now = true;
                 }
                 Poll::Ready(Some(Err(err))) => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, LOCATION};
-use tokio::time::Instant;
+use std::time::Instant;
 
 use crate::client::deadline::within;
 use crate::client::provider::{Encoded, Provider};

@@ -318,8 +318,9 @@ impl Script<'_> {
     }
 
     /// The next reply added is sent only after `delay` (to exercise timeouts: give the hub a
-    /// shorter [`HubBuilder::timeout`]). The hub's timeouts follow the real clock, not a
-    /// paused tokio clock: the test waits as long as the timeout.
+    /// shorter [`HubBuilder::timeout`]). The hub's timeouts run on the real clock, not on
+    /// tokio's: do not pause tokio's clock in such a test, or the delay is skipped while the
+    /// timeout still waits in real time.
     pub fn delayed(mut self, delay: Duration) -> Self {
         self.delay = Some(delay);
         self
