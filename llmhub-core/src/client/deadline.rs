@@ -436,18 +436,30 @@ mod tests {
         Instant::now() + wait
     }
 
-    #[tokio::test]
-    async fn a_future_that_never_ends_fails_at_its_deadline_not_before() {
+    /// A call that never ends by itself, within `deadline`.
+    fn never_ending(deadline: Instant) -> Within<std::future::Pending<()>> {
+        within(deadline, SPAN, std::future::pending())
+    }
+
+    /// Runs a call that never ends with a deadline `wait` from now, checks that it failed at
+    /// its deadline, neither before nor long after, and returns the deadline.
+    async fn ends_at_its_deadline(wait: Duration) -> Instant {
         let started = Instant::now();
-        let deadline = after(Duration::from_millis(60));
-        let result = within(deadline, SPAN, std::future::pending::<()>()).await;
+        let deadline = started + wait;
+        let result = never_ending(deadline).await;
         let took = started.elapsed();
         assert_eq!(result, Err(DeadlinePassed));
+        assert!(took >= wait, "woken early, after {took:?}");
         assert!(
-            took >= Duration::from_millis(60),
-            "woken early, after {took:?}"
+            took < wait + Duration::from_secs(2),
+            "woken late, after {took:?}"
         );
-        assert!(took < Duration::from_secs(2), "woken late, after {took:?}");
+        deadline
+    }
+
+    #[tokio::test]
+    async fn a_future_that_never_ends_fails_at_its_deadline_not_before() {
+        let deadline = ends_at_its_deadline(Duration::from_millis(60)).await;
         assert!(!taken(deadline), "the slot is freed with the future");
     }
 
@@ -478,16 +490,11 @@ mod tests {
     async fn an_earlier_deadline_wakes_the_thread_asleep_for_a_later_one() {
         // The thread sleeps for the far deadline; the near one must not wait for it.
         let far_deadline = after(Duration::from_secs(30));
-        let far = tokio::spawn(within(far_deadline, SPAN, std::future::pending::<()>()));
+        let far = tokio::spawn(never_ending(far_deadline));
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(taken(far_deadline));
         let started = Instant::now();
-        let near = within(
-            after(Duration::from_millis(50)),
-            SPAN,
-            std::future::pending::<()>(),
-        )
-        .await;
+        let near = never_ending(after(Duration::from_millis(50))).await;
         assert_eq!(near, Err(DeadlinePassed));
         assert!(started.elapsed() < Duration::from_secs(2));
         far.abort();
@@ -503,7 +510,7 @@ mod tests {
                 let wait = Duration::from_millis(20 + (i * 37) % 200);
                 tokio::spawn(async move {
                     let deadline = after(wait);
-                    let result = within(deadline, SPAN, std::future::pending::<()>()).await;
+                    let result = never_ending(deadline).await;
                     (wait, result, started.elapsed(), taken(deadline))
                 })
             })
@@ -531,7 +538,7 @@ mod tests {
         let first = Arc::new(Flag(AtomicBool::new(false)));
         let second = Arc::new(Flag(AtomicBool::new(false)));
         let deadline = after(Duration::from_millis(40));
-        let mut call = Box::pin(within(deadline, SPAN, std::future::pending::<()>()));
+        let mut call = Box::pin(never_ending(deadline));
         let waker = Waker::from(first.clone());
         assert!(
             call.as_mut()
@@ -593,20 +600,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_paused_tokio_clock_neither_stops_nor_hurries_a_deadline() {
-        let started = Instant::now();
-        let result = within(
-            after(Duration::from_millis(100)),
-            SPAN,
-            std::future::pending::<()>(),
-        )
-        .await;
-        let took = started.elapsed();
-        assert_eq!(result, Err(DeadlinePassed));
-        assert!(
-            took >= Duration::from_millis(100),
-            "woken early, after {took:?}"
-        );
-        assert!(took < Duration::from_secs(2), "woken late, after {took:?}");
+        ends_at_its_deadline(Duration::from_millis(100)).await;
     }
 
     /// A waker whose wake panics.
@@ -621,7 +615,7 @@ mod tests {
     #[tokio::test]
     async fn a_waker_that_panics_does_not_end_the_watchdog() {
         let deadline = after(Duration::from_millis(20));
-        let mut call = Box::pin(within(deadline, SPAN, std::future::pending::<()>()));
+        let mut call = Box::pin(never_ending(deadline));
         let waker = Waker::from(Arc::new(Panics));
         assert!(
             call.as_mut()
@@ -632,11 +626,7 @@ mod tests {
         drop(call);
         // Deadlines are still kept after the panic.
         let started = Instant::now();
-        let next = within(
-            after(Duration::from_millis(30)),
-            SPAN,
-            std::future::pending::<()>(),
-        );
+        let next = never_ending(after(Duration::from_millis(30)));
         // Bounded by the runtime's timer, should the watchdog be gone (the call is then
         // polled past its deadline, late).
         let result = tokio::time::timeout(Duration::from_secs(3), next).await;
