@@ -70,13 +70,9 @@ impl<F: Future> Future for Within<F> {
             *this.alarm = Alarm::new();
             return Poll::Ready(Ok(output));
         }
-        match this
-            .alarm
+        this.alarm
             .poll_passed(*this.deadline, *this.timeout, None, cx)
-        {
-            Poll::Ready(()) => Poll::Ready(Err(DeadlinePassed)),
-            Poll::Pending => Poll::Pending,
-        }
+            .map(|()| Err(DeadlinePassed))
     }
 }
 

@@ -124,6 +124,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// `read` into `place`, unless a `null` comes (which leaves `place` as it is).
+    fn nullable_into<T>(
+        &mut self,
+        place: &mut T,
+        read: fn(&mut Self, &mut T) -> Option<()>,
+    ) -> Option<()> {
+        if self.null() {
+            Some(())
+        } else {
+            read(self, place)
+        }
+    }
+
     /// An object whose fields named in `known` are read by `field` (each at most once: the
     /// deserializer rejects a repeated field) and whose other fields are skipped.
     fn object(
@@ -319,6 +332,27 @@ impl<'a> Reader<'a> {
         Some(self.nullable(Self::integer)?.unwrap_or_default())
     }
 
+    /// A list whose elements `push` reads onto its end; a missing or `null` list makes it
+    /// empty.
+    fn list_by<T>(
+        &mut self,
+        mut push: impl FnMut(&mut Self, &mut Vec<T>) -> Option<()>,
+    ) -> Option<Vec<T>> {
+        let mut list = Vec::new();
+        if !self.null() {
+            self.array(|reader| push(reader, &mut list))?;
+        }
+        Some(list)
+    }
+
+    /// A list read by `element`, which a missing or `null` list makes empty.
+    fn list<T>(&mut self, element: fn(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        self.list_by(|reader, list| {
+            list.push(element(reader)?);
+            Some(())
+        })
+    }
+
     /// A list whose elements `element` reads into a default value in place (a choice of a
     /// few hundred bytes is then written once, not built and moved into the list); a missing
     /// or `null` list makes it empty.
@@ -326,26 +360,10 @@ impl<'a> Reader<'a> {
         &mut self,
         element: fn(&mut Self, &mut T) -> Option<()>,
     ) -> Option<Vec<T>> {
-        let mut list: Vec<T> = Vec::new();
-        if !self.null() {
-            self.array(|reader| {
-                list.push(T::default());
-                element(reader, list.last_mut()?)
-            })?;
-        }
-        Some(list)
-    }
-
-    /// A list read by `element`, which a missing or `null` list makes empty.
-    fn list<T>(&mut self, element: fn(&mut Self) -> Option<T>) -> Option<Vec<T>> {
-        let mut list = Vec::new();
-        if !self.null() {
-            self.array(|reader| {
-                list.push(element(reader)?);
-                Some(())
-            })?;
-        }
-        Some(list)
+        self.list_by(|reader, list| {
+            list.push(T::default());
+            element(reader, list.last_mut()?)
+        })
     }
 
     /// A string that a missing or `null` value makes empty.
@@ -443,11 +461,7 @@ impl<'a> Reader<'a> {
         self.object(KNOWN, |reader, key| {
             match key {
                 b"index" => choice.index = reader.index()?,
-                b"message" => {
-                    if !reader.null() {
-                        reader.message(&mut choice.message)?;
-                    }
-                }
+                b"message" => reader.nullable_into(&mut choice.message, Self::message)?,
                 _ => choice.finish_reason = reader.nullable(Self::finish_reason)?,
             }
             Some(())
@@ -461,11 +475,7 @@ impl<'a> Reader<'a> {
         self.object(KNOWN, |reader, key| {
             match key {
                 b"index" => choice.index = reader.index()?,
-                b"delta" => {
-                    if !reader.null() {
-                        reader.delta(&mut choice.delta)?;
-                    }
-                }
+                b"delta" => reader.nullable_into(&mut choice.delta, Self::delta)?,
                 _ => choice.finish_reason = reader.nullable(Self::finish_reason)?,
             }
             Some(())
